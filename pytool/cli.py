@@ -1,0 +1,139 @@
+"""The `pytool` command line: parses, prints, calls. Commands live in pytool/commands/, one module per group.
+
+Global options (`--port/-p`, `--json`, `--debug`) are accepted anywhere before a `--`, so
+`pytool --port P --json sync .` and `pytool sync . --port P --json` mean the same. Every error ends in one
+red line and exit code 1 (failure) or 2 (usage); `--debug` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import typer
+
+try:  # typer >= 0.22 vendors click; older typer uses the click package
+    from typer import _click as click
+except ImportError:  # pragma: no cover
+    import click
+
+from pytool import __version__
+from pytool.commands import board, devices, firmware, flash, sim, sync, test
+from pytool.console import err, options
+from pytool.errors import PytoolError
+
+app = typer.Typer(
+    name="pytool",
+    help="Flash, sync and over-the-air test Pycom and ESP32 MicroPython boards (real or simulated).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"pytool {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+    port: str = typer.Option(
+        None,
+        "--port",
+        "-p",
+        metavar="PORT",
+        help="Device path, pyserial URL (rfc2217://, socket://) or sim:NAME. "
+        "Env: PYTOOL_PORT. Default: the single attached board.",
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Print machine-readable JSON on stdout."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and protocol detail."),
+) -> None:
+    """Global options; accepted before or after the command (they are taken out of argv by `main`)."""
+
+
+for _module in (devices, flash, firmware, sync, board, test, sim):
+    _module.register(app)
+
+_VALUE_OPTIONS = {"--port", "-p"}
+_FLAG_OPTIONS = {"--json": "json", "--debug": "debug"}
+
+
+def split_global_options(argv: list[str]) -> list[str]:
+    """Take the global options out of `argv` (anywhere before `--`) into `pytool.console.options`."""
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest.extend(argv[i:])
+            break
+        if arg in _FLAG_OPTIONS:
+            setattr(options, _FLAG_OPTIONS[arg], True)
+        elif arg in _VALUE_OPTIONS:
+            if i + 1 >= len(argv):
+                raise click.exceptions.UsageError(f"option {arg} needs a value (a device path, URL or sim:NAME)")
+            options.port = argv[i + 1]
+            i += 1
+        elif arg.startswith("--port="):
+            options.port = arg.split("=", 1)[1]
+        elif arg.startswith("-p") and len(arg) > 2 and not arg.startswith("--"):
+            options.port = arg[2:]
+        else:
+            rest.append(arg)
+        i += 1
+    if options.port is None and os.environ.get("PYTOOL_PORT"):
+        options.port = os.environ["PYTOOL_PORT"]
+    return rest
+
+
+def _fail(message: str, code: int) -> int:
+    err.print(f"[bold red]Error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    if options.json:
+        import json
+
+        sys.stdout.write(json.dumps({"ok": False, "error": message, "exit_code": code}) + "\n")
+    return code
+
+
+def run(argv: list[str]) -> int:
+    """Run the CLI on `argv` and return the exit code (never raises, never prints a traceback unless --debug)."""
+    try:
+        rest = split_global_options(argv)
+        command = typer.main.get_command(app)
+        result = command.main(args=rest, prog_name="pytool", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except PytoolError as exc:
+        if options.debug:
+            traceback.print_exc()
+        return _fail(str(exc), exc.exit_code)
+    except click.exceptions.NoArgsIsHelpError:
+        return 2  # `pytool` or `pytool GROUP` alone: the help text has been printed
+    except click.exceptions.UsageError as exc:
+        where = (
+            f"pytool {exc.ctx.command_path.split(' ', 1)[1]} --help"
+            if exc.ctx and " " in exc.ctx.command_path
+            else "pytool --help"
+        )
+        return _fail(f"{exc.format_message()} (see `{where}`)", 2)
+    except click.exceptions.ClickException as exc:
+        return _fail(exc.format_message(), exc.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
+        err.print("[yellow]Interrupted.[/]")
+        return 130
+    except Exception as exc:  # a bug: still one line, unless --debug
+        if options.debug:
+            traceback.print_exc()
+            return 1
+        return _fail(f"unexpected {type(exc).__name__}: {exc} (run again with --debug for the traceback)", 1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run(sys.argv[1:]))

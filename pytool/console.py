@@ -1,0 +1,57 @@
+"""Global CLI options and the two output channels: human (rich, stderr) and machine (--json, stdout)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+
+
+@dataclass
+class GlobalOptions:
+    """Options accepted before or after any command (`pytool --json sync .` == `pytool sync . --json`)."""
+
+    port: str | None = None
+    json: bool = False
+    debug: bool = False
+
+
+options = GlobalOptions()
+
+#: Human-readable output (tables, progress, status lines). On stderr so that `--json` stdout stays clean.
+err = Console(stderr=True, highlight=False)
+#: Plain stdout, for command results that are data (file contents, listings) when not in --json mode.
+out = Console(highlight=False, soft_wrap=True)
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, bytes):
+        return obj.hex()
+    if hasattr(obj, "to_json"):
+        return obj.to_json()
+    if hasattr(obj, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        return asdict(obj)
+    return str(obj)
+
+
+def emit(result: Any, human: Callable[[], None] | None = None) -> None:
+    """Print a command's result: JSON on stdout with --json, else call `human()` (or print `result`)."""
+    if options.json:
+        sys.stdout.write(json.dumps(result, default=_default, indent=2) + "\n")
+        sys.stdout.flush()
+    elif human is not None:
+        human()
+    elif result is not None:
+        out.print(result)
+
+
+def status(message: str) -> None:
+    """One progress/status line for humans (suppressed in --json mode)."""
+    if not options.json:
+        err.print(message)
