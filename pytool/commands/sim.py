@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from pytool.commands import sim_fs
 from pytool.console import emit, out
 from pytool.errors import NotYetAvailable
 from pytool.sim import registry
@@ -25,6 +26,9 @@ def list_() -> None:
         [r.to_json() for r in records],
         lambda: out.print("\n".join(f"{r.name}  {r.board}  {r.pty}" for r in records) or "No simulators running."),
     )
+
+
+sim_fs.register(sim_app)
 
 
 def register(app: typer.Typer) -> None:
