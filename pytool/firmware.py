@@ -11,12 +11,16 @@ from __future__ import annotations
 import binascii
 import hashlib
 import io
+import json
 import re
 import struct
+import tarfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from pytool.errors import PytoolError
+from pytool.errors import PytoolError, UsageError
 
 BOOTLOADER_OFFSET = 0x1000
 PARTITION_TABLE_OFFSET = 0x8000
@@ -341,3 +345,397 @@ def boot_select(read: Callable[[int, int], bytes], flash_size: int) -> BootResul
     reason = f"no valid app image ({failures[0]})"
     lines.append(f"E ({clock}) boot: No bootable app partitions in the partition table")
     return BootResult(False, lines, None, None, reason)
+
+
+# --------------------------------------------------------------------------------------------- archives
+
+MAX_MEMBER_SIZE = 0x1000000  # 16 MiB: larger than any ESP32 flash, so no member can be legitimate beyond it
+MAX_ARCHIVE_SIZE = 0x4000000  # 64 MiB of members in total
+MAX_MEMBERS = 64
+SCRIPT_NAMES = ("script_4MB", "script_8MB", "script2", "script")
+
+
+@dataclass
+class Firmware:
+    """A firmware file loaded in memory: a Pycom archive (or folder) or a single ESP32 image."""
+
+    source: str
+    kind: str  # "pycom" (archive or folder of a Pycom release) | "image" (single .bin)
+    files: dict[str, bytes]  # member name -> contents, in archive order
+    identity: FirmwareIdentity | None
+    app_name: str | None = None  # "<board>.bin" of a Pycom archive
+    image_offset: int | None = None  # for kind == "image": where it goes
+    image_kind: str | None = None  # "merged" | "app" | "raw"
+
+    @property
+    def board_name(self) -> str | None:
+        return self.identity.board_name if self.identity else None
+
+
+def _member_name(name: str) -> str:
+    """A safe, flat member name; FirmwareError for names that could escape (absolute, '..', drive letters)."""
+    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or "\\" in name:
+        raise FirmwareError(f"unsafe member name '{name}' in archive (absolute path)")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        raise FirmwareError(f"unsafe member name '{name}' in archive ('..' component)")
+    if not parts:
+        raise FirmwareError(f"unsafe member name '{name}' in archive")
+    return parts[-1]
+
+
+def read_archive(path: Path) -> dict[str, bytes]:
+    """Read a .tar/.tar.gz firmware archive into memory, never touching the disk paths it names.
+
+    Rejects absolute or '..' member names, links and devices, oversized members, too many members; a corrupt or
+    truncated archive raises FirmwareError with one clear line."""
+    files: dict[str, bytes] = {}
+    total = 0
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            while (member := tar.next()) is not None:
+                name = _member_name(member.name)
+                if member.isdir():
+                    continue
+                if not member.isreg():
+                    kind = "link" if member.issym() or member.islnk() else "special file"
+                    raise FirmwareError(f"archive member '{member.name}' is a {kind}; firmware archives hold files")
+                if member.size > MAX_MEMBER_SIZE:
+                    raise FirmwareError(
+                        f"archive member '{member.name}' is {member.size} bytes, larger than any ESP32 flash"
+                    )
+                total += member.size
+                if total > MAX_ARCHIVE_SIZE or len(files) >= MAX_MEMBERS:
+                    raise FirmwareError("archive is too large to be firmware")
+                if name in files:
+                    raise FirmwareError(f"archive holds '{name}' twice")
+                handle = tar.extractfile(member)
+                data = handle.read(member.size + 1) if handle else b""
+                if len(data) != member.size:
+                    raise FirmwareError(f"archive member '{member.name}' is truncated")
+                files[name] = data
+    except FirmwareError as exc:
+        exc.message = f"{path.name}: {exc.message}"
+        exc.hint = exc.hint or "download the archive again from Pycom, or rebuild it"
+        raise
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        if isinstance(exc, FileNotFoundError | IsADirectoryError | PermissionError):
+            raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+        raise FirmwareError(
+            f"{path.name} is corrupt or truncated ({exc})", "download the archive again from Pycom, or rebuild it"
+        ) from exc
+    if not files:
+        raise FirmwareError(f"{path.name} is empty or not a firmware archive")
+    return files
+
+
+def _read_folder(path: Path) -> dict[str, bytes]:
+    files = {}
+    for entry in sorted(path.iterdir()):
+        if entry.name in SCRIPT_NAMES or entry.suffix == ".bin":
+            if entry.is_symlink() or not entry.is_file():
+                raise FirmwareError(f"{entry} is not a regular file")
+            if entry.stat().st_size > MAX_MEMBER_SIZE:
+                raise FirmwareError(f"{entry} is larger than any ESP32 flash")
+            files[entry.name] = entry.read_bytes()
+    return files
+
+
+def _app_member(files: dict[str, bytes]) -> str | None:
+    apps = [n for n in files if n.endswith(".bin") and n != "bootloader.bin" and not n.startswith("partitions")]
+    return apps[0] if len(apps) == 1 else None
+
+
+def image_kind(data: bytes) -> tuple[str, int]:
+    """Kind of a single .bin and its default offset: merged image at 0x1000 (bootloader + table + app),
+    merged from 0x0, app at 0x10000, or "raw" (unknown: needs --offset)."""
+    table = PARTITION_TABLE_OFFSET - BOOTLOADER_OFFSET
+    if data[:1] == bytes([IMAGE_MAGIC]) and data[table : table + 2] == _ENTRY_MAGIC:
+        return "merged", BOOTLOADER_OFFSET
+    if data[BOOTLOADER_OFFSET : BOOTLOADER_OFFSET + 1] == bytes([IMAGE_MAGIC]) and (
+        data[PARTITION_TABLE_OFFSET : PARTITION_TABLE_OFFSET + 2] == _ENTRY_MAGIC
+    ):
+        return "merged", 0
+    if data[:1] == bytes([IMAGE_MAGIC]):
+        return "app", APP_OFFSET
+    return "raw", APP_OFFSET
+
+
+def load_firmware(path: str | Path) -> Firmware:
+    """Load a Pycom archive (.tar.gz/.tar), a folder of its files, or a single ESP32 image (.bin)."""
+    p = Path(path)
+    if not p.exists():
+        raise UsageError(f"{p} does not exist", "give a Pycom archive (.tar.gz), an ESP32 image (.bin) or a folder")
+    if p.is_dir():
+        files = _read_folder(p)
+    elif p.suffix.lower() == ".bin":
+        if p.stat().st_size > MAX_MEMBER_SIZE:
+            raise FirmwareError(f"{p.name} is larger than any ESP32 flash")
+        data = p.read_bytes()
+        if not data:
+            raise FirmwareError(f"{p.name} is empty")
+        kind, offset = image_kind(data)
+        return Firmware(str(p), "image", {p.name: data}, identify(data), None, offset, kind)
+    else:
+        files = read_archive(p)
+    app = _app_member(files)
+    if app is None or not any(n in files for n in SCRIPT_NAMES):
+        raise FirmwareError(
+            f"{p.name} is not a Pycom firmware archive (no flash script or no single <board>.bin)",
+            "give a Pycom archive such as LoPy4-1.20.2.r6.tar.gz, or an ESP32 .bin image",
+        )
+    check = check_image_bytes(files[app])
+    if not check.ok:
+        raise FirmwareError(f"{p.name}: {app} is not a valid ESP32 app image ({check.reason})")
+    return Firmware(str(p), "pycom", files, identify(files[app]), app)
+
+
+# --------------------------------------------------------------------------------------------- flash plans
+
+
+@dataclass
+class FlashWrite:
+    """One region to write: `data` is what goes to flash (padded to the partition for "w")."""
+
+    label: str  # partition name or hex offset from the script, or the file for single images
+    offset: int
+    data: bytes
+    file: str | None  # archive member written (None: generated, e.g. otadata)
+    file_size: int  # size of the member before padding
+
+    @property
+    def end(self) -> int:
+        return self.offset + len(self.data)
+
+
+@dataclass
+class FlashPlan:
+    """What `pytool flash` will do, decided before anything is written."""
+
+    layout: str | None  # "4MB" | "8MB" (Pycom archives)
+    script: str | None  # member used: script_8MB, script_4MB, script2 or script
+    writes: list[FlashWrite]
+    erases: list[tuple[int, int]]  # (offset, size) to erase before writing
+    notes: list[str] = field(default_factory=list)
+
+
+def builtin_partitions(layout_key: str) -> dict[str, tuple[int, int]]:
+    """The partition names Pycom's updater understands, for a layout (reference 1.2(b), 1.3)."""
+    from pytool.boards import layouts
+
+    lay = layouts()[layout_key]
+    return {
+        "secureboot": (0x0, 0x8000),
+        "bootloader": (BOOTLOADER_OFFSET, PARTITION_TABLE_OFFSET - BOOTLOADER_OFFSET),
+        "partitions": (PARTITION_TABLE_OFFSET, 0x1000),
+        "nvs": (lay.nvs.offset, lay.nvs.size),
+        "factory": (lay.factory.offset, lay.factory.size),
+        "otadata": (lay.otadata.offset, lay.otadata.size),
+        "ota_0": (lay.ota_0.offset, lay.ota_0.size),
+        "fs": (lay.fs.offset, lay.fs.size) if layout_key == "4MB" else (0x380000, 0x7F000),
+        "fs1": (lay.fs.offset, lay.fs.size) if layout_key == "8MB" else (0x400000, 0x400000),
+        "config": (lay.config.offset, lay.config.size),
+        "all": (0, lay.flash_size),
+    }
+
+
+_ALIASES = {"cb": "config", "ota": "otadata"}
+
+
+def _parse_script(name: str, raw: bytes) -> tuple[list[list[str]], dict[str, tuple[int, int]]]:
+    """(commands, partition overrides) of a Pycom flash script; FirmwareError on an unknown format."""
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise FirmwareError(f"flash script '{name}' is not valid JSON ({exc})") from exc
+    overrides: dict[str, tuple[int, int]] = {}
+    if isinstance(doc, list):  # legacy: [[cmd, "0xOFFSET", arg], ...]
+        commands = doc
+    elif isinstance(doc, dict) and str(doc.get("version")) in ("2.0", "2.1") and isinstance(doc.get("script"), list):
+        commands = doc["script"]
+        try:
+            for part, (off, size) in (doc.get("partitions") or {}).items():
+                overrides[part] = (int(off, 16), int(size, 16))
+        except (TypeError, ValueError) as exc:
+            raise FirmwareError(f"flash script '{name}' has a malformed partitions table") from exc
+    else:
+        version = doc.get("version") if isinstance(doc, dict) else None
+        raise FirmwareError(
+            f"flash script '{name}' has an unknown format" + (f" (version {version})" if version else ""),
+            "this pytool understands Pycom script formats 2.0/2.1 and the legacy list format",
+        )
+    for cmd in commands:
+        if not (
+            isinstance(cmd, list)
+            and len(cmd) == 3
+            and cmd[0] in ("w", "o", "e")
+            and all(isinstance(c, str) for c in cmd)
+        ):
+            raise FirmwareError(f"flash script '{name}' has an unknown command {cmd!r}")
+    return commands, overrides
+
+
+def choose_script(files: dict[str, bytes], layout_key: str) -> str:
+    """script_8MB / script_4MB for the detected flash size, then script2, then the legacy script."""
+    for name in (f"script_{layout_key}", "script2", "script"):
+        if name in files:
+            return name
+    raise FirmwareError("the archive has no flash script for this module", "check the archive is a Pycom firmware")
+
+
+def plan_archive(fw: Firmware, flash_size: int, erase_fs: bool = False) -> FlashPlan:
+    """Turn a Pycom archive into writes for a module with `flash_size` bytes of flash (reference 1.5):
+    pad "w" writes to their partition, resolve the LoPy4/GPy script2 "fipy.bin" bug, add otadata, keep the
+    config block out of every write and erase."""
+    layout_key = FLASH_SIZES.get(flash_size)
+    if layout_key is None:
+        raise FirmwareError(f"unsupported flash size {flash_size // 0x100000} MB", "Pycom modules have 4 or 8 MB")
+    tables = sorted(n[len("partitions_") : -len(".bin")] for n in fw.files if re.fullmatch(r"partitions_\dMB\.bin", n))
+    if tables and layout_key not in tables:
+        raise FirmwareError(
+            f"this firmware is for {'/'.join(tables)} modules and does not fit this {layout_key} module",
+            "download the firmware for your board (LoPy4, GPy and FiPy are 8MB-only)",
+        )
+    script = choose_script(fw.files, layout_key)
+    commands, overrides = _parse_script(script, fw.files[script])
+    table = builtin_partitions(layout_key) | overrides
+    plan = FlashPlan(layout_key, script, [], [])
+    for cmd, where, arg in commands:
+        part = _ALIASES.get(where, where)
+        if part in table:
+            offset, size = table[part]
+        else:
+            try:
+                offset, size = int(where, 16), None
+            except ValueError:
+                raise FirmwareError(f"flash script '{script}' names unknown partition '{where}'") from None
+        if cmd == "e":
+            if part in ("fs", "fs1", "nvs"):
+                continue  # the updater defers these (--erase-fs)
+            plan.erases.append((offset, int(arg, 16) if size is None else size))
+            continue
+        name = arg
+        if name not in fw.files:
+            if part in ("factory", "ota_0") and fw.app_name:
+                plan.notes.append(f"{script} names '{name}', not in the archive: using {fw.app_name}")
+                name = fw.app_name  # packaging bug of LoPy4/GPy script2 (reference 1.2(c))
+            else:
+                raise FirmwareError(f"flash script '{script}' writes '{name}', which is not in the archive")
+        data = fw.files[name]
+        if name.startswith("partitions"):
+            try:
+                parse_partition_table(data, flash_size)
+            except FirmwareError as exc:
+                raise FirmwareError(
+                    f"{name} does not fit this {layout_key} module ({exc})",
+                    "this firmware is for modules with more flash",
+                ) from exc
+        if size is not None and cmd == "w":
+            if len(data) > size:
+                raise FirmwareError(
+                    f"{name} ({len(data)} bytes) is too large for the '{part}' partition ({size} bytes)",
+                    "the archive does not match this module's partition layout",
+                )
+            data = data.ljust(size, b"\xff")
+        plan.writes.append(FlashWrite(where, offset, data, name, len(fw.files[name])))
+    wrote = {w.label for w in plan.writes}
+    if "otadata" not in wrote and wrote & {"factory", "ota_0"}:
+        info = BootInfo(ACTIVE_FACTORY, STATUS_READY) if "factory" in wrote else BootInfo(ACTIVE_OTA0, STATUS_CHECK)
+        offset, size = table["otadata"]
+        plan.writes.append(FlashWrite("otadata", offset, info.pack().ljust(size, b"\xff"), None, 40))
+    if erase_fs:
+        plan.erases.append(table["fs1"] if layout_key == "8MB" else table["fs"])
+    check_plan(plan, flash_size)
+    return plan
+
+
+def plan_image(fw: Firmware, flash_size: int, offset: int | None = None, erase_fs: bool = False) -> FlashPlan:
+    """Writes for a single ESP32 image (`offset` defaults by its kind)."""
+    name, data = next(iter(fw.files.items()))
+    at = fw.image_offset if offset is None else offset
+    assert at is not None
+    plan = FlashPlan(FLASH_SIZES.get(flash_size), None, [FlashWrite(name, at, data, name, len(data))], [])
+    if fw.image_kind == "raw" and offset is None:
+        raise UsageError(f"{name} is not an ESP32 image", "give its flash offset with --offset")
+    if erase_fs and fw.identity is not None and fw.identity.flavour == "micropython":
+        parts = _merged_partitions(data, at)
+        vfs = next((p for p in parts if (p.type == DATA and p.subtype in (0x81, 0x82)) or p.label == "vfs"), None)
+        if vfs is not None:
+            plan.erases.append((vfs.offset, vfs.size))
+    elif erase_fs:
+        layout = FLASH_SIZES.get(flash_size, "4MB")
+        plan.erases.append(builtin_partitions(layout)["fs1" if layout == "8MB" else "fs"])
+    check_plan(plan, flash_size)
+    return plan
+
+
+def _merged_partitions(data: bytes, at: int) -> list[Partition]:
+    start = PARTITION_TABLE_OFFSET - at
+    try:
+        return parse_partition_table(data[start : start + PARTITION_TABLE_MAX]) if start >= 0 else []
+    except FirmwareError:
+        return []
+
+
+def check_plan(plan: FlashPlan, flash_size: int) -> None:
+    """Refuse plans that run past the flash or touch the Pycom config block."""
+    cb_start, cb_size = CONFIG_BLOCK
+    regions = [(w.offset, len(w.data), w.file or w.label) for w in plan.writes]
+    regions += [(off, size, f"erase at 0x{off:x}") for off, size in plan.erases]
+    for offset, size, what in regions:
+        if offset + size > flash_size:
+            raise FirmwareError(
+                f"{what} ends at 0x{offset + size:x}, beyond the {flash_size // 0x100000} MB flash",
+                "the firmware does not match this module",
+            )
+        if offset < cb_start + cb_size and offset + size > cb_start and flash_size >= cb_start + cb_size:
+            raise FirmwareError(
+                f"{what} (0x{offset:x}..0x{offset + size:x}) would overwrite the Pycom config block at 0x3FF000",
+                "pytool never writes the config block (LoRa/Sigfox identity); use a firmware without that write",
+            )
+
+
+def describe(fw: Firmware) -> dict:
+    """`pytool firmware info`: identity, members with sizes and hashes, and where each goes per flash size."""
+    ident = fw.identity
+    result: dict = {
+        "source": fw.source,
+        "kind": fw.kind,
+        "flavour": ident.flavour if ident else None,
+        "board": ident.board_name if ident else None,
+        "version": ident.version if ident else None,
+        "micropython": ident.micropython if ident else None,
+        "build_date": ident.build_date if ident else None,
+        "banner": ident.banner if ident else None,
+        "files": [
+            {"name": n, "size": len(d), "sha256": hashlib.sha256(d).hexdigest(), "md5": hashlib.md5(d).hexdigest()}
+            for n, d in fw.files.items()
+        ],
+        "layouts": {},
+    }
+    if fw.kind == "image":
+        check = check_image_bytes(
+            fw.files[next(iter(fw.files))][
+                (BOOTLOADER_OFFSET - fw.image_offset) if fw.image_kind == "merged" and fw.image_offset == 0 else 0 :
+            ]
+        )
+        result.update(image_kind=fw.image_kind, offset=fw.image_offset, valid=check.ok, problem=check.reason or None)
+        return result
+    for size, key in FLASH_SIZES.items():
+        if f"partitions_{key}.bin" not in fw.files and not (key == "4MB" and "partitions.bin" in fw.files):
+            continue
+        try:
+            plan = plan_archive(fw, size)
+        except FirmwareError as exc:
+            result["layouts"][key] = {"error": str(exc)}
+            continue
+        result["layouts"][key] = {
+            "script": plan.script,
+            "notes": plan.notes,
+            "writes": [
+                {"label": w.label, "offset": w.offset, "file": w.file, "size": w.file_size, "padded": len(w.data)}
+                for w in plan.writes
+            ],
+            "erases": [{"offset": o, "size": s} for o, s in plan.erases],
+        }
+    return result

@@ -201,12 +201,12 @@ def build_pycom_archive(
     files = [BuiltFile("bootloader.bin", build_bootloader(layouts()[keys[0]].flash_size, "Pycom", seed))]
     files += [BuiltFile(f"partitions_{k}.bin", build_partition_table(pycom_partitions(layouts()[k]))) for k in keys]
     files.append(BuiltFile(board.app, app))
-    files += [BuiltFile(f"script_{k}", _script_v21(layouts()[k], board.app)) for k in keys]
+    files += [BuiltFile(f"script_{k}", _script_v21(layouts()[k], board.app).encode()) for k in keys]
     main_key = keys[0]
-    files.append(BuiltFile("script", _legacy_script(main_key, board.app)))
+    files.append(BuiltFile("script", _legacy_script(main_key, board.app).encode()))
     # The packaging bug of LOPY4/script2 and GPY/script2: the factory entry names fipy.bin (reference 1.2(c)).
     script2_app = "fipy.bin" if board.app in ("lopy4.bin", "gpy.bin") else board.app
-    files.append(BuiltFile("script2", _script_v21(layouts()[main_key], script2_app)))
+    files.append(BuiltFile("script2", _script_v21(layouts()[main_key], script2_app).encode()))
     return files
 
 
