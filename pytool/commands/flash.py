@@ -3,20 +3,133 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pytool.errors import NotYetAvailable
+from pytool.console import emit, err, options, out, status
+from pytool.flash import DEFAULT_BAUD, ProgressSink
+
+
+class RichSink(ProgressSink):
+    """One rich progress bar per file written; skipped files get a line of their own."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description:<22}"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[note]}"),
+            console=err,
+            disable=options.json,
+        )
+        self.task = None
+
+    def __enter__(self) -> RichSink:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def start(self, label: str, total: int) -> None:
+        self.task = self.progress.add_task(escape(label), total=total, note="")
+
+    def update(self, done: int, total: int) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, completed=done, total=total)
+
+    def finish(self, label: str, note: str) -> None:
+        if self.task is None:
+            self.task = self.progress.add_task(escape(label), total=1, note="")
+        total = self.progress.tasks[-1].total or 1
+        self.progress.update(self.task, completed=total, note=note)
+        self.task = None
+
+    def message(self, text: str) -> None:
+        self.progress.console.print(escape(text))
+
+
+def _int(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value, 0)
+    except ValueError:
+        from pytool.errors import UsageError
+
+        raise UsageError(f"--offset {value} is not a number", "give it like 0x10000") from None
 
 
 def flash(
     firmware: str = typer.Argument(..., help="Pycom archive (.tar.gz), ESP32 image (.bin) or folder."),
+    baud: int = typer.Option(DEFAULT_BAUD, "--baud", "-b", help="Baud rate for flashing."),
+    offset: str = typer.Option(None, "--offset", help="Flash offset of a single .bin (default by kind)."),
+    erase_fs: bool = typer.Option(False, "--erase-fs", help="Also erase the /flash filesystem."),
+    no_skip: bool = typer.Option(False, "--no-skip", help="Write every region, even if unchanged on the chip."),
+    force: bool = typer.Option(False, "--force", help="Flash firmware built for another board."),
+    board: str = typer.Option(None, "--board", help="The board being flashed (catalogue key), if pytool can't tell."),
+    reset: str = typer.Option(None, "--reset", help="Bootloader entry: dtr-rts, pic, manual or sim (default: port's)."),
+    no_check: bool = typer.Option(False, "--no-check", help="Do not wait for the firmware's banner afterwards."),
 ) -> None:
     """Flash a Pycom firmware archive or an ESP32 image, keeping the config block."""
-    raise NotYetAvailable("pytool flash", 7)
+    from pytool.firmware import load_firmware
+    from pytool.flash import FlashOptions
+    from pytool.flash import flash as do_flash
+    from pytool.ports import resolve_port
+
+    fw = load_firmware(firmware)
+    port = resolve_port(options.port)
+    opts = FlashOptions(
+        baud=baud,
+        skip_unchanged=not no_skip,
+        erase_fs=erase_fs,
+        force=force,
+        board=board,
+        offset=_int(offset),
+        reset=reset,
+        check_boot=not no_check,
+        debug=options.debug,
+    )
+    what = fw.identity.banner if fw.identity else fw.source
+    status(f"Flashing [bold]{escape(what)}[/] via {escape(port.spec)} ({reset or port.reset} reset)")
+    with RichSink() as sink:
+        result = do_flash(fw, port, opts, sink, say=lambda m: sink.message(m))
+
+    def human() -> None:
+        written = [r for r in result.regions if r.action != "skipped"]
+        skipped = len(result.regions) - len(written)
+        for note in result.notes:
+            out.print(f"note: {escape(note)}")
+        out.print(
+            f"{len(written)} region(s) written, {skipped} unchanged; config block {result.config_block}; "
+            f"{result.flash_size} flash, script {result.script or '-'}; {result.seconds:.1f} s"
+        )
+        if result.booted:
+            out.print(f"Booted: {escape(result.booted)} ([green]{result.boot_check}[/])")
+
+    emit(result.to_json(), human)
 
 
-def erase() -> None:
+def erase(
+    all_: bool = typer.Option(False, "--all", help="Erase the whole chip (backs up config block and NVS first)."),
+    baud: int = typer.Option(DEFAULT_BAUD, "--baud", "-b", help="Baud rate."),
+    reset: str = typer.Option(None, "--reset", help="Bootloader entry: dtr-rts, pic, manual or sim."),
+) -> None:
     """Erase the firmware (and with --all the whole chip, after backing up the config block)."""
-    raise NotYetAvailable("pytool erase", 7)
+    from pytool.flash import erase as do_erase
+    from pytool.ports import resolve_port
+
+    port = resolve_port(options.port)
+    result = do_erase(port, all_, baud, reset, say=lambda m: status(escape(m)), debug=options.debug)
+
+    def human() -> None:
+        regions = ", ".join(f"0x{o:06x}+0x{s:x}" for o, s in result.erased)
+        out.print(f"Erased {regions}; config block {result.config_block}")
+        if result.backup:
+            out.print(f"Backup of the config block and NVS: {escape(result.backup)}")
+
+    emit(result.to_json(), human)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,597 @@
+"""Flashing through esptool's Python API, in-process: bootloader entry per board family (DTR/RTS, Pycom PIC,
+manual, simulator), skip-if-unchanged by flash MD5, Pycom config-block protection, and a check of what boots.
+
+The flash plan (what goes where) comes from `pytool.firmware`; this module only talks to the chip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import tarfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytool import firmware as fwmod
+from pytool.boards import catalogue, get_board
+from pytool.errors import PytoolError, UsageError
+from pytool.ports import ResolvedPort
+
+DEFAULT_BAUD = 921600
+ROM_BAUD = 115200
+BANNER_TIMEOUT = 20.0  # seconds to wait for the firmware's banner after the reset
+MANUAL_TIMEOUT = 120.0  # seconds to wait for the user to put the module into the bootloader
+
+
+class FlashError(PytoolError):
+    """Flashing failed or was refused."""
+
+
+# --------------------------------------------------------------------------------------------- progress
+
+
+class ProgressSink:
+    """Receives flashing progress; the CLI shows it with rich, tests and --json use this silent one."""
+
+    def start(self, label: str, total: int) -> None: ...
+    def update(self, done: int, total: int) -> None: ...
+    def finish(self, label: str, note: str) -> None: ...
+    def message(self, text: str) -> None: ...
+
+
+def _esptool_logger(sink: ProgressSink, debug: bool) -> Any:
+    """An esptool logger (esp_pylib EspLogBase subclass) forwarding progress bars to `sink`."""
+    from esp_pylib.logger import EspLogBase
+
+    class PytoolEsptoolLogger(EspLogBase):
+        def print(self, *args: Any, **kwargs: Any) -> None:
+            if debug:
+                sink.message(" ".join(str(a) for a in args))
+
+        def note(self, *args: Any) -> None:
+            self.print(*args)
+
+        def hint(self, *args: Any) -> None:
+            self.print(*args)
+
+        def debug(self, *args: Any) -> None:
+            self.print(*args)
+
+        def warn(self, *args: Any, suggestion: str | None = None) -> None:
+            self.print("warning:", *args)
+
+        def err(self, *args: Any, suggestion: str | None = None) -> None:
+            self.print("error:", *args)
+
+        def set_verbosity(self, mode: int | str) -> None:
+            pass
+
+        def progress_bar(self, cur_iter: int, total_iters: int, prefix: str = "", suffix: str = "", bar_length=30):
+            sink.update(cur_iter, total_iters)
+
+    return PytoolEsptoolLogger()
+
+
+@contextlib.contextmanager
+def esptool_logging(sink: ProgressSink, debug: bool = False) -> Iterator[None]:
+    """Install pytool's esptool logger for the duration (esptool's logger is process-global)."""
+    from esp_pylib.logger import EspLog
+
+    previous = EspLog.instance
+    from esptool.logger import log
+
+    log.set_logger(_esptool_logger(sink, debug))
+    try:
+        yield
+    finally:
+        EspLog.instance = previous
+
+
+# --------------------------------------------------------------------------------------------- connection
+
+
+@dataclass
+class Session:
+    """A chip in its ROM bootloader with esptool's stub running, at the working baud rate."""
+
+    esp: Any  # esptool ESPLoader (stub)
+    port: ResolvedPort
+    reset: str  # strategy used
+    baud: int
+    flash_size: int
+    mac: str
+
+    def read(self, offset: int, size: int) -> bytes:
+        """Read flash (through the PIC at no more than 230400 baud)."""
+        from pytool.pic import MAX_READ_BAUD
+
+        if self.reset == "pic" and self.baud > MAX_READ_BAUD:
+            self.esp.change_baud(MAX_READ_BAUD)
+            try:
+                return self.esp.read_flash(offset, size)
+            finally:
+                self.esp.change_baud(self.baud)
+        return self.esp.read_flash(offset, size)
+
+    def md5(self, offset: int, size: int) -> str:
+        return self.esp.flash_md5sum(offset, size)
+
+
+def _fatal(exc: Exception, port: ResolvedPort) -> FlashError:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return FlashError(
+        f"esptool could not talk to the chip on {port.spec}: {text}",
+        "check the port and cable; for boards without auto-reset jumper G23 to GND, press reset and use --reset manual",
+    )
+
+
+def _sim_control(port: ResolvedPort) -> Any:
+    from pytool.sim import registry
+    from pytool.sim.control import SimControl
+
+    record = registry.find(port.sim or "")
+    if not record.control:
+        raise FlashError(f"simulator {record.name} has no control socket", "restart it with `pytool sim start`")
+    return SimControl(record.control)
+
+
+def _enter_bootloader(port: ResolvedPort, strategy: str, say: Callable[[str], None]) -> str:
+    """Put the chip into its ROM bootloader; returns esptool's --before mode for the connection."""
+    if strategy == "dtr-rts":
+        return "default-reset"
+    if strategy == "sim":
+        _sim_control(port).reset(bootloader=True)
+        return "no-reset"
+    if strategy == "pic":
+        from pytool.pic import enter_bootloader
+
+        product, hw, fw = enter_bootloader(port.url)
+        say(f"Expansion board PIC: product 0x{product:04X}, hardware {hw}, firmware 0.0.{fw}")
+        return "no-reset"
+    if strategy == "manual":
+        say("Put the module into its bootloader: jumper G23 to GND and press the reset button (waiting...)")
+        return "no-reset"
+    if strategy == "none":
+        raise FlashError(
+            f"{port.spec} cannot reach the ESP32 ({port.family})",
+            "replug the expansion board without holding its button (its PIC is in DFU mode)",
+        )
+    raise UsageError(f"unknown reset strategy '{strategy}'", "use dtr-rts, pic, manual or sim")
+
+
+def _detect(port: ResolvedPort, before: str, strategy: str) -> Any:
+    from esptool.cmds import detect_chip
+    from esptool.util import FatalError
+
+    deadline = time.monotonic() + (MANUAL_TIMEOUT if strategy == "manual" else 0)
+    while True:
+        try:
+            return detect_chip(port.url, ROM_BAUD, before, connect_attempts=3 if strategy != "manual" else 1)
+        except (FatalError, OSError) as exc:
+            if time.monotonic() < deadline:
+                time.sleep(1.0)
+                continue
+            raise _fatal(exc, port) from exc
+
+
+@contextlib.contextmanager
+def open_session(
+    port: ResolvedPort,
+    baud: int = DEFAULT_BAUD,
+    reset: str | None = None,
+    say: Callable[[str], None] = lambda _: None,
+    reboot: bool = True,
+) -> Iterator[Session]:
+    """Enter the bootloader with the port's reset strategy (or `reset`), upload the stub, switch to `baud`,
+    attach the flash. On exit the chip is reset into its firmware when `reboot` (see `reboot_into_firmware`)."""
+    from esptool.cmds import attach_flash, detect_flash_size, run_stub
+    from esptool.util import FatalError, flash_size_bytes
+
+    strategy = reset or port.reset
+    before = _enter_bootloader(port, strategy, say)
+    esp = _detect(port, before, strategy)
+    session = None
+    try:
+        try:
+            esp = run_stub(esp)
+            if baud != ROM_BAUD:
+                esp.change_baud(baud)
+            attach_flash(esp)
+            size_name = detect_flash_size(esp)
+            flash_size = flash_size_bytes(size_name) if size_name else None
+            mac = ":".join(f"{b:02x}" for b in esp.read_mac())
+        except FatalError as exc:
+            raise _fatal(exc, port) from exc
+        if not flash_size:
+            raise FlashError("could not detect the flash size of the chip", "check the module's flash chip")
+        session = Session(esp, port, strategy, baud, flash_size, mac)
+        yield session
+    finally:
+        if reboot and session is not None:
+            with contextlib.suppress(Exception):
+                reboot_into_firmware(session)
+        with contextlib.suppress(Exception):
+            esp._port.close()
+
+
+def reboot_into_firmware(session: Session, watch: Callable[[], None] | None = None) -> None:
+    """Leave the bootloader: hard reset by the session's strategy. `watch` runs while the port is still open
+    (for the sim, between opening and the reset, so that no boot output is lost)."""
+    esp, strategy = session.esp, session.reset
+    if strategy == "sim":
+        _sim_control(session.port).reset(bootloader=False)
+    elif strategy == "pic":
+        from pytool.pic import exit_bootloader
+
+        esp._port.close()
+        exit_bootloader(session.port.url)
+    elif strategy == "dtr-rts":
+        esp.hard_reset()
+    # manual: the user removes the jumper and presses reset (the caller says so)
+
+
+# --------------------------------------------------------------------------------------------- banner check
+
+_BANNER_PATTERNS = (fwmod._PYCOM_BANNER, fwmod._STOCK_BANNER)
+
+
+def wait_for_banner(read: Callable[[], bytes], write: Callable[[bytes], None], timeout: float) -> str | None:
+    """Read boot output until a firmware banner appears. After a few quiet seconds, interrupt whatever runs
+    (Ctrl-C) and ask the friendly REPL to print its banner (Ctrl-B). Returns the banner line or None."""
+    buffer = b""
+    deadline = time.monotonic() + timeout
+    nudge_at = time.monotonic() + min(4.0, timeout / 3)
+    nudged = False
+    while time.monotonic() < deadline:
+        chunk = read()
+        buffer = (buffer + chunk)[-8192:]
+        for pattern in _BANNER_PATTERNS:
+            m = pattern.search(buffer)
+            if m:
+                return m.group(0).decode("ascii", "replace")
+        if not nudged and time.monotonic() > nudge_at:
+            write(b"\r\x03\x03\x02")
+            nudged = True
+    return None
+
+
+def _read_banner(session: Session, strategy: str, say: Callable[[str], None]) -> str | None:
+    """Reset into the firmware and read its banner from the serial port."""
+    import serial
+
+    esp = session.esp
+    if strategy == "pic":
+        reboot_into_firmware(session)
+        ser = serial.serial_for_url(session.port.url, do_not_open=True, baudrate=ROM_BAUD, timeout=0.2)
+        ser.dtr = ser.rts = False
+        ser.open()
+    else:
+        ser = esp._port
+        ser.baudrate = ROM_BAUD
+        ser.timeout = 0.2
+        ser.reset_input_buffer()
+        if strategy == "manual":
+            say("Remove the G23 jumper and press the reset button (waiting for the firmware...)")
+        else:
+            reboot_into_firmware(session)
+    try:
+        timeout = MANUAL_TIMEOUT if strategy == "manual" else BANNER_TIMEOUT
+        return wait_for_banner(lambda: ser.read(max(1, ser.in_waiting)), ser.write, timeout)
+    finally:
+        with contextlib.suppress(Exception):
+            ser.close()
+
+
+# --------------------------------------------------------------------------------------------- flashing
+
+
+@dataclass
+class RegionResult:
+    label: str
+    file: str | None
+    offset: int
+    size: int
+    action: str  # "written" | "skipped" (already on the chip) | "erased"
+    seconds: float
+
+
+@dataclass
+class FlashResult:
+    """The --json summary of `pytool flash`."""
+
+    ok: bool
+    port: str
+    firmware: str
+    board: str | None  # firmware's board name
+    version: str | None
+    target_board: str | None  # what the module is, as far as pytool knows
+    flash_size: str
+    script: str | None
+    mac: str
+    regions: list[RegionResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    config_block: str = "unchanged"
+    booted: str | None = None  # banner read after the reset
+    boot_check: str = "not checked"
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class FlashOptions:
+    baud: int = DEFAULT_BAUD
+    skip_unchanged: bool = True
+    erase_fs: bool = False
+    force: bool = False
+    board: str | None = None  # catalogue key the user says the module is
+    offset: int | None = None  # single images
+    reset: str | None = None  # override the port's reset strategy
+    check_boot: bool = True
+    debug: bool = False
+
+
+def _current_identity(session: Session) -> fwmod.FirmwareIdentity | None:
+    """The firmware on the chip now (partition table, otadata, first 16 KB of the app): for the board check."""
+    try:
+        parts = fwmod.parse_partition_table(
+            session.read(fwmod.PARTITION_TABLE_OFFSET, fwmod.PARTITION_TABLE_MAX), session.flash_size
+        )
+    except fwmod.FirmwareError:
+        return None
+    apps = {p.subtype: p for p in parts if p.type == fwmod.APP}
+    active = apps.get(0x00)
+    otadata = fwmod.find_partition(parts, fwmod.DATA, 0x00)
+    if otadata is not None and 0x10 in apps:
+        info = fwmod.parse_boot_info(session.read(otadata.offset, 40))
+        if info is not None and info.active_img == fwmod.ACTIVE_OTA0:
+            active = apps[0x10]
+    if active is None:
+        return None
+    return fwmod.identify(session.read(active.offset, 0x4000))
+
+
+def _target_board(port: ResolvedPort, options: FlashOptions, session: Session) -> tuple[str | None, str]:
+    """(board name, how we know) of the module being flashed."""
+    if options.board:
+        return get_board(options.board).name, "--board"
+    if port.sim:
+        from pytool.sim import registry
+
+        return catalogue()[registry.find(port.sim).board].name, "simulator"
+    current = _current_identity(session)
+    if current is not None:
+        return current.board_name, "installed firmware"
+    return None, "unknown"
+
+
+def _check_board(fw: fwmod.Firmware, target: str | None, how: str, force: bool, result: FlashResult) -> None:
+    wanted = fw.board_name
+    if target is None or wanted is None or wanted.lower() == target.lower():
+        if target is None and wanted is not None:
+            result.notes.append("board not known before flashing (no firmware on it): checked after the reset")
+        return
+    if target == "ESP32" and fw.identity and fw.identity.flavour == "pycom":
+        pass  # stock MicroPython on the module now: nothing says which Pycom board it is
+    elif force:
+        result.notes.append(f"--force: flashing {wanted} firmware onto a {target} ({how})")
+        return
+    else:
+        raise FlashError(
+            f"{fw.source} is {wanted} firmware but the module is a {target} ({how})",
+            f"download the {target} firmware, or pass --force (or --board) if you are sure",
+        )
+
+
+def _expected_after(plan: fwmod.FlashPlan, offset: int, size: int) -> bytes:
+    """Contents of an erase region once the plan has run (0xFF, overlaid with the writes inside it)."""
+    data = bytearray(b"\xff" * size)
+    for w in plan.writes:
+        start, end = max(w.offset, offset), min(w.end, offset + size)
+        if start < end:
+            data[start - offset : end - offset] = w.data[start - w.offset : end - w.offset]
+    return bytes(data)
+
+
+def execute_plan(session: Session, plan: fwmod.FlashPlan, options: FlashOptions, sink: ProgressSink) -> list:
+    """Erase and write as planned, skipping regions whose flash MD5 already matches. Returns RegionResults."""
+    from esptool.cmds import write_flash
+    from esptool.util import FatalError
+
+    results: list[RegionResult] = []
+    esp = session.esp
+    try:
+        for offset, size in plan.erases:
+            t = time.monotonic()
+            label = f"erase 0x{offset:06x}+0x{size:x}"
+            if (
+                options.skip_unchanged
+                and session.md5(offset, size) == hashlib.md5(_expected_after(plan, offset, size)).hexdigest()
+            ):
+                sink.finish(label, "unchanged")
+                results.append(RegionResult(label, None, offset, size, "skipped", time.monotonic() - t))
+                continue
+            sink.start(label, size)
+            esp.erase_region(offset, size)
+            sink.finish(label, "erased")
+            results.append(RegionResult(label, None, offset, size, "erased", time.monotonic() - t))
+        for w in plan.writes:
+            t = time.monotonic()
+            label = w.file or w.label
+            if options.skip_unchanged and session.md5(w.offset, len(w.data)) == hashlib.md5(w.data).hexdigest():
+                sink.finish(label, "unchanged")
+                results.append(RegionResult(w.label, w.file, w.offset, len(w.data), "skipped", time.monotonic() - t))
+                continue
+            sink.start(label, len(w.data))
+            write_flash(esp, [(w.offset, w.data)], compress=True, force=True)
+            sink.finish(label, "written, verified")
+            results.append(RegionResult(w.label, w.file, w.offset, len(w.data), "written", time.monotonic() - t))
+    except FatalError as exc:
+        raise FlashError(
+            f"flashing failed: {str(exc).strip().splitlines()[0]}", "run the same command again; it resumes"
+        ) from exc
+    return results
+
+
+def flash(
+    fw: fwmod.Firmware,
+    port: ResolvedPort,
+    options: FlashOptions,
+    sink: ProgressSink | None = None,
+    say: Callable[[str], None] = lambda _: None,
+) -> FlashResult:
+    """Flash `fw` onto the chip at `port`: plan, protect the config block, write what changed, reset, check."""
+    sink = sink or ProgressSink()
+    started = time.monotonic()
+    with esptool_logging(sink, options.debug), open_session(port, options.baud, options.reset, say, False) as session:
+        if fw.kind == "pycom":
+            plan = fwmod.plan_archive(fw, session.flash_size, options.erase_fs)
+        else:
+            plan = fwmod.plan_image(fw, session.flash_size, options.offset, options.erase_fs)
+        ident = fw.identity
+        result = FlashResult(
+            ok=False,
+            port=port.spec,
+            firmware=fw.source,
+            board=ident.board_name if ident else None,
+            version=ident.version if ident else None,
+            target_board=None,
+            flash_size=f"{session.flash_size // 0x100000}MB",
+            script=plan.script,
+            mac=session.mac,
+            notes=list(plan.notes),
+        )
+        target, how = _target_board(port, options, session)
+        result.target_board = target
+        _check_board(fw, target, how, options.force, result)
+        cb_offset, cb_size = fwmod.CONFIG_BLOCK
+        protect_cb = session.flash_size >= cb_offset + cb_size
+        cb_before = session.read(cb_offset, cb_size) if protect_cb else b""
+        result.regions = execute_plan(session, plan, options, sink)
+        if protect_cb and session.md5(cb_offset, cb_size) != hashlib.md5(cb_before).hexdigest():
+            result.config_block = "CHANGED"
+            raise FlashError(
+                "the Pycom config block at 0x3FF000 changed during flashing",
+                "restore it with `pytool erase --all`'s backup; please report this as a bug",
+            )
+        result.config_block = "unchanged" if protect_cb else "n/a"
+        if options.check_boot and ident is not None:
+            banner = _read_banner(session, session.reset, say)
+            result.booted = banner
+            result.boot_check = _boot_verdict(ident, banner, target)
+        else:
+            reboot_into_firmware(session)
+            result.boot_check = "not checked"
+    result.ok = result.boot_check in ("ok", "not checked")
+    result.seconds = round(time.monotonic() - started, 2)
+    if not result.ok:
+        raise FlashError(
+            f"flashed, but the board did not come up as expected: {result.boot_check}",
+            "check the firmware matches the board (pytool firmware info) and flash again",
+        )
+    return result
+
+
+def _boot_verdict(ident: fwmod.FirmwareIdentity, banner: str | None, target: str | None) -> str:
+    if banner is None:
+        return "no firmware banner after the reset"
+    booted = fwmod.identify(banner.encode())
+    if booted is None:
+        return f"unrecognised banner {banner!r}"
+    if (booted.board_name, booted.version) != (ident.board_name, ident.version):
+        return f"running {booted.board_name} {booted.version}, expected {ident.board_name} {ident.version}"
+    if target and booted.flavour == "pycom" and booted.board_name.lower() != target.lower():
+        return f"{booted.board_name} firmware runs on a {target}"
+    return "ok"
+
+
+# --------------------------------------------------------------------------------------------- erase
+
+
+@dataclass
+class EraseResult:
+    ok: bool
+    port: str
+    flash_size: str
+    mac: str
+    erased: list[tuple[int, int]]
+    backup: str | None = None
+    config_block: str = "unchanged"
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def backup_dir() -> Path:
+    from pytool.paths import data_home
+
+    path = data_home() / "backups"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_backup(session: Session) -> Path:
+    """Save the config block and NVS to <data>/backups/<mac>-<time>.tar (config.bin @0x3FF000, nvs.bin @0x9000)."""
+    layout = "8MB" if session.flash_size >= 0x800000 else "4MB"
+    from pytool.boards import layouts
+
+    lay = layouts()[layout]
+    regions = {"config.bin": lay.config, "nvs.bin": lay.nvs}
+    path = backup_dir() / f"{session.mac.replace(':', '')}-{time.strftime('%Y%m%d-%H%M%S')}.tar"
+    with tarfile.open(path, "w") as tar:
+        for name, region in regions.items():
+            data = session.read(region.offset, region.size)
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mtime = int(time.time())
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def erase(
+    port: ResolvedPort,
+    everything: bool,
+    baud: int = DEFAULT_BAUD,
+    reset: str | None = None,
+    say: Callable[[str], None] = lambda _: None,
+    debug: bool = False,
+) -> EraseResult:
+    """`pytool erase`: the firmware (bootloader, table, app partitions, otadata; keeps NVS, /flash and the
+    config block) or, with `everything`, the whole chip after backing up the config block and NVS."""
+    from esptool.cmds import erase_flash
+    from esptool.util import FatalError
+
+    from pytool.boards import layouts
+
+    sink = ProgressSink()
+    with esptool_logging(sink, debug), open_session(port, baud, reset, say, True) as session:
+        result = EraseResult(False, port.spec, f"{session.flash_size // 0x100000}MB", session.mac, [])
+        try:
+            if everything:
+                result.backup = str(write_backup(session))
+                say(f"Backed up the config block and NVS to {result.backup}")
+                erase_flash(session.esp)
+                result.erased = [(0, session.flash_size)]
+                result.config_block = "erased (backed up)"
+            else:
+                lay = layouts()["8MB" if session.flash_size >= 0x800000 else "4MB"]
+                cb_before = session.md5(*fwmod.CONFIG_BLOCK)
+                regions = [
+                    (lay.bootloader, lay.nvs.offset - lay.bootloader),
+                    (lay.factory.offset, lay.ota_0.end - lay.factory.offset),
+                ]
+                for offset, size in regions:
+                    session.esp.erase_region(offset, size)
+                result.erased = regions
+                if session.md5(*fwmod.CONFIG_BLOCK) != cb_before:
+                    result.config_block = "CHANGED"
+                    raise FlashError("the config block changed during the erase", "please report this as a bug")
+        except FatalError as exc:
+            raise FlashError(f"erase failed: {str(exc).strip().splitlines()[0]}") from exc
+        result.ok = True
+    return result
