@@ -2,20 +2,51 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import typer
 
 from pytool.commands import sim_fs
-from pytool.console import emit, out
-from pytool.errors import NotYetAvailable
+from pytool.console import emit, err, out, status
+from pytool.errors import UsageError
 from pytool.sim import registry
 
 sim_app = typer.Typer(help="Simulated boards: ROM bootloader, MicroPython, Bluetooth.", no_args_is_help=True)
 
 
+def _print_record(record: registry.SimRecord) -> None:
+    out.print(f"[bold]{record.name}[/] ({record.board}, pid {record.pid})", highlight=False)
+    out.print(f"  port     {record.pty}   (--port sim:{record.name})")
+    out.print(f"  rfc2217  {record.rfc2217}")
+    out.print(f"  control  {record.control}")
+    if record.hci:
+        out.print(f"  hci      {record.hci}")
+    out.print(f"  flash    {record.flash}")
+
+
 @sim_app.command()
-def start() -> None:
-    """Start a simulated board."""
-    raise NotYetAvailable("pytool sim start", 3)
+def start(
+    board: str = typer.Option("lopy4", "--board", "-b", help="Board from the catalogue (lopy4, wipy3, esp32, ...)."),
+    name: str = typer.Option(None, "--name", "-n", help="Simulator name (default: the board key)."),
+    flash: str = typer.Option(None, "--flash", help="Flash image file (default: kept per name in pytool's data)."),
+    detach: bool = typer.Option(False, "--detach", "-d", help="Run in the background; return once it is ready."),
+    baud_pacing: bool = typer.Option(False, "--baud-pacing", help="Move bytes at the line rate (baud/10 B/s)."),
+) -> None:
+    """Start a simulated board (foreground until Ctrl-C unless --detach)."""
+    from pytool.sim import daemon
+
+    config = daemon.prepare(board, name, flash, baud_pacing)
+    if detach:
+        record = daemon.launch(config)
+        emit(record.to_json(), lambda: _print_record(record))
+        return
+
+    def ready(record: registry.SimRecord) -> None:
+        emit(record.to_json(), lambda: _print_record(record))
+        status("[dim]Running; press Ctrl-C to stop.[/]")
+
+    asyncio.run(daemon.serve(config, on_ready=ready))
+    status(f"Simulator {config.name} stopped.")
 
 
 @sim_app.command("list")
@@ -26,6 +57,38 @@ def list_() -> None:
         [r.to_json() for r in records],
         lambda: out.print("\n".join(f"{r.name}  {r.board}  {r.pty}" for r in records) or "No simulators running."),
     )
+
+
+@sim_app.command()
+def stop(
+    name: str = typer.Argument(None, help="Simulator to stop."),
+    all_: bool = typer.Option(False, "--all", help="Stop every running simulator."),
+) -> None:
+    """Stop a running simulated board (its flash image is kept)."""
+    from pytool.sim import daemon
+
+    if all_:
+        records = registry.running()
+    elif name:
+        records = [registry.find(name)]
+    else:
+        raise UsageError("say which simulator to stop", "pass its NAME or --all (see `pytool sim list`)")
+    for record in records:
+        daemon.stop(record)
+    emit({"stopped": [r.name for r in records]}, lambda: err.print(f"Stopped {', '.join(r.name for r in records)}."))
+
+
+@sim_app.command()
+def reset(
+    name: str = typer.Argument(..., help="Simulator to reset."),
+    bootloader: bool = typer.Option(False, "--bootloader", help="Hold IO0 low: enter the ROM download mode."),
+) -> None:
+    """Press a simulated board's reset button (optionally into the ROM bootloader)."""
+    from pytool.sim.control import SimControl
+
+    record = registry.find(name)
+    state = SimControl(record.control).reset(bootloader=bootloader)
+    emit(state, lambda: err.print(f"{name}: reset, now {state['mode']} ({state['boot_reason']})"))
 
 
 sim_fs.register(sim_app)
