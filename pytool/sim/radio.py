@@ -34,6 +34,7 @@ from pathlib import Path
 
 from bumble import hci, ll
 from bumble.controller import Controller
+from bumble.core import PhysicalTransport
 from bumble.link import LocalLink
 from bumble.transport.common import StreamPacketSource
 
@@ -49,6 +50,20 @@ _ExtReport = hci.HCI_LE_Extended_Advertising_Report_Event
 _LegacyReport = hci.HCI_LE_Advertising_Report_Event
 
 
+# Zephyr's vendor command BT_HCI_OP_VS_WRITE_BD_ADDR (OCF 0x0006): a host sets its controller's public address
+# (a board's Bluetooth MAC), as controllers without a factory address allow.
+HCI_WRITE_BD_ADDR_COMMAND = hci.hci_vendor_command_op_code(0x0006)
+hci.HCI_Command.register_commands({"HCI_WRITE_BD_ADDR_COMMAND": HCI_WRITE_BD_ADDR_COMMAND})
+
+
+@hci.HCI_SyncCommand.sync_command(hci.HCI_StatusReturnParameters)
+@dataclasses.dataclass
+class HCI_Write_BD_ADDR_Command(hci.HCI_SyncCommand[hci.HCI_StatusReturnParameters]):
+    """Set the controller's public address (vendor command, see above)."""
+
+    bd_addr: hci.Address = dataclasses.field(metadata=hci.metadata(hci.Address.parse_address))
+
+
 @dataclasses.dataclass
 class _AirAdv(ll.AdvInd):
     """An advertising PDU as it is on the air: with what a scanner's SCAN_REQ would get back."""
@@ -56,6 +71,21 @@ class _AirAdv(ll.AdvInd):
     scan_response: bytes | None = None  # None: not scannable
     connectable: bool = True
     legacy: bool = True
+
+
+class HubLink(LocalLink):
+    """Bumble's LocalLink, sending LE ACL data from the address the connection uses (a public-address advertiser
+    would otherwise send from its unset random address and its peer would drop every packet)."""
+
+    def send_acl_data(self, sender_controller, destination_address, transport, data):  # type: ignore[override]
+        connection = sender_controller.le_connections.get(destination_address)
+        if transport != PhysicalTransport.LE or connection is None:
+            super().send_acl_data(sender_controller, destination_address, transport, data)
+            return
+        destination = self.find_le_controller(destination_address)
+        if destination is not None:
+            source = connection.self_address
+            asyncio.get_running_loop().call_soon(destination.on_link_acl_data, source, transport, data)
 
 
 class HubController(Controller):
@@ -83,6 +113,10 @@ class HubController(Controller):
                     legacy=bool(props & _ExtProps.USE_LEGACY_ADVERTISING_PDUS),
                 )
         super().send_advertising_pdu(packet)
+
+    def on_hci_write_bd_addr_command(self, command: HCI_Write_BD_ADDR_Command) -> hci.HCI_StatusReturnParameters:
+        self.public_address = hci.Address(bytes(command.bd_addr), hci.Address.PUBLIC_DEVICE_ADDRESS)
+        return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.SUCCESS)
 
     def on_hci_le_set_scan_parameters_command(self, command):  # type: ignore[override]
         self.active_scan = command.le_scan_type == 1
@@ -189,7 +223,7 @@ class RadioHub:
     """The link plus a TCP server handing out one controller per connection."""
 
     def __init__(self, idle_exit: float | None = DEFAULT_IDLE_EXIT) -> None:
-        self.link = LocalLink()
+        self.link = HubLink()
         self.idle_exit = idle_exit
         self.port = 0
         self.connections = 0

@@ -1,0 +1,26 @@
+"""The simulated board's Bluetooth: Pycom `network.Bluetooth` semantics on a Bumble Device on the shared radio.
+
+`install(board, loop)` is called once per simulator by the daemon: it makes sure the radio hub runs, registers
+the bridge service "bt" in `board.services` and returns the HCI transport testers use (the hub's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pytool.sim.bluetooth.service import BluetoothService
+from pytool.sim.radio import ensure_radio
+
+__all__ = ["BluetoothService", "install"]
+
+
+def install(board: Any, loop: asyncio.AbstractEventLoop | None = None) -> str:
+    """Register the "bt" service for `board` (anything with a `services` dict; `mac` and `board` used if present)
+    and return the radio's transport string for the simulator's registry record."""
+    transport = ensure_radio()
+    mac = getattr(board, "mac", None)
+    catalogue = getattr(board, "board", None)
+    name = getattr(catalogue, "name", None) or "ESP32"
+    board.services["bt"] = BluetoothService(transport, mac=mac, board_name=str(name))
+    return transport
