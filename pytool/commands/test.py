@@ -1,20 +1,83 @@
-"""`pytool deploy` and `pytool test` (issue #9)."""
+"""`pytool deploy` and `pytool test` (issue #9): thin wrappers over pytool.deploy."""
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from pathlib import Path
+
 import typer
 
-from pytool.errors import NotYetAvailable
+from pytool.console import emit, err, options, status
+from pytool.deploy import DeployOptions, DeployResult, Step
+
+_MARK = {"ok": "[green]✓[/]", "done": "[green]✓[/]", "skipped": "[dim]-[/]"}
 
 
-def deploy(directory: str = typer.Argument(None)) -> None:
+def _print_step(step: Step) -> None:
+    status(f"  {_MARK.get(step.status, '?')} {step.name:<10} {step.detail}  [dim]{step.seconds:.1f} s[/]")
+
+
+def _deploy(directory: Path, port: str | None, deploy_options: DeployOptions) -> DeployResult:
+    from pytool import deploy as deploy_mod
+
+    status(f"[bold]Deploying[/] {directory.resolve()} to {port or 'the attached board'}")
+    return deploy_mod.deploy(directory, port, options=deploy_options, on_step=_print_step)
+
+
+def deploy(
+    directory: Path = typer.Argument(Path("."), help="Project folder (with pytool.toml)."),
+    firmware: str = typer.Option(None, "--firmware", help="Archive or version to flash if the board differs."),
+    no_flash: bool = typer.Option(False, "--no-flash", help="Never flash; fail if the firmware differs."),
+    no_check: bool = typer.Option(False, "--no-check", help="Deploy even if `pytool check` finds errors."),
+    no_advertise: bool = typer.Option(False, "--no-advertise", help="Do not wait for the board to advertise."),
+) -> None:
     """Flash if needed, check, sync, reset and wait until the board advertises."""
-    raise NotYetAvailable("pytool deploy", 9)
+    opts = DeployOptions(firmware=firmware, flash=not no_flash, check=not no_check, advertise=not no_advertise)
+    result = _deploy(directory, options.port, opts)
+    emit(result.to_json(), lambda: status(f"[bold green]Deployed[/] to {result.port}."))
 
 
-def test(directory: str = typer.Argument(None)) -> None:
-    """Deploy and run the project's over-the-air tests (tests/hil) against the board."""
-    raise NotYetAvailable("pytool test", 9)
+def test(
+    directory: Path = typer.Argument(Path("."), help="Project folder (with pytool.toml and tests/hil)."),
+    pytest_args: list[str] = typer.Argument(None, help="Arguments for pytest, after `--` (e.g. -- -k read -x)."),
+    sim: bool = typer.Option(False, "--sim", help="Run on a throwaway simulated board (board from pytool.toml)."),
+    no_deploy: bool = typer.Option(False, "--no-deploy", help="Test what is on the board; do not deploy first."),
+    firmware: str = typer.Option(None, "--firmware", help="Archive or version to flash if the board differs."),
+    no_check: bool = typer.Option(False, "--no-check", help="Deploy even if `pytool check` finds errors."),
+    junit: Path = typer.Option(None, "--junit", help="JUnit XML report (default: DIR/.pytool/results/junit.xml)."),
+) -> int:
+    """Deploy and run the project's over-the-air tests (tests/hil) against the board; pytest's exit code."""
+    from pytool import config as project_config
+    from pytool import deploy as deploy_mod
+
+    cfg = project_config.load(directory)
+    deploy_mod.tests_dir(cfg.root)
+    with contextlib.ExitStack() as stack:
+        port = options.port
+        if sim:
+            board = cfg.board or "lopy4"
+            status(f"[bold]Starting[/] a throwaway simulated {board}")
+            port = stack.enter_context(deploy_mod.throwaway_sim(board))
+        result = None
+        if not no_deploy:
+            opts = DeployOptions(firmware=firmware, check=not no_check)
+            result = _deploy(cfg.root, port or cfg.port, opts)
+        port = port or cfg.port or (result.port if result else None)
+        if port is None:
+            from pytool.ports import resolve_port
+
+            port = resolve_port(None).spec
+        ble = port if port.startswith("sim:") else None
+        status(f"[bold]Testing[/] {deploy_mod.tests_dir(cfg.root)} over the air")
+        run = deploy_mod.run_tests(
+            cfg.root, port, ble, junit, pytest_args or (), stdout=sys.stderr.fileno() if options.json else None
+        )
+    emit(
+        {"ok": run.exit_code == 0, "deploy": result.to_json() if result else None, "tests": run.to_json()},
+        lambda: err.print(f"JUnit report: {run.junit}; per-test logs: {run.logs}"),
+    )
+    return run.exit_code
 
 
 def register(app: typer.Typer) -> None:

@@ -32,6 +32,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+try:  # async fixtures that also work in pytest-asyncio's strict mode (a project without asyncio_mode = auto)
+    from pytest_asyncio import fixture as async_fixture
+except ImportError:  # pragma: no cover - pytest-asyncio is needed for async tests anyway
+    async_fixture = pytest.fixture
+
 if TYPE_CHECKING:
     from pytool.hil.ble import BleTarget
     from pytool.hil.board import HilBoard
@@ -153,7 +158,10 @@ def hil_settings(request: pytest.FixtureRequest) -> HilSettings:
     settings = _settings(request.config)
     state = _state(request)
     if settings.ble:
-        os.environ["PYTOOL_BLE"] = settings.ble  # bleak code picks pytool's Bumble backend (pytool.ble)
+        import pytool.ble
+
+        os.environ[pytool.ble.ENV_VAR] = settings.ble  # plain bleak code gets pytool's Bumble backend
+        pytool.ble.install()
     if settings.deploy and not state.deployed:
         state.deployed = True
         _deploy(settings)
@@ -178,9 +186,8 @@ def board(request: pytest.FixtureRequest, hil_settings: HilSettings) -> Iterator
     from pytool.errors import PytoolError
     from pytool.hil.board import HilBoard
 
-    port = hil_settings.board_port or _single_attached_board()
     try:
-        session = HilBoard(port)
+        session = HilBoard(hil_settings.board_port)
     except PytoolError as exc:
         pytest.fail(str(exc), pytrace=False)
     state = _state(request)
@@ -191,18 +198,6 @@ def board(request: pytest.FixtureRequest, hil_settings: HilSettings) -> Iterator
     yield session
     state.board = None
     session.close()
-
-
-def _single_attached_board() -> str:
-    from pytool.ports import list_devices
-
-    devices = list_devices()
-    if len(devices) == 1:
-        return devices[0].port
-    found = ", ".join(d.port for d in devices) or "none"
-    pytest.fail(
-        f"which board? give --board-port (device path, URL or sim:NAME); attached boards: {found}", pytrace=False
-    )
 
 
 @pytest.fixture
@@ -227,7 +222,7 @@ def ble_target(hil_settings: HilSettings) -> BleTarget:
     return BleTarget(hil_settings.ble_name, hil_settings.ble_address, hil_settings.scan_timeout)
 
 
-@pytest.fixture
+@async_fixture
 async def ble_device(request: pytest.FixtureRequest, ble_target: BleTarget) -> Any:
     """The board's BLEDevice, found by scanning for `ble_target` (after `fresh_board` if the test uses it)."""
     from pytool.hil.ble import find_device
@@ -246,7 +241,7 @@ async def ble_device(request: pytest.FixtureRequest, ble_target: BleTarget) -> A
     return device
 
 
-@pytest.fixture
+@async_fixture
 async def ble_client(request: pytest.FixtureRequest, ble_device: Any, hil_settings: HilSettings) -> AsyncIterator[Any]:
     """A bleak client connected to the board for this test, disconnected cleanly afterwards."""
     from pytool.hil.ble import LoggedBleakClient

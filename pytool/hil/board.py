@@ -28,31 +28,26 @@ class BoardError(PytoolError):
     """The board did not do what a test asked (exec raised, no answer, no reboot)."""
 
 
-def resolve_port(port: str) -> str:
-    """A device path or pyserial URL for `port` (`sim:NAME` through the simulator registry)."""
-    if port.startswith("sim:"):
-        from pytool.sim import registry
-
-        return registry.find(port.removeprefix("sim:")).pty
-    return port
-
-
 class HilBoard:
     """A serial session on the board under test with a capture of all its output (see module docstring)."""
 
-    def __init__(self, port: str, poll_interval: float = 0.02) -> None:
+    def __init__(self, port: str | None, poll_interval: float = 0.02) -> None:
+        """Open `port` (device path, URL, sim:NAME, None = the single attached board) without disturbing it."""
         from mpremote.transport import TransportError
         from mpremote.transport_serial import SerialTransport
 
-        self.port = port
-        self.device = resolve_port(port)
+        from pytool.ports import resolve_port
+
+        self.resolved = resolve_port(port)
+        self.port = self.resolved.spec
+        self.device = self.resolved.url
         self.capture = SerialCapture()
         self._transport_error = TransportError
         try:
             self._transport = SerialTransport(self.device, baudrate=115200)
         except (TransportError, OSError) as exc:
             raise BoardError(
-                f"cannot open the board's serial port {port}: {exc}",
+                f"cannot open the board's serial port {self.port}: {exc}",
                 "check --board-port (a device path, URL or sim:NAME) and that no other program holds the port",
             ) from exc
         self._transport.serial.timeout = 1.0  # mpremote reads a pty without timeout: never block forever
@@ -62,7 +57,7 @@ class HilBoard:
         self._poll_interval = poll_interval
         self._test_start = 0
         self._cursor = 0
-        self._reader = threading.Thread(target=self._drain, name=f"hil-serial-{port}", daemon=True)
+        self._reader = threading.Thread(target=self._drain, name=f"hil-serial-{self.port}", daemon=True)
         self._reader.start()
 
     # -- capture ---------------------------------------------------------------------------------------------
