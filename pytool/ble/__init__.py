@@ -1,1 +1,41 @@
-"""bleak backend on the Bumble stack, and BLE transport selection (issue #6)."""
+"""bleak on Bumble: a bleak backend for Bumble's host stack (virtual radios, USB/serial HCI dongles), issue #6.
+
+Explicit use, with bleak's public `backend=` argument::
+
+    from bleak import BleakClient, BleakScanner
+    from pytool.ble import BumbleClient, BumbleScanner
+
+    device = await BleakScanner.find_device_by_name("LoPy4", backend=BumbleScanner, bumble={"transport": "usb:0"})
+    async with BleakClient(device, backend=BumbleClient, bumble={"transport": "usb:0"}) as client: ...
+
+Unchanged bleak code: bleak 3.1 has no environment variable, entry point or registry for third-party backends
+(it picks BlueZ/CoreBluetooth/WinRT/Android in `bleak.backends.get_default_backend()`, and `BleakScanner` /
+`BleakClient` call `bleak.get_platform_{scanner,client}_backend_type()` unless `backend=` is given). The one hook
+is those two functions in the `bleak` package: `install()` wraps them so that, while `PYTOOL_BLE` is set, plain
+`BleakScanner()` / `BleakClient(address)` get the Bumble backend; unset, bleak's own choice stands. Call
+`install()` once, or run the script with `python -m pytool.ble script.py` (pytool's pytest plugin does it too).
+
+`PYTOOL_BLE` is a Bumble transport (`tcp-client:127.0.0.1:PORT`, `usb:0`, `serial:/dev/ttyACM0,1000000`, ...)
+or `sim:NAME`, the radio of a running `pytool sim` board. Scanners and clients of one event loop share one
+Bumble host per transport; see `pytool/ble/README.md`.
+"""
+
+from __future__ import annotations
+
+from pytool.ble.client import BumbleClient, BumbleClientArgs
+from pytool.ble.host import TransportUnavailableError
+from pytool.ble.scanner import BumbleArgs, BumbleScanner
+from pytool.ble.selection import ENV_VAR, configured, install, resolve_transport, uninstall
+
+__all__ = [
+    "ENV_VAR",
+    "BumbleArgs",
+    "BumbleClient",
+    "BumbleClientArgs",
+    "BumbleScanner",
+    "TransportUnavailableError",
+    "configured",
+    "install",
+    "resolve_transport",
+    "uninstall",
+]
