@@ -41,13 +41,13 @@ def call(where, fn, *args):
         return None
 
 
-def events_of(args, native):
+def events_of(args, native, trigger=0xFF):
     """[(event, data)] of one firmware callback, whichever convention called it:
     handler(arg, (event, data)) on >= 1.20.2.rc2, handler(arg) before (then the events come from
     native.events(), which also clears them, and written data from native.value())."""
     if len(args) > 1 and isinstance(args[1], tuple) and len(args[1]) == 2:
         return [args[1]]
-    flags = native.events()
+    flags = native.events() & trigger  # the firmware also flags events nobody registered for
     out = []
     for ev in (CHAR_SUBSCRIBE_EVENT, CHAR_WRITE_EVENT, CHAR_READ_EVENT):  # read last: its return answers
         if flags & ev:
@@ -95,6 +95,8 @@ class Char:
         self.on_write = on_write
         self.on_subscribe = on_subscribe
         self.subscribed = 0  # CCCD of the connected client: 0 none, 1 notify, 2 indicate
+        self._pending = None  # a value set while a client is connected, not yet given to the firmware
+        self.trigger = 0
         self.quiet = quiet  # not recorded in the probe (the probe's own characteristic)
         self.native = None
         self.server = None
@@ -107,14 +109,14 @@ class Char:
         """Bind to the firmware's GATTSCharacteristic and register the one handler for every convention."""
         self.native = native
         self.server = server
-        trigger = CHAR_WRITE_EVENT | CHAR_SUBSCRIBE_EVENT | (CHAR_READ_EVENT if self.on_read else 0)
-        native.callback(trigger=trigger, handler=self._irq)
+        self.trigger = CHAR_WRITE_EVENT | CHAR_SUBSCRIBE_EVENT | (CHAR_READ_EVENT if self.properties & PROP_READ else 0)
+        native.callback(trigger=self.trigger, handler=self._irq)
 
     def _irq(self, *args):
         # Runs on the firmware's IRQ thread: an exception escaping here would kill every later callback.
         try:
             answer = None
-            for event, data in events_of(args, self.native):
+            for event, data in events_of(args, self.native, self.trigger):
                 result = self._handle(event, data)
                 if event == CHAR_READ_EVENT:
                     answer = result
@@ -125,6 +127,7 @@ class Char:
 
     def _handle(self, event, data):
         if event == CHAR_WRITE_EVENT:
+            self._pending = None  # the client's value replaces one kept back
             data = bytes(data) if data is not None else b""
             self._record("write", data)
             try:
@@ -137,23 +140,26 @@ class Char:
         elif event == CHAR_SUBSCRIBE_EVENT:
             self.subscribed = self.native.config() or 0
             self._record("subscribe", self.subscribed)
+            if self.subscribed and self._pending is not None:
+                self.flush()  # the subscriber gets the newest value
             if self.on_subscribe is not None:
                 call(self.name, self.on_subscribe, self, self.subscribed)
         elif event == CHAR_READ_EVENT:
-            result = call(self.name, self.on_read, self) if self.on_read is not None else None
-            data = None
-            if result is not None:
-                try:
-                    data = encode(self.fmt, result)
-                except GattError as e:
-                    report(self.name, e)
-            self._record("read", data)
-            return data  # bytes (never an int: the firmware would send it big-endian, 1 to 4 bytes)
+            answer = self._pending
+            if self.on_read is not None:
+                result = call(self.name, self.on_read, self)
+                if result is not None:
+                    try:
+                        answer = encode(self.fmt, result)
+                    except GattError as e:
+                        report(self.name, e)
+            self._record("read", answer if answer is not None else self.native.value())
+            return answer  # bytes or None (= the stored value); never an int, which goes out big-endian
         return None
 
     def get(self):
-        """The stored value, decoded (what a client reading now would get without a read handler)."""
-        return decode(self.fmt, self.native.value())
+        """The current value, decoded (what a client reading now gets without a read handler)."""
+        return decode(self.fmt, self._pending if self._pending is not None else self.native.value())
 
     def _store(self, data):
         # value() stores, then always tries to notify; it raises OSError when no client is connected.
@@ -163,19 +169,37 @@ class Char:
         except OSError:
             return False
 
+    def _connected(self):
+        return self.server is None or self.server.connected
+
     def set(self, value):
-        """Store a new value. The firmware also pushes it to a connected client, subscribed or not."""
-        self._store(encode(self.fmt, value))
+        """Store a new value without notifying. While a client is connected the value is kept back and served
+        to its reads (Pycom's value() would push it to the client, subscribed or not)."""
+        data = encode(self.fmt, value)
+        if self.native is None:  # not started yet: becomes the initial value
+            self.initial = data
+        elif self._connected():
+            self._pending = data
+        else:
+            self._pending = None
+            self._store(data)
 
     def notify(self, value=None):
-        """Store value (if given) and send it to a subscribed client. Returns True if sent; without a
-        subscribed client (or on a congested link) only stores it, never raises."""
-        data = self.native.value() if value is None else encode(self.fmt, value)
-        if not self.subscribed or (self.server is not None and not self.server.connected):
-            self._store(data)
+        """Set value (if given) and send the current value to a subscribed client. Returns True if sent.
+        Without a subscribed client nothing goes on the air and it never raises."""
+        if value is not None:
+            self.set(value)
+        if not (self.subscribed and self._connected()):
             return False
+        return self.flush()
+
+    def flush(self):
+        """Hand a kept-back value to the firmware (which sends it to a connected client). True if sent."""
+        data = self._pending if self._pending is not None else self.native.value()
+        self._pending = None
         sent = self._store(data)
-        self._record("notify" if sent else "notify-failed", data)
+        if self._connected():
+            self._record("notify" if sent else "notify-failed", data)
         return sent
 
 

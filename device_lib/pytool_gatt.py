@@ -142,6 +142,8 @@ class Server:
         for svc in self.services:
             for ch in svc.chars:
                 ch.subscribed = 0  # config() keeps the old client's CCCD: never trust it after a disconnect
+                if ch._pending is not None:
+                    ch.flush()  # nobody to send it to now: the firmware just stores it
         probe.record("disconnect", self.name, None)
         if self.on_disconnect is not None:
             call(self.name, self.on_disconnect, self)

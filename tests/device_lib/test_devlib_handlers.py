@@ -57,7 +57,7 @@ print(json.dumps([[s.uuid.hex() if isinstance(s.uuid, bytes) else s.uuid, s.nbr_
     probe_uuid = uuid.UUID("7079746f-6f6c-7072-6f62-650000000001").bytes[::-1].hex()
     assert services == [["9ecadc240ee5a9e093f3a3b50100406e", 2, 2], [probe_uuid, 1, 1]]  # nbr_chars = declared
     assert chars == [2 | 8 | 16, "0201", 2, b"lopy".hex()]  # PROP_READ|WRITE|NOTIFY, LE initial value; read-only
-    assert adv == ["demo", "9ecadc240ee5a9e093f3a3b50100406e", True, 8 | 16 | 128, 16 | 128]
+    assert adv == ["demo", "9ecadc240ee5a9e093f3a3b50100406e", True, 8 | 16 | 128, 8 | 16 | 128]
 
 
 @pytest.mark.parametrize("tuple_handlers", [True, False], ids=["1.20.2-tuple", "1.20.1-arg"])
@@ -137,25 +137,46 @@ def test_notify_is_a_no_op_without_a_subscribed_client(mp):
     _, got = run_server(
         mp,
         """
-a = level.notify(1)               # nobody connected: stored, nothing sent, no OSError
+a = level.notify(1)               # nobody connected: stored (value() raises OSError: swallowed)
+stored_a = nl._value.hex()
 bt.client_connects()
-b = level.notify(2)               # connected, not subscribed
-nl.client_subscribe(1)
+b = level.notify(2)               # connected, not subscribed: nothing on the air, kept back for reads
+read_b = nl.client_read().hex()
+sent_b = len(nl.sent)
+nl.client_subscribe(1)            # the new subscriber gets the newest value
 c = level.notify(3)               # subscribed: sent
 bt.client_disconnects()
 d = level.notify(4)               # client gone: subscription forgotten even though config() still says 1
 bt.client_connects()
 e = level.notify(5)               # new client, not subscribed (stale config() ignored)
-level.set(0x0506)
-print(json.dumps([[a, b, c, d, e], [s.hex() for s in nl.sent], level.get(), nl.config(), srv.connected]))
+level.set(0x0506)                 # set() never notifies either
+got_value = level.get()
+bt.client_disconnects()           # kept-back value handed to the firmware, nobody to send it to
+print(json.dumps([[a, b, c, d, e], stored_a, read_b, sent_b, [s.hex() for s in nl.sent], got_value,
+                  nl._value.hex(), [x for x in events() if x[0].startswith("notify")]]))
 """,
     )
-    flags, sent, value, config, connected = got
+    flags, stored_a, read_b, sent_b, sent, value, stored, notified = got
     assert flags == [False, False, True, False, False]
-    # b and e still reached the client: Pycom's value() pushes to a connected client (reference 4.4); the helper
-    # only guarantees that it never raises and that notify() reports what a subscriber got
-    assert "0300" in sent
-    assert value == 0x0506 and config == 1 and connected is True
+    assert stored_a == "0100" and sent_b == 0
+    assert read_b == "0300"  # this server's on_read answers get() + 1, and get() sees the kept-back 2
+    assert sent == ["0200", "0300"]  # only to the subscribed client, in order
+    assert value == 0x0506 and stored == "0605"
+    assert notified == [["notify", "level", "0200"], ["notify", "level", "0300"]]
+
+
+def test_set_while_connected_serves_reads_without_pushing(mp):
+    _, got = run_server(
+        mp,
+        """
+bt.client_connects()
+name.set("sim")
+read = nn.client_read()
+bt.client_disconnects()
+print(json.dumps([read.decode(), nn.sent, nn._value.decode(), events()[-2]]))
+""",
+    )
+    assert got == ["sim", [], "sim", ["read", "name", b"sim".hex()]]
 
 
 def test_disconnect_restarts_advertising_and_probe_tracks_connections(mp):
