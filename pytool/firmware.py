@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import io
 import json
+import lzma
 import re
 import struct
 import tarfile
@@ -414,11 +415,12 @@ def read_archive(path: Path) -> dict[str, bytes]:
                 if len(data) != member.size:
                     raise FirmwareError(f"archive member '{member.name}' is truncated")
                 files[name] = data
+            _drain(tar)
     except FirmwareError as exc:
         exc.message = f"{path.name}: {exc.message}"
         exc.hint = exc.hint or "download the archive again from Pycom, or rebuild it"
         raise
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+    except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError, ValueError) as exc:
         if isinstance(exc, FileNotFoundError | IsADirectoryError | PermissionError):
             raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
         raise FirmwareError(
@@ -427,6 +429,21 @@ def read_archive(path: Path) -> dict[str, bytes]:
     if not files:
         raise FirmwareError(f"{path.name} is empty or not a firmware archive")
     return files
+
+
+def _drain(tar: tarfile.TarFile) -> None:
+    """Read a compressed archive to its end so that the gzip/bz2/xz checksum is verified."""
+    import bz2
+    import gzip
+
+    stream = tar.fileobj
+    if not isinstance(stream, gzip.GzipFile | bz2.BZ2File | lzma.LZMAFile):
+        return
+    left = 0x100000  # padding after the end-of-archive blocks is small; refuse to inflate more than this
+    while chunk := stream.read(0x10000):
+        left -= len(chunk)
+        if left < 0:
+            raise FirmwareError("archive has megabytes of data after its end")
 
 
 def _read_folder(path: Path) -> dict[str, bytes]:
