@@ -1,0 +1,676 @@
+"""A connected board: a raw-REPL session on mpremote's SerialTransport, with Pycom-aware probing and encoding.
+
+What this adds to mpremote's transport:
+- `--port` resolution (path, pyserial URL, sim:NAME, the single attached board) and one-line errors;
+- entering the raw REPL without a soft reset (a soft reset breaks Pycom's Bluetooth stack, reference 4.10);
+- a capability probe, once per session and folded into the first exec: firmware identity, raw-paste, hashlib
+  behaviour, inflate (uzlib/deflate), free heap, /flash usage;
+- payload checking: nothing pytool sends inside code may contain a byte 0x00-0x06 (0x06 = Ctrl-F resets Pycom
+  boards into safe boot at ANY time, reference 3), so every payload is ASCII with escapes;
+- counters (bytes on the wire, exec round trips) for `--json` summaries and bench/sync.py.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import contextlib
+import sys
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import serial
+
+from pytool.errors import PytoolError, UsageError
+from pytool.ports import ResolvedPort, resolve_port
+
+RESULT_MARK = "@@pt:"
+#: Bytes that must never appear in code sent to the raw REPL (0x04 ends the code, 0x06 = safe-boot reset).
+FORBIDDEN = frozenset(range(0x00, 0x07))
+
+# Helpers defined on the board once per session (MicroPython 1.11 grammar: no f-strings). `_pt_root` is "/flash"
+# on Pycom boards and "" (the root) on stock MicroPython.
+PRELUDE = r"""
+import os, gc, sys
+try:
+ import ubinascii as _pt_b
+except ImportError:
+ import binascii as _pt_b
+try:
+ import uhashlib as _pt_hl
+except ImportError:
+ import hashlib as _pt_hl
+try:
+ import ujson as _pt_j
+except ImportError:
+ import json as _pt_j
+try:
+ os.stat('/flash')
+ _pt_root = '/flash'
+except OSError:
+ _pt_root = ''
+def _pt_out(v):
+ print('@@pt:' + repr(v))
+def _pt_p(p):
+ return _pt_root + '/' + p if p else (_pt_root or '/')
+def _pt_h(p):
+ try:
+  f = open(p, 'rb')
+ except OSError:
+  return None
+ h = _pt_hl.sha256()
+ b = bytearray(1024)
+ m = memoryview(b)
+ try:
+  while True:
+   n = f.readinto(b)
+   if not n:
+    break
+   h.update(m[:n] if n < 1024 else b)
+ finally:
+  f.close()
+  d = h.digest()
+ return _pt_b.hexlify(d).decode()
+def _pt_st(p):
+ try:
+  return os.stat(p)
+ except OSError:
+  return None
+def _pt_isdir(p):
+ try:
+  return os.stat(p)[0] & 0x4000 != 0
+ except OSError:
+  return False
+def _pt_md(p):
+ d = ''
+ for part in p.split('/')[1:-1]:
+  d = d + '/' + part
+  if not _pt_isdir(d):
+   os.mkdir(d)
+def _pt_inf(d):
+ try:
+  import uzlib
+  return uzlib.decompress(d)
+ except ImportError:
+  import deflate, io
+  return deflate.DeflateIO(io.BytesIO(d), deflate.ZLIB).read()
+def _pt_w(t, d, z, a):
+ d = _pt_b.a2b_base64(d)
+ if z:
+  d = _pt_inf(d)
+ f = open(t, 'ab' if a else 'wb')
+ f.write(d)
+ f.close()
+ return len(d)
+def _pt_mv(t, p):
+ _pt_md(p)
+ try:
+  os.rename(t, p)
+ except OSError:
+  os.remove(p)
+  os.rename(t, p)
+def _pt_rm(p):
+ if _pt_isdir(p):
+  for n in os.listdir(p):
+   _pt_rm(p + '/' + n)
+  os.rmdir(p)
+ else:
+  os.remove(p)
+def _pt_ls(p, r):
+ out = []
+ for n in sorted(os.listdir(p or '/')):
+  q = (p if p != '/' else '') + '/' + n
+  s = os.stat(q)
+  d = s[0] & 0x4000 != 0
+  out.append((q, -1 if d else s[6]))
+  if d and r:
+   out.extend(_pt_ls(q, r))
+ return out
+def _pt_read(p, o, n):
+ f = open(p, 'rb')
+ f.seek(o)
+ d = f.read(n)
+ f.close()
+ print(_pt_b.b2a_base64(d).decode().strip())
+"""
+
+# Large code goes compressed: the board inflates and exec()s it. Sent once per session; if the board has neither
+# uzlib nor deflate it says so and pytool sends plain code from then on.
+BOOTSTRAP = r"""
+try:
+ import ubinascii as _zb
+except ImportError:
+ import binascii as _zb
+try:
+ import uzlib as _zm
+ _zd = _zm.decompress
+except ImportError:
+ try:
+  import deflate as _zm, io as _zi
+  _zd = lambda b: _zm.DeflateIO(_zi.BytesIO(b), _zm.ZLIB).read()
+ except ImportError:
+  _zd = None
+def _pt_x(s):
+ if _zd is None:
+  print('@@pt:noinflate')
+ else:
+  exec(_zd(_zb.a2b_base64(s)), globals())
+"""
+NO_INFLATE = b"@@pt:noinflate"
+
+PROBE = r"""
+def _pt_probe():
+ r = {'root': _pt_root, 'platform': sys.platform}
+ try:
+  u = os.uname()
+  r['uname'] = [u.sysname, u.nodename, u.release, u.version, u.machine]
+ except Exception:
+  r['uname'] = None
+ try:
+  r['impl'] = [sys.implementation.name] + list(sys.implementation.version)
+ except Exception:
+  r['impl'] = None
+ z = None
+ try:
+  import uzlib
+  z = 'uzlib'
+ except ImportError:
+  try:
+   import deflate
+   z = 'deflate'
+  except ImportError:
+   pass
+ r['inflate'] = z
+ r['hash'] = _pt_hl.__name__
+ try:
+  h = _pt_hl.sha256()
+  h.update(b'ab')
+  h.update(b'c')
+  d = h.digest()
+  r['hash_incremental'] = d == _pt_hl.sha256(b'abc').digest()
+ except Exception:
+  r['hash_incremental'] = False
+ h1 = _pt_hl.sha256(b'a')
+ try:
+  c = _pt_b.hexlify(_pt_hl.sha256(b'b').digest()) == b'3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d'
+ except Exception:
+  c = False
+ a = _pt_b.hexlify(h1.digest())
+ r['hash_concurrent'] = a == b'ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb' and c
+ gc.collect()
+ r['mem_free'] = gc.mem_free()
+ try:
+  s = os.statvfs(_pt_root or '/')
+  r['fs'] = [s[0] * s[2], s[0] * s[3]]
+ except Exception:
+  r['fs'] = None
+ return r
+_pt_out(_pt_probe())
+"""
+
+
+@dataclass
+class Capabilities:
+    """What the connected board can do (probed once per session)."""
+
+    flavour: str  # "pycom" | "micropython"
+    sysname: str
+    release: str  # Pycom SW_VERSION ("1.20.2.r4") or MicroPython version ("1.24.1")
+    version: str  # os.uname().version
+    machine: str
+    micropython: tuple[int, ...]
+    platform: str
+    root: str  # "/flash" (Pycom) or "" (stock MicroPython: files at /)
+    raw_paste: bool
+    inflate: str | None  # "uzlib" | "deflate" | None
+    hash_module: str
+    hash_incremental: bool
+    hash_concurrent: bool
+    mem_free: int
+    fs_total: int | None
+    fs_free: int | None
+
+    @property
+    def label(self) -> str:
+        if self.flavour == "pycom":
+            return f"Pycom {self.release} ({self.sysname})"
+        return f"MicroPython {self.release} ({self.machine or self.platform})"
+
+    def chunk_size(self) -> int:
+        """Raw payload bytes per exec: an eighth of the free heap (decode + inflate need ~4 copies), 1-16 KB."""
+        return max(1024, min(16384, self.mem_free // 8))
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def capabilities_from(raw: dict, raw_paste: bool) -> Capabilities:
+    """Turn the probe's dict into Capabilities."""
+    uname = raw.get("uname") or ["", "", "", "", ""]
+    impl = raw.get("impl") or ["micropython", 0, 0, 0]
+    mp_version = tuple(int(v) for v in impl[1:4] if isinstance(v, int))
+    pycom = bool(uname[4]) and uname[4].endswith("with ESP32") and uname[2][:2] == "1." and uname[0] != "ESP32"
+    release = uname[2] if pycom or uname[2] else ".".join(map(str, mp_version))
+    fs = raw.get("fs") or [None, None]
+    return Capabilities(
+        flavour="pycom" if pycom else "micropython",
+        sysname=uname[0],
+        release=release,
+        version=uname[3],
+        machine=uname[4],
+        micropython=mp_version,
+        platform=raw.get("platform", ""),
+        root=raw.get("root", ""),
+        raw_paste=raw_paste,
+        inflate=raw.get("inflate"),
+        hash_module=raw.get("hash", "hashlib"),
+        hash_incremental=bool(raw.get("hash_incremental")),
+        hash_concurrent=bool(raw.get("hash_concurrent")),
+        mem_free=int(raw.get("mem_free") or 0),
+        fs_total=fs[0],
+        fs_free=fs[1],
+    )
+
+
+@dataclass
+class WireStats:
+    """Traffic of one session."""
+
+    tx: int = 0
+    rx: int = 0
+    round_trips: int = 0
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+class LinkKilled(serial.SerialException):
+    """The serial link was cut on purpose (`CountingSerial.kill_after_tx`)."""
+
+
+@dataclass
+class CountingSerial:
+    """A pyserial port wrapper that counts bytes both ways; `kill_after_tx` cuts the link after N bytes sent."""
+
+    port: Any
+    stats: WireStats = field(default_factory=WireStats)
+    kill_after_tx: int | None = None
+
+    def write(self, data: bytes) -> int | None:
+        if self.kill_after_tx is not None and self.stats.tx + len(data) > self.kill_after_tx:
+            keep = max(0, self.kill_after_tx - self.stats.tx)
+            if keep:
+                self.port.write(data[:keep])
+                self.port.flush()
+            self.stats.tx += keep
+            self.port.close()
+            raise LinkKilled(f"link cut after {self.stats.tx} bytes")
+        self.stats.tx += len(data)
+        return self.port.write(data)
+
+    def read(self, size: int = 1) -> bytes:
+        data = self.port.read(size)
+        self.stats.rx += len(data)
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.port, name)
+
+
+class BoardError(PytoolError):
+    """Code on the board raised: `message` is the exception line, `traceback` the whole stderr."""
+
+    def __init__(self, message: str, traceback: str, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.traceback = traceback
+
+
+def check_payload(code: bytes) -> None:
+    """Refuse code that contains a raw-REPL control byte (0x00-0x06; 0x06 resets Pycom boards into safe boot)."""
+    bad = FORBIDDEN.intersection(code)
+    if bad:
+        raise UsageError(
+            f"the code contains control byte(s) {', '.join(f'0x{b:02x}' for b in sorted(bad))} that the raw REPL "
+            "would act on (0x06 resets Pycom boards)",
+            "write them as escapes in string literals, e.g. '\\x06'",
+        )
+
+
+def literal(value: str | bytes) -> str:
+    """A Python literal for `value` that is pure ASCII (safe to send; MicroPython reads the escapes)."""
+    return ascii(value)
+
+
+def parse_result(output: bytes) -> Any:
+    """The value of the last `_pt_out(...)` line in `output` (board prints may interleave: other lines are skipped)."""
+    for line in reversed(output.decode("utf-8", "replace").splitlines()):
+        if line.startswith(RESULT_MARK):
+            return ast.literal_eval(line[len(RESULT_MARK) :])
+    raise PytoolError(
+        "the board's answer was cut or garbled", "run again; if it persists, reset the board (`pytool reset`)"
+    )
+
+
+class Board:
+    """A raw-REPL session with one board. Use `Board.connect(port)` as a context manager."""
+
+    def __init__(self, transport: Any, resolved: ResolvedPort, timeout: float = 10.0) -> None:
+        self.transport = transport
+        self.resolved = resolved
+        self.timeout = timeout
+        self.wire = CountingSerial(transport.serial)
+        transport.serial = self.wire
+        self._prelude_sent = False
+        self._caps: Capabilities | None = None
+        self._inflate: bool | None = None  # can the board inflate compressed code? None = not tried yet
+        self.lock = threading.Lock()
+
+    # ------------------------------------------------------------------ session
+    @classmethod
+    def connect(cls, port: str | None, baudrate: int = 115200, timeout: float = 10.0) -> Board:
+        """Open `port` (path, URL, sim:NAME or None = the single attached board), stop its program, enter raw REPL."""
+        from mpremote.transport import TransportError
+        from mpremote.transport_serial import SerialTransport
+
+        resolved = resolve_port(port)
+        try:
+            transport = SerialTransport(resolved.url, baudrate=baudrate)
+        except (TransportError, serial.SerialException, OSError) as exc:
+            raise PytoolError(
+                f"cannot open {resolved.spec}: {exc}",
+                "check the port name (`pytool devices`) and that no other program (a REPL, Pymakr) holds it",
+            ) from exc
+        transport.serial.timeout = 2  # mpremote reads a pty without timeout: never block forever
+        board = cls(transport, resolved, timeout)
+        try:
+            board.enter_raw_repl()
+        except BaseException:
+            board.close(exit_raw=False)
+            raise
+        return board
+
+    def __enter__(self) -> Board:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def stats(self) -> WireStats:
+        return self.wire.stats
+
+    @contextlib.contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        from mpremote.transport import TransportError
+
+        try:
+            yield
+        except (TransportError, serial.SerialException, OSError) as exc:
+            raise PytoolError(
+                f"lost the board on {self.resolved.spec} while {doing}: {exc}",
+                "check the cable and run again; if the board is stuck, press reset or run `pytool reset`",
+            ) from exc
+
+    def enter_raw_repl(self) -> None:
+        """Interrupt whatever runs (Ctrl-C) and enter the raw REPL, without a soft reset."""
+        from mpremote.transport import TransportError
+
+        for attempt in range(2):
+            try:
+                self.transport.enter_raw_repl(soft_reset=False, timeout_overall=self.timeout)
+                self._prelude_sent = False
+                return
+            except TransportError:
+                if attempt:
+                    break
+                self.wire.write(b"\r\x03\x03")  # a program that caught the first Ctrl-C
+                time.sleep(0.2)
+            except (serial.SerialException, OSError) as exc:
+                raise PytoolError(
+                    f"cannot talk to {self.resolved.spec}: {exc}", "check the cable and run again"
+                ) from exc
+        raise PytoolError(
+            f"the board on {self.resolved.spec} does not answer (no raw REPL prompt)",
+            "press reset; if main.py blocks Ctrl-C, boot without it: `pytool reset --safe`",
+        )
+
+    def close(self, exit_raw: bool = True) -> None:
+        """Leave the raw REPL (back to the friendly prompt) and release the port."""
+        with contextlib.suppress(Exception):
+            if exit_raw and self.wire.is_open:
+                self.transport.exit_raw_repl()
+        with contextlib.suppress(Exception):
+            self.transport.close()
+
+    # ------------------------------------------------------------------ exec
+    def _pack(self, code: str) -> str:
+        """`code` as compressed base64 run by _pt_x(), when that is shorter (and the board can inflate)."""
+        if self._inflate is False or len(code) < 512:
+            return code
+        packer = zlib.compressobj(9, zlib.DEFLATED, 12)
+        packed = base64.b64encode(packer.compress(code.encode()) + packer.flush()).decode()
+        boot = BOOTSTRAP if self._inflate is None else ""
+        if len(packed) + len(boot) + 16 > len(code) * 0.9:
+            return code
+        return f"{boot}_pt_x('{packed}')\n"
+
+    def exec(self, code: str, timeout: float | None = None, stream: Callable[[bytes], None] | None = None) -> bytes:
+        """Run `code` in the raw REPL and return its stdout; raise BoardError if it raised on the board."""
+        if not self._prelude_sent:
+            code = PRELUDE + ("" if self._caps else PROBE) + code
+        packed = self._pack(code)
+        out, err = self._exec_raw(packed, timeout, stream)
+        if packed is not code:
+            if out.startswith(NO_INFLATE):
+                self._inflate = False
+                out, err = self._exec_raw(code, timeout, stream)
+            else:
+                self._inflate = True
+        if not self._prelude_sent:
+            self._prelude_sent = True
+            out = self._take_probe(out)
+        if err:
+            text = err.decode("utf-8", "replace").strip()
+            raise BoardError(f"the board raised {text.splitlines()[-1] if text else 'an error'}", text)
+        return out
+
+    def _take_probe(self, out: bytes) -> bytes:
+        """Parse (and cut) the probe's result line from the first exec's output."""
+        if self._caps is not None:
+            return out
+        lines = out.split(b"\n")
+        for i, line in enumerate(lines):
+            if line.startswith(RESULT_MARK.encode()):
+                raw = ast.literal_eval(line[len(RESULT_MARK) :].decode().strip())
+                self._caps = capabilities_from(raw, self.transport.use_raw_paste)
+                return b"\n".join(lines[:i] + lines[i + 1 :])
+        return out
+
+    def _exec_raw(
+        self, code: str, timeout: float | None, stream: Callable[[bytes], None] | None
+    ) -> tuple[bytes, bytes]:
+        from mpremote.transport import TransportError
+
+        payload = code.encode()
+        check_payload(payload)
+        with self.lock, self._errors("running code"):
+            self.stats.round_trips += 1
+            self.transport.exec_raw_no_follow(payload)
+            try:
+                out, err = self.transport.follow(timeout or self.timeout, stream)
+            except TransportError as exc:
+                raise PytoolError(
+                    f"the board did not finish within {timeout or self.timeout:.0f} s",
+                    "it may be busy or stuck: press reset or run `pytool reset`",
+                ) from exc
+        return out, err
+
+    def query(self, code: str, timeout: float | None = None) -> Any:
+        """Run `code` that ends with `_pt_out(value)` and return `value`."""
+        return parse_result(self.exec(code, timeout))
+
+    def eval(self, expression: str, timeout: float | None = None) -> Any:
+        """Evaluate a Python expression on the board and return its value (it must have a literal repr)."""
+        return self.query(f"_pt_out({expression})\n", timeout)
+
+    def capabilities(self) -> Capabilities:
+        """The board's capabilities (probed once per session; free heap/space as of the probe)."""
+        if self._caps is None:
+            self.exec("")
+            if self._caps is None:
+                raise PytoolError("the board did not answer the capability probe", "reset it and run again")
+        return self._caps
+
+    def path(self, remote: str) -> str:
+        """An absolute board path: relative paths are under the board's root (/flash on Pycom)."""
+        if remote.startswith("/"):
+            return remote.rstrip("/") or "/"
+        root = self.capabilities().root
+        return f"{root}/{remote}".rstrip("/") if remote not in ("", ".") else (root or "/")
+
+    # ------------------------------------------------------------------ files
+    def listdir(self, remote: str = "", recursive: bool = False) -> list[tuple[str, int]]:
+        """(path, size) of the entries below `remote`; size -1 = folder."""
+        path = self.path(remote)
+        try:
+            return [tuple(e) for e in self.eval(f"_pt_ls({literal(path)}, {recursive})")]
+        except BoardError as exc:
+            raise _fs_error(exc, path) from exc
+
+    def stat(self, remote: str) -> tuple[bool, int] | None:
+        """(is_dir, size) or None when `remote` does not exist."""
+        path = self.path(remote)
+        res = self.eval(f"(lambda s: None if s is None else (s[0] & 0x4000 != 0, s[6]))(_pt_st({literal(path)}))")
+        return tuple(res) if res else None
+
+    def read_file(self, remote: str, progress: Callable[[int], None] | None = None) -> bytes:
+        """The contents of a board file (sent back base64-encoded, in board-sized chunks)."""
+        path = self.path(remote)
+        st = self.stat(path)
+        if st is None:
+            raise PytoolError(f"{path}: no such file on the board", "list the files with `pytool ls -r`")
+        if st[0]:
+            raise PytoolError(f"{path} is a folder", "use `pytool get` for folders")
+        chunk = self.capabilities().chunk_size()
+        data = bytearray()
+        while len(data) < st[1]:
+            out = self.exec(f"_pt_read({literal(path)}, {len(data)}, {chunk})\n")
+            piece = base64.b64decode(out.strip())
+            if not piece:
+                break
+            data += piece
+            if progress:
+                progress(len(piece))
+        return bytes(data)
+
+    def remove(self, remote: str, recursive: bool = False) -> None:
+        """Delete a file (or, with `recursive`, a folder and everything in it)."""
+        path = self.path(remote)
+        st = self.stat(path)
+        if st is None:
+            raise PytoolError(f"{path}: no such file or folder on the board")
+        if st[0] and not recursive:
+            raise PytoolError(f"{path} is a folder", "use `pytool rm -r` to delete it with its contents")
+        if path in ("/", self.capabilities().root or "/"):
+            raise PytoolError(f"refusing to delete the board's root {path}", "delete the files in it instead")
+        self.exec(f"_pt_rm({literal(path)})\n")
+
+    def mkdir(self, remote: str, parents: bool = True) -> None:
+        """Create a folder (and its parents)."""
+        path = self.path(remote)
+        self.exec(f"_pt_md({literal(path + '/x')})\n" if parents else f"os.mkdir({literal(path)})\n")
+
+    def df(self) -> tuple[int, int]:
+        """(total, free) bytes of the board's filesystem."""
+        total, free = self.eval("(lambda s: (s[0] * s[2], s[0] * s[3]))(os.statvfs(_pt_root or '/'))")
+        return total, free
+
+    # ------------------------------------------------------------------ programs, resets, REPL
+    def run(self, code: str, out: Callable[[bytes], None]) -> bytes:
+        """Run a program, streaming its stdout to `out`; Ctrl-C (KeyboardInterrupt) stops it on the board.
+
+        Returns the error output (a traceback) or b"" when it ended normally."""
+        check_payload(code.encode())
+        if not self._prelude_sent:
+            self.exec("")
+        with self._errors("running the program"):
+            self.stats.round_trips += 1
+            self.transport.exec_raw_no_follow(code.encode())
+            try:
+                _, err = self.transport.follow(None, out)
+            except KeyboardInterrupt:
+                self.wire.write(b"\x03")
+                with contextlib.suppress(Exception):
+                    self.transport.follow(5, lambda b: None)
+                raise
+        return err
+
+    def soft_reset(self) -> None:
+        """Ctrl-D from the friendly REPL: boot.py and main.py run again (main.py is not waited for)."""
+        with self._errors("resetting"):
+            self.transport.exit_raw_repl()
+            self.wire.write(b"\x04")
+            self.transport.read_until(1, b"soft reboot", timeout=self.timeout)
+        self._caps = None
+        self._prelude_sent = False
+
+    def hard_reset(self) -> None:
+        """machine.reset(): the board reboots (boot.py, main.py); the session is over afterwards."""
+        with self._errors("resetting"):
+            self.stats.round_trips += 1
+            self.transport.exec_raw_no_follow(b"import machine\nmachine.reset()\n")
+        self._caps = None
+        self._prelude_sent = False
+
+    def safe_boot(self) -> bytes:
+        """Pycom safe boot: Ctrl-F from the friendly REPL (skips boot.py and main.py once); returns the boot text."""
+        if self.capabilities().flavour != "pycom":
+            raise PytoolError("safe boot is a Pycom firmware feature", "use `pytool reset --hard` on this board")
+        with self._errors("resetting into safe boot"):
+            self.transport.exit_raw_repl()
+            time.sleep(0.05)
+            self.wire.write(b"\x06")
+            text = self.transport.read_until(1, b'Type "help()" for more information.\r\n>>> ', timeout=15)
+        self._caps = None
+        self._prelude_sent = False
+        return text
+
+    def wait_for_banner(self, timeout: float = 15.0) -> bytes:
+        """Read until the friendly prompt after a reset."""
+        return self.transport.read_until(1, b">>> ", timeout=2, timeout_overall=timeout)
+
+    def repl(self, escape: bytes = b"\x1d") -> None:
+        """Interactive friendly REPL on this terminal until `escape` (Ctrl-]) is typed."""
+        from mpremote.console import Console
+
+        with self._errors("in the REPL"):
+            self.transport.exit_raw_repl()
+            console = Console()
+            console.enter()
+            try:
+                self.wire.write(b"\r")
+                while True:
+                    console.waitchar(self.wire.port)
+                    char = console.readchar()
+                    if char == escape:
+                        break
+                    if char:
+                        self.wire.write(char)
+                    waiting = self.wire.in_waiting
+                    if waiting:
+                        console.write(self.wire.read(waiting))
+                        sys.stdout.flush()
+            finally:
+                console.exit()
+        self._prelude_sent = False
+        self._caps = None
+
+
+def _fs_error(exc: BoardError, path: str) -> PytoolError:
+    if "ENOENT" in exc.traceback or "Errno 2" in exc.traceback:
+        return PytoolError(f"{path}: no such file or folder on the board", "list the files with `pytool ls -r`")
+    return exc

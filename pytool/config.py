@@ -1,0 +1,197 @@
+"""Project configuration: `pytool.toml`, or an existing Pymakr `pymakr.conf` when there is no pytool.toml.
+
+pytool.toml (every key optional):
+    port = "sim:lopy4"            # default for --port
+    board = "lopy4"               # catalogue key (pytool/boards.py)
+    firmware = "1.20.2.r4"        # target firmware for `pytool check` when no board is connected
+    sync_folder = "src"           # what `pytool sync` deploys (relative to the project folder)
+    ignore = ["*.md", "data/"]    # gitignore-style patterns, on top of .gitignore and the defaults
+    reset_after_sync = "soft"     # "soft", "hard" or false
+    [ble]
+    name = "gatt-demo"            # the advertised name the over-the-air tests look for
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pytool.errors import UsageError
+
+CONFIG_NAME = "pytool.toml"
+PYMAKR_NAME = "pymakr.conf"
+RESET_CHOICES = ("soft", "hard")
+
+#: Files of the tool chain itself: never deployed.
+TOOL_FILES = (CONFIG_NAME, PYMAKR_NAME, "project.pymakr")
+
+
+@dataclass
+class ProjectConfig:
+    """The settings of one project folder (see the module docstring for the file format)."""
+
+    root: Path
+    port: str | None = None
+    board: str | None = None
+    firmware: str | None = None
+    sync_folder: str = ""
+    ignore: list[str] = field(default_factory=list)
+    reset_after_sync: str | None = None  # "soft" | "hard" | None
+    ble_name: str | None = None
+    source: str = "defaults"  # "pytool.toml", "pymakr.conf" or "defaults"
+
+    @property
+    def sync_root(self) -> Path:
+        """The folder whose contents go to /flash."""
+        return (self.root / self.sync_folder).resolve() if self.sync_folder else self.root
+
+    def to_json(self) -> dict:
+        return {
+            "root": str(self.root),
+            "source": self.source,
+            "port": self.port,
+            "board": self.board,
+            "firmware": self.firmware,
+            "sync_folder": self.sync_folder,
+            "ignore": self.ignore,
+            "reset_after_sync": self.reset_after_sync,
+            "ble_name": self.ble_name,
+        }
+
+
+def _reset_value(raw: object, where: str) -> str | None:
+    if raw is False or raw is None:
+        return None
+    if raw is True:
+        return "soft"
+    if isinstance(raw, str) and raw in RESET_CHOICES:
+        return raw
+    raise UsageError(f'{where}: reset_after_sync must be "soft", "hard" or false, not {raw!r}')
+
+
+def _string_list(raw: object, key: str, where: str) -> list[str]:
+    if raw is None:
+        return []
+    if isinstance(raw, str):  # Pymakr accepts "a,b"
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
+        return list(raw)
+    raise UsageError(f"{where}: {key} must be a list of strings")
+
+
+def load_pytool_toml(path: Path) -> ProjectConfig:
+    """Read a pytool.toml."""
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}", "fix the file or write a new one with `pytool init`") from exc
+    known = {"port", "board", "firmware", "sync_folder", "ignore", "reset_after_sync", "ble"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise UsageError(
+            f"{path}: unknown setting(s) {', '.join(unknown)}", f"known settings: {', '.join(sorted(known))}"
+        )
+    ble = raw.get("ble") or {}
+    if not isinstance(ble, dict):
+        raise UsageError(f'{path}: [ble] must be a table, e.g. [ble] name = "gatt-demo"')
+    return ProjectConfig(
+        root=path.parent.resolve(),
+        port=raw.get("port"),
+        board=raw.get("board"),
+        firmware=raw.get("firmware"),
+        sync_folder=str(raw.get("sync_folder") or "").strip("/"),
+        ignore=_string_list(raw.get("ignore"), "ignore", str(path)),
+        reset_after_sync=_reset_value(raw.get("reset_after_sync"), str(path)),
+        ble_name=ble.get("name"),
+        source=CONFIG_NAME,
+    )
+
+
+_JSON_COMMENT = re.compile(r'("(?:\\.|[^"\\])*")|//[^\n]*|/\*.*?\*/', re.S)
+
+
+def load_pymakr_conf(path: Path) -> ProjectConfig:
+    """Import a Pymakr `pymakr.conf` (JSON, Pymakr 1 and 2; // comments allowed as Pymakr 2 does)."""
+    text = path.read_text(errors="replace")
+    try:
+        raw = json.loads(_JSON_COMMENT.sub(lambda m: m.group(1) or "", text))
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"cannot read {path}: {exc}", "fix the JSON or write a pytool.toml with `pytool init`"
+        ) from exc
+    if not isinstance(raw, dict):
+        raise UsageError(f"{path} is not a JSON object")
+    address = raw.get("address") or None
+    if address and not (address.startswith(("/", "COM")) or "://" in address):
+        address = None  # a telnet IP address: pytool talks serial only
+    # Pymakr's sync_file_types ("py,txt,...") as gitignore rules: ignore everything, re-include folders and types.
+    type_rules: list[str] = []
+    if not raw.get("sync_all_file_types", False) and raw.get("sync_file_types"):
+        types = _string_list(raw["sync_file_types"], "sync_file_types", str(path))
+        type_rules = ["*", "!*/", *(f"!*.{ext.lstrip('.')}" for ext in types)]
+    return ProjectConfig(
+        root=path.parent.resolve(),
+        port=address,
+        sync_folder=str(raw.get("sync_folder") or raw.get("dist_dir") or "").strip("/").removeprefix("."),
+        ignore=type_rules + _string_list(raw.get("py_ignore"), "py_ignore", str(path)),
+        reset_after_sync="soft" if raw.get("reboot_after_upload", False) else None,
+        source=PYMAKR_NAME,
+    )
+
+
+def load(project: Path | None = None) -> ProjectConfig:
+    """The config of `project` (default: cwd): pytool.toml, else pymakr.conf, else defaults."""
+    root = (project or Path.cwd()).resolve()
+    if not root.is_dir():
+        raise UsageError(f"{root} is not a folder", "give the project folder, e.g. `pytool sync .`")
+    if (root / CONFIG_NAME).is_file():
+        return load_pytool_toml(root / CONFIG_NAME)
+    if (root / PYMAKR_NAME).is_file():
+        return load_pymakr_conf(root / PYMAKR_NAME)
+    return ProjectConfig(root=root)
+
+
+def _toml_value(value: object) -> str:
+    return json.dumps(value)  # JSON strings, lists of strings and booleans are valid TOML
+
+
+def render(config: ProjectConfig) -> str:
+    """A pytool.toml text for `config` (unset keys are written as comments, so the file documents itself)."""
+    lines = ["# pytool project settings (see `pytool sync --help`); every key is optional"]
+
+    def put(key: str, value: object, example: str) -> None:
+        lines.append(f"{key} = {_toml_value(value)}" if value not in (None, "", []) else f"# {key} = {example}")
+
+    put("port", config.port, '"sim:lopy4"   # or /dev/ttyUSB0, rfc2217://host:port')
+    put("board", config.board, '"lopy4"')
+    put("firmware", config.firmware, '"1.20.2.r4"   # for `pytool check` without a board')
+    put("sync_folder", config.sync_folder, '"src"')
+    put("ignore", config.ignore, '["*.md", "data/"]   # gitignore syntax, on top of .gitignore')
+    lines.append(
+        f"reset_after_sync = {_toml_value(config.reset_after_sync)}"
+        if config.reset_after_sync
+        else 'reset_after_sync = false   # or "soft" / "hard"'
+    )
+    lines.append("")
+    lines.append("[ble]")
+    put("name", config.ble_name, '"gatt-demo"')
+    return "\n".join(lines) + "\n"
+
+
+def init(project: Path, force: bool = False, **settings: object) -> tuple[Path, ProjectConfig]:
+    """Write `project/pytool.toml` (importing pymakr.conf if present); refuse to overwrite unless `force`."""
+    root = project.resolve()
+    target = root / CONFIG_NAME
+    if target.exists() and not force:
+        raise UsageError(f"{target} already exists", "edit it, or pass --force to overwrite it")
+    base = load_pymakr_conf(root / PYMAKR_NAME) if (root / PYMAKR_NAME).is_file() else ProjectConfig(root=root)
+    for key, value in settings.items():
+        if value is not None:
+            setattr(base, key, value)
+    if base.reset_after_sync is not None:
+        base.reset_after_sync = _reset_value(base.reset_after_sync, "--reset-after-sync")
+    target.write_text(render(base))
+    return target, load_pytool_toml(target)

@@ -1,0 +1,362 @@
+"""`pytool sync`: put a project folder (plus pytool's device_lib/ into lib/) on the board, sending only what changed.
+
+Plan: the local tree (gitignore-style rules) versus the board, in ONE exec round trip: the board hashes every
+file the project deploys and reports which differ, and which files of its manifest (what pytool deployed before,
+`<root>/.pytool/manifest`) are gone locally. Nothing changed = nothing more is sent.
+
+Apply, interruption-safe at any byte:
+- each file is written to `<root>/.pytool/tmp/N` (zlib-compressed + base64 when the board can inflate, base64
+  otherwise; chunks sized to the board's free heap), its on-board SHA-256 is checked, the manifest is rewritten
+  atomically (temp + rename) and only then is the file renamed into place: every file is always old or new;
+- deletions only touch files the manifest lists (or, with `--mirror`, everything not in the project);
+- leftovers of an interrupted sync (temp files) are removed by the next sync's first round trip.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pathspec
+
+from pytool.board import Board, literal
+from pytool.config import TOOL_FILES, ProjectConfig
+from pytool.errors import UsageError
+from pytool.paths import device_lib_dir
+
+#: Never deployed (gitignore syntax): VCS, virtualenvs, caches, editors, tests, the tool's own files.
+DEFAULT_IGNORE = [
+    ".git/",
+    ".hg/",
+    ".svn/",
+    "__pycache__/",
+    "*.pyc",
+    ".venv/",
+    "venv/",
+    "env/",
+    ".env/",
+    ".tox/",
+    ".pytest_cache/",
+    ".mypy_cache/",
+    ".ruff_cache/",
+    ".vscode/",
+    ".idea/",
+    ".DS_Store",
+    "*.swp",
+    "*~",
+    "tests/",
+    "test/",
+    ".gitignore",
+    *TOOL_FILES,
+]
+STATE_DIR = ".pytool"  # on the board, under the root: manifest and temp files
+LIB_DIR = "lib"  # device_lib/ goes here
+KEY_LEN = 20  # hex digits of SHA-256 compared in the plan (the full hash verifies each upload)
+ZLIB_WBITS = 12  # 4 KB window: small enough for any board's inflater
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """One file to deploy: its board path (relative to the board's root) and content."""
+
+    rel: str  # "main.py", "lib/gatt.py"
+    source: Path
+    sha256: str
+    size: int
+    data: bytes | None = None  # content when it is not the source file's (precompiled .mpy)
+
+    def read(self) -> bytes:
+        return self.data if self.data is not None else self.source.read_bytes()
+
+
+def _is_venv(path: Path) -> bool:
+    return (path / "pyvenv.cfg").is_file()
+
+
+def _spec(lines: list[str]) -> pathspec.PathSpec:
+    return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
+def ignore_rules(config: ProjectConfig) -> tuple[pathspec.PathSpec, pathspec.PathSpec | None]:
+    """(rules relative to the sync folder, rules of the project's .gitignore relative to the project folder)."""
+    lines = list(DEFAULT_IGNORE)
+    root_ignore = config.root / ".gitignore"
+    project_spec = None
+    if config.sync_root != config.root and root_ignore.is_file():
+        project_spec = _spec(root_ignore.read_text(errors="replace").splitlines())
+    sync_ignore = config.sync_root / ".gitignore"
+    if sync_ignore.is_file():
+        lines += sync_ignore.read_text(errors="replace").splitlines()
+    lines += config.ignore
+    return _spec(lines), project_spec
+
+
+def _hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _walk(top: Path, keep: Callable[[str, bool], bool]) -> list[tuple[str, Path]]:
+    found = []
+    for dirpath, dirnames, filenames in os.walk(top):
+        base = Path(dirpath)
+        rel_dir = base.relative_to(top).as_posix()
+        prefix = "" if rel_dir == "." else rel_dir + "/"
+        dirnames[:] = sorted(
+            d for d in dirnames if not _is_venv(base / d) and not (base / d).is_symlink() and keep(prefix + d, True)
+        )
+        for name in sorted(filenames):
+            if keep(prefix + name, False):
+                found.append((prefix + name, base / name))
+    return found
+
+
+def collect(config: ProjectConfig, include_device_lib: bool = True) -> list[LocalFile]:
+    """Every file `sync` deploys: the sync folder minus ignored files, plus device_lib/ into lib/."""
+    root = config.sync_root
+    if not root.is_dir():
+        raise UsageError(f"the sync folder {root} does not exist", "fix sync_folder in the project config")
+    spec, project_spec = ignore_rules(config)
+    offset = root.relative_to(config.root).as_posix() + "/" if root != config.root else ""
+
+    defaults = _spec(DEFAULT_IGNORE)
+
+    def keep(rel: str, is_dir: bool) -> bool:
+        if is_dir:  # prune only by the defaults: user rules may re-include files below (`*`, `!*/`, `!*.py`)
+            return not defaults.match_file(rel + "/")
+        if spec.match_file(rel):
+            return False
+        return not (project_spec and project_spec.match_file(offset + rel))
+
+    files: dict[str, LocalFile] = {}
+    if include_device_lib and device_lib_dir().is_dir():
+        lib_spec = _spec([*DEFAULT_IGNORE, "*.md", "*.txt"])
+        for rel, path in _walk(device_lib_dir(), lambda r, d: not lib_spec.match_file(r + "/" if d else r)):
+            data = path.read_bytes()
+            files[f"{LIB_DIR}/{rel}"] = LocalFile(f"{LIB_DIR}/{rel}", path, _hash(data), len(data))
+    for rel, path in _walk(root, keep):  # the project wins over device_lib for the same path
+        data = path.read_bytes()
+        files[rel] = LocalFile(rel, path, _hash(data), len(data))
+    return [files[k] for k in sorted(files)]
+
+
+def precompile(files: list[LocalFile], compiled: dict[str, bytes]) -> list[LocalFile]:
+    """Replace .py files by their .mpy (from `check`), except boot.py and main.py which the firmware runs as .py."""
+    out = []
+    for f in files:
+        mpy = compiled.get(f.rel)
+        if f.rel.endswith(".py") and f.rel not in ("boot.py", "main.py") and mpy is not None:
+            out.append(LocalFile(f.rel[:-3] + ".mpy", f.source, _hash(mpy), len(mpy), mpy))
+        else:
+            out.append(f)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- the plan
+
+STATE_CODE = r"""
+def _pt_mfile():
+ return _pt_root + '/.pytool/manifest'
+def _pt_mload():
+ for p in (_pt_mfile(), _pt_mfile() + '.tmp'):
+  try:
+   f = open(p)
+   m = _pt_j.loads(f.read())
+   f.close()
+   return m
+  except (OSError, ValueError):
+   pass
+ return {}
+def _pt_msave(m):
+ p = _pt_mfile()
+ _pt_md(p)
+ f = open(p + '.tmp', 'w')
+ f.write(_pt_j.dumps(m))
+ f.close()
+ _pt_mv(p + '.tmp', p)
+def _pt_walk(d, r, out):
+ for n in os.listdir(d or '/'):
+  q = d + '/' + n
+  k = q[len(_pt_root) + 1:]
+  if k == '.pytool':
+   continue
+  if _pt_isdir(q):
+   _pt_walk(q, r, out)
+  else:
+   out.append(k)
+ return out
+def _pt_state(L, mirror):
+ t = _pt_root + '/.pytool/tmp'
+ if _pt_isdir(t):
+  for n in os.listdir(t):
+   os.remove(t + '/' + n)
+ M = _pt_mload()
+ ch = []
+ for k in L:
+  h = _pt_h(_pt_p(k))
+  if h is None or h[:20] != L[k]:
+   ch.append(k)
+ gone = [k for k in M if k not in L]
+ if mirror:
+  gone = [k for k in _pt_walk(_pt_root, _pt_root, []) if k not in L]
+ stale = False
+ for k in L:
+  if k not in ch and M.get(k, '')[:20] != L[k]:
+   stale = True
+ return [ch, gone, stale]
+def _pt_fin(F, D, M2):
+ M = _pt_mload()
+ for t, k, s in F:
+  h = _pt_h(t)
+  if h != s:
+   os.remove(t)
+   raise ValueError('hash mismatch after upload: ' + k)
+ for t, k, s in F:
+  M[k] = s
+ for k in D:
+  M.pop(k, None)
+ if M2 is not None:
+  M = M2
+ if F or D or M2 is not None:
+  _pt_msave(M)
+ for t, k, s in F:
+  _pt_mv(t, _pt_p(k))
+ for k in D:
+  p = _pt_p(k)
+  try:
+   os.remove(p)
+  except OSError:
+   pass
+  d = p.rsplit('/', 1)[0]
+  while d.count('/') > _pt_root.count('/') and d[len(_pt_root) + 1:] not in ('lib', 'sys', 'cert'):
+   try:
+    os.rmdir(d)
+   except OSError:
+    break
+   d = d.rsplit('/', 1)[0]
+"""
+
+
+@dataclass
+class Plan:
+    """What a sync will do."""
+
+    upload: list[LocalFile]
+    delete: list[str]
+    unchanged: list[LocalFile]
+    manifest_stale: bool  # the manifest must be rewritten even if no file moves
+
+    @property
+    def empty(self) -> bool:
+        return not (self.upload or self.delete or self.manifest_stale)
+
+    def to_json(self) -> dict:
+        return {
+            "upload": [{"path": f.rel, "size": f.size} for f in self.upload],
+            "delete": self.delete,
+            "unchanged": len(self.unchanged),
+        }
+
+
+def plan(board: Board, files: list[LocalFile], mirror: bool = False) -> Plan:
+    """Compare the local files with the board, in one exec round trip (it also carries the capability probe)."""
+    table = "{" + ",".join(f"{literal(f.rel)}:{literal(f.sha256[:KEY_LEN])}" for f in files) + "}"
+    changed, gone, stale = board.query(f"{STATE_CODE}\n_pt_out(_pt_state({table}, {mirror}))\n", timeout=60)
+    by_rel = {f.rel: f for f in files}
+    upload = [by_rel[k] for k in changed]
+    return Plan(upload, sorted(gone), [f for f in files if f.rel not in set(changed)], bool(stale))
+
+
+# ------------------------------------------------------------------------------------------------- apply
+
+
+@dataclass
+class SyncResult:
+    """What a sync did and what it cost."""
+
+    uploaded: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    payload_bytes: int = 0  # bytes of file content uploaded
+    encoded_bytes: int = 0  # base64 text sent for them
+    compressed: bool = False
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _encode(data: bytes, compress: bool) -> tuple[str, bool]:
+    if compress and data:
+        packer = zlib.compressobj(9, zlib.DEFLATED, ZLIB_WBITS)
+        packed = packer.compress(data) + packer.flush()
+        if len(packed) < len(data):
+            return base64.b64encode(packed).decode(), True
+    return base64.b64encode(data).decode(), False
+
+
+def apply(
+    board: Board, the_plan: Plan, files: list[LocalFile], progress: Callable[[int], None] | None = None
+) -> SyncResult:
+    """Upload, verify, rename into place, delete; manifest kept in step. `progress(n)` gets payload bytes done.
+
+    `files` is the whole local set: when the manifest is stale the last round trip makes it list exactly them."""
+    caps = board.capabilities()
+    compress = caps.inflate is not None
+    budget = caps.chunk_size()
+    result = SyncResult(unchanged=len(the_plan.unchanged), compressed=compress)
+    tmp_dir = f"{caps.root}/{STATE_DIR}/tmp"
+    ops: list[str] = [f"_pt_md({literal(tmp_dir + '/x')})"] if the_plan.upload else []
+    finished: list[tuple[str, str, str]] = []
+    size = done = 0
+
+    def flush(final: bool = False) -> None:
+        nonlocal ops, finished, size, done
+        fin = "[" + ",".join(f"({literal(t)},{literal(k)},{literal(s)})" for t, k, s in finished) + "]"
+        dels = "[" + ",".join(literal(k) for k in the_plan.delete) + "]" if final else "[]"
+        full = "None"
+        if final and the_plan.manifest_stale:
+            full = "{" + ",".join(f"{literal(f.rel)}:{literal(f.sha256)}" for f in files) + "}"
+        board.exec("\n".join([*ops, f"_pt_fin({fin},{dels},{full})", ""]), timeout=120)
+        if progress and done:
+            progress(done)
+        ops, finished, size, done = [], [], 0, 0
+
+    for index, local in enumerate(the_plan.upload):
+        data = local.read()
+        tmp = f"{tmp_dir}/{index}"
+        for offset in range(0, max(len(data), 1), budget):
+            piece = data[offset : offset + budget]
+            text, packed = _encode(piece, compress)
+            if size and size + len(text) > budget * 4 // 3 + 256:
+                flush()
+            ops.append(f"_pt_w({literal(tmp)},{literal(text)},{int(packed)},{int(offset > 0)})")
+            size += len(text)
+            done += len(piece)
+            result.encoded_bytes += len(text)
+        finished.append((tmp, local.rel, local.sha256))
+        result.uploaded.append(local.rel)
+        result.payload_bytes += len(data)
+    flush(final=True)
+    result.deleted = list(the_plan.delete)
+    return result
+
+
+def sync(
+    board: Board,
+    files: list[LocalFile],
+    mirror: bool = False,
+    dry_run: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[Plan, SyncResult, float]:
+    """Plan and (unless `dry_run`) apply; returns the plan, the result and the seconds it took."""
+    started = time.monotonic()
+    the_plan = plan(board, files, mirror)
+    result = SyncResult(unchanged=len(the_plan.unchanged))
+    if not dry_run and not the_plan.empty:
+        result = apply(board, the_plan, files, progress)
+    return the_plan, result, time.monotonic() - started
