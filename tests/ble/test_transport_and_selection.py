@@ -8,6 +8,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from ble_peripheral import MANUFACTURER_DATA, MANUFACTURER_ID, READ_CHAR, READ_VALUE, TEST_SERVICE
@@ -186,3 +187,10 @@ def test_uuid_byte_order():
     assert uuid_str(core.UUID.from_16_bits(0x2A19)) == "00002a19-0000-1000-8000-00805f9b34fb"
     assert bumble_uuid(TEST_SERVICE).to_bytes() == bytes(reversed(bytes.fromhex(TEST_SERVICE.replace("-", ""))))
     assert bumble_uuid("180f") == core.UUID.from_16_bits(0x180F)
+
+
+def test_benchmark_quick_mode_runs_and_reports_ratios():
+    bench = Path(__file__).resolve().parents[2] / "bench" / "ble.py"
+    result = subprocess.run([sys.executable, str(bench), "--quick"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "ratio bleak/raw" in result.stdout and "notify" in result.stdout
