@@ -104,6 +104,7 @@ class Session:
     baud: int
     flash_size: int
     mac: str
+    rebooted: bool = False
 
     def read(self, offset: int, size: int) -> bytes:
         """Read flash (through the PIC at no more than 230400 baud)."""
@@ -211,7 +212,7 @@ def open_session(
         session = Session(esp, port, strategy, baud, flash_size, mac)
         yield session
     finally:
-        if reboot and session is not None:
+        if reboot and session is not None and not session.rebooted:
             with contextlib.suppress(Exception):
                 reboot_into_firmware(session)
         with contextlib.suppress(Exception):
@@ -222,6 +223,7 @@ def reboot_into_firmware(session: Session, watch: Callable[[], None] | None = No
     """Leave the bootloader: hard reset by the session's strategy. `watch` runs while the port is still open
     (for the sim, between opening and the reset, so that no boot output is lost)."""
     esp, strategy = session.esp, session.reset
+    session.rebooted = True
     if strategy == "sim":
         _sim_control(session.port).reset(bootloader=False)
     elif strategy == "pic":
@@ -448,7 +450,7 @@ def flash(
     """Flash `fw` onto the chip at `port`: plan, protect the config block, write what changed, reset, check."""
     sink = sink or ProgressSink()
     started = time.monotonic()
-    with esptool_logging(sink, options.debug), open_session(port, options.baud, options.reset, say, False) as session:
+    with esptool_logging(sink, options.debug), open_session(port, options.baud, options.reset, say) as session:
         if fw.kind == "pycom":
             plan = fwmod.plan_archive(fw, session.flash_size, options.erase_fs)
         else:

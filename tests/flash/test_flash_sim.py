@@ -1,0 +1,243 @@
+"""`pytool flash` / `pytool erase` end to end: real esptool (in-process) against the simulated board."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from pytool import cli
+from pytool.boards import layouts
+from pytool.firmware import boot_select
+from pytool.firmware_build import build_pycom_archive, write_archive
+from pytool.sim.control import SimControl
+from pytool.sim.testing import running_sim
+
+pytestmark = pytest.mark.timeout(240)
+
+L8 = layouts()["8MB"]
+L4 = layouts()["4MB"]
+CB = 0x3FF000
+
+
+@pytest.fixture(scope="module")
+def archives(tmp_path_factory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("fw")
+    paths = {}
+    for key, board, version in [
+        ("lopy4", "lopy4", "1.20.2.r4"),
+        ("lopy4_old", "lopy4", "1.20.1"),
+        ("fipy", "fipy", "1.20.2.r4"),
+        ("sipy", "sipy", "1.20.2.r4"),
+    ]:
+        paths[key] = out / f"{key}.tar.gz"
+        write_archive(build_pycom_archive(board, version), paths[key])
+    return paths
+
+
+def _sim(tmp_path_factory, board: str):
+    state, data = tmp_path_factory.mktemp("state"), tmp_path_factory.mktemp("data")
+    with running_sim(board, state_dir=state, data_dir=data) as rec:
+        yield rec, state
+
+
+@pytest.fixture(scope="module")
+def sim8_proc(tmp_path_factory):
+    yield from _sim(tmp_path_factory, "lopy4")
+
+
+@pytest.fixture(scope="module")
+def sim4_proc(tmp_path_factory):
+    yield from _sim(tmp_path_factory, "sipy")
+
+
+@pytest.fixture
+def sim8(sim8_proc, monkeypatch):
+    rec, state = sim8_proc
+    monkeypatch.setenv("PYTOOL_STATE_DIR", str(state))
+    return rec
+
+
+@pytest.fixture
+def sim4(sim4_proc, monkeypatch):
+    rec, state = sim4_proc
+    monkeypatch.setenv("PYTOOL_STATE_DIR", str(state))
+    return rec
+
+
+def pytool(capsys, *argv: str) -> tuple[int, dict | None, str]:
+    capsys.readouterr()
+    code = cli.run(["--json", *argv])
+    captured = capsys.readouterr()
+    try:
+        doc = json.loads(captured.out)
+    except ValueError:
+        doc = None
+    return code, doc, captured.err
+
+
+def read_image(rec, offset: int, size: int) -> bytes:
+    with open(rec.flash, "rb") as f:
+        f.seek(offset)
+        return f.read(size)
+
+
+def image_md5(rec) -> str:
+    """MD5 of everything but the /flash filesystem (which the running firmware may be writing)."""
+    data = Path(rec.flash).read_bytes()
+    fs = (L8 if len(data) == L8.flash_size else L4).fs
+    return hashlib.md5(data[: fs.offset] + data[fs.end :]).hexdigest()
+
+
+def esptool_write(rec, offset: int, data: bytes, tmp_path: Path) -> None:
+    """Put bytes into the simulated flash with the esptool CLI code path (as a user would), then reset."""
+    import esptool
+
+    blob = tmp_path / f"blob{offset:x}.bin"
+    blob.write_bytes(data)
+    SimControl(rec.control).reset(bootloader=True)
+    esptool.main(
+        ["--port", rec.pty, "--before", "no-reset", "--after", "no-reset", "write-flash", hex(offset), str(blob)]
+    )
+    SimControl(rec.control).reset()
+
+
+def booted(rec) -> str | None:
+    """What the simulated board identified at its last boot (its own boot_select)."""
+    return SimControl(rec.control).status()["firmware"]
+
+
+def test_flash_8mb_board_end_to_end_then_reflash_skips(sim8, archives, capsys, tmp_path):
+    code, doc, err = pytool(capsys, "--port", f"sim:{sim8.name}", "flash", "--no-check", str(archives["lopy4"]))
+    assert code == 0, err
+    assert doc["ok"] and doc["board"] == "LoPy4" and doc["target_board"] == "LoPy4"
+    assert doc["flash_size"] == "8MB" and doc["script"] == "script_8MB"
+    assert [(r["offset"], r["action"]) for r in doc["regions"]] == [
+        (0x1000, "written"),
+        (0x8000, "written"),
+        (0x10000, "written"),
+        (L8.otadata.offset, "written"),
+    ]
+    assert doc["config_block"] == "unchanged"
+    assert booted(sim8) == "Pycom MicroPython 1.20.2.r4 [v1.11-ffb0e1c] on 2021-01-12; LoPy4 with ESP32"
+    result = boot_select(lambda o, n: read_image(sim8, o, n), L8.flash_size)
+    assert result.ok and result.identity.version == "1.20.2.r4"
+
+    code, doc, err = pytool(capsys, "--port", f"sim:{sim8.name}", "flash", "--no-check", str(archives["lopy4"]))
+    assert code == 0, err
+    assert {r["action"] for r in doc["regions"]} == {"skipped"}
+
+    code, doc, err = pytool(
+        capsys, "--port", f"sim:{sim8.name}", "flash", "--no-check", "--no-skip", str(archives["lopy4"])
+    )
+    assert code == 0, err
+    assert {r["action"] for r in doc["regions"]} == {"written"}
+
+
+def test_config_block_survives_and_fs_kept_unless_erase_fs(sim8, archives, capsys, tmp_path):
+    config = bytes(range(256)) * 16  # a config block with LoRa MAC, Sigfox ID, ...: anything but 0xFF
+    files_marker = b"LittleFS-ish user data" * 100
+    esptool_write(sim8, CB, config, tmp_path)
+    esptool_write(sim8, L8.fs.offset, files_marker, tmp_path)
+
+    code, doc, err = pytool(capsys, "--port", f"sim:{sim8.name}", "flash", "--no-check", str(archives["lopy4_old"]))
+    assert code == 0, err
+    assert doc["version"] == "1.20.1" and booted(sim8).startswith("Pycom MicroPython 1.20.1 ")
+    assert read_image(sim8, CB, 0x1000) == config
+    assert read_image(sim8, L8.fs.offset, len(files_marker)) == files_marker
+
+    code, doc, err = pytool(
+        capsys, "--port", f"sim:{sim8.name}", "flash", "--no-check", "--erase-fs", str(archives["lopy4"])
+    )
+    assert code == 0, err
+    assert any(r["action"] == "erased" and r["offset"] == L8.fs.offset for r in doc["regions"])
+    assert read_image(sim8, L8.fs.offset, len(files_marker)) == b"\xff" * len(files_marker)
+    assert read_image(sim8, CB, 0x1000) == config
+    assert booted(sim8).startswith("Pycom MicroPython 1.20.2.r4 ")
+
+
+def test_wrong_board_refused_nothing_written(sim8, archives, capsys):
+    before = image_md5(sim8)
+    code, _, err = pytool(capsys, "--port", f"sim:{sim8.name}", "flash", "--no-check", str(archives["fipy"]))
+    assert code == 1
+    assert "FiPy firmware but the module is a LoPy4" in err and "--force" in err
+    assert err.count("Error:") == 1 and "Traceback" not in err
+    assert image_md5(sim8) == before
+
+
+def test_8mb_only_firmware_refused_on_4mb_module_and_4mb_board_end_to_end(sim4, archives, capsys):
+    before = image_md5(sim4)
+    code, _, err = pytool(
+        capsys, "--port", f"sim:{sim4.name}", "flash", "--no-check", "--force", str(archives["lopy4"])
+    )
+    assert code == 1 and "does not fit this 4MB module" in err
+    assert image_md5(sim4) == before
+
+    code, doc, err = pytool(capsys, "--port", f"sim:{sim4.name}", "flash", "--no-check", str(archives["sipy"]))
+    assert code == 0, err
+    assert doc["flash_size"] == "4MB" and doc["script"] == "script_4MB" and doc["target_board"] == "SiPy"
+    assert [r["offset"] for r in doc["regions"]] == [0x1000, 0x8000, 0x10000, L4.otadata.offset]
+    assert booted(sim4).endswith("; SiPy with ESP32")
+
+
+def _bad_archives(tmp_path: Path, good: Path) -> dict[str, tuple[Path, str]]:
+    members = {}
+    with tarfile.open(good) as tar:
+        for m in tar.getmembers():
+            members[m.name] = tar.extractfile(m).read()
+
+    def archive(name: str, files: dict[str, bytes], rename: dict[str, str] | None = None) -> Path:
+        path = tmp_path / name
+        with tarfile.open(path, "w:gz") as tar:
+            for n, data in files.items():
+                info = tarfile.TarInfo((rename or {}).get(n, n))
+                info.size = len(data)
+                import io
+
+                tar.addfile(info, io.BytesIO(data))
+        return path
+
+    truncated = tmp_path / "truncated.tar.gz"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size * 2 // 3])
+    corrupt = tmp_path / "corrupt.tar.gz"
+    raw = bytearray(good.read_bytes())
+    raw[len(raw) // 2 : len(raw) // 2 + 64] = b"\0" * 64
+    corrupt.write_bytes(bytes(raw))
+    unknown = dict(members, script_8MB=json.dumps({"version": "9.0", "script": []}).encode())
+    big = dict(members)
+    big["lopy4.bin"] = members["lopy4.bin"] + b"\0" * 0x100000  # valid image, too large for the factory slot
+    return {
+        "truncated": (truncated, "corrupt or truncated"),
+        "corrupt": (corrupt, "corrupt or truncated"),
+        "unknown script": (archive("unknown.tar.gz", unknown), "unknown format"),
+        "dotdot": (archive("dotdot.tar.gz", members, {"script": "../script"}), "'..' component"),
+        "too large": (archive("big.tar.gz", big), "too large for the 'factory' partition"),
+    }
+
+
+def test_bad_archives_one_clear_error_nothing_written(sim8, archives, capsys, tmp_path):
+    before = image_md5(sim8)
+    for what, (path, message) in _bad_archives(tmp_path, archives["lopy4"]).items():
+        code, _, err = pytool(capsys, "--port", f"sim:{sim8.name}", "flash", "--no-check", str(path))
+        assert code == 1, what
+        assert message in err, (what, err)
+        assert err.count("Error:") == 1 and "Traceback" not in err, what
+        assert image_md5(sim8) == before, what
+
+
+def test_erase_all_backs_up_config_and_nvs(sim4, capsys, tmp_path):
+    config = b"\x70\xb3\xd5\x49\x9a\x11\x22\x33" + b"\x42" * (0x1000 - 8)
+    esptool_write(sim4, CB, config, tmp_path)
+    code, doc, err = pytool(capsys, "--port", f"sim:{sim4.name}", "erase", "--all")
+    assert code == 0, err
+    backup = Path(doc["backup"])
+    assert backup.is_file() and str(backup).startswith(os.environ["PYTOOL_DATA_DIR"])
+    with tarfile.open(backup) as tar:
+        assert tar.extractfile("config.bin").read() == config
+        assert len(tar.extractfile("nvs.bin").read()) == L4.nvs.size
+    assert Path(sim4.flash).read_bytes() == b"\xff" * L4.flash_size
+    assert booted(sim4) is None  # erased chip: the ROM's invalid-header loop
