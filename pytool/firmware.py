@@ -666,8 +666,11 @@ def plan_archive(fw: Firmware, flash_size: int, erase_fs: bool = False) -> Flash
     return plan
 
 
-def plan_image(fw: Firmware, flash_size: int, offset: int | None = None, erase_fs: bool = False) -> FlashPlan:
-    """Writes for a single ESP32 image (`offset` defaults by its kind)."""
+def plan_image(
+    fw: Firmware, flash_size: int, offset: int | None = None, erase_fs: bool = False, protect_config: bool = True
+) -> FlashPlan:
+    """Writes for a single ESP32 image (`offset` defaults by its kind). `protect_config=False` only for
+    non-Pycom modules, where 0x3FF000 is ordinary flash (stock MicroPython's vfs covers it)."""
     name, data = next(iter(fw.files.items()))
     at = fw.image_offset if offset is None else offset
     assert at is not None
@@ -682,7 +685,7 @@ def plan_image(fw: Firmware, flash_size: int, offset: int | None = None, erase_f
     elif erase_fs:
         layout = FLASH_SIZES.get(flash_size, "4MB")
         plan.erases.append(builtin_partitions(layout)["fs1" if layout == "8MB" else "fs"])
-    check_plan(plan, flash_size)
+    check_plan(plan, flash_size, protect_config)
     return plan
 
 
@@ -694,8 +697,8 @@ def _merged_partitions(data: bytes, at: int) -> list[Partition]:
         return []
 
 
-def check_plan(plan: FlashPlan, flash_size: int) -> None:
-    """Refuse plans that run past the flash or touch the Pycom config block."""
+def check_plan(plan: FlashPlan, flash_size: int, protect_config: bool = True) -> None:
+    """Refuse plans that run past the flash or touch the Pycom config block (when `protect_config`)."""
     cb_start, cb_size = CONFIG_BLOCK
     regions = [(w.offset, len(w.data), w.file or w.label) for w in plan.writes]
     regions += [(off, size, f"erase at 0x{off:x}") for off, size in plan.erases]
@@ -705,7 +708,8 @@ def check_plan(plan: FlashPlan, flash_size: int) -> None:
                 f"{what} ends at 0x{offset + size:x}, beyond the {flash_size // 0x100000} MB flash",
                 "the firmware does not match this module",
             )
-        if offset < cb_start + cb_size and offset + size > cb_start and flash_size >= cb_start + cb_size:
+        overlaps = offset < cb_start + cb_size and offset + size > cb_start
+        if protect_config and overlaps and flash_size >= cb_start + cb_size:
             raise FirmwareError(
                 f"{what} (0x{offset:x}..0x{offset + size:x}) would overwrite the Pycom config block at 0x3FF000",
                 "pytool never writes the config block (LoRa/Sigfox identity); use a firmware without that write",

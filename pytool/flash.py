@@ -411,6 +411,7 @@ def execute_plan(session: Session, plan: fwmod.FlashPlan, options: FlashOptions,
         for offset, size in plan.erases:
             t = time.monotonic()
             label = f"erase 0x{offset:06x}+0x{size:x}"
+            sink.start(label, size)
             if (
                 options.skip_unchanged
                 and session.md5(offset, size) == hashlib.md5(_expected_after(plan, offset, size)).hexdigest()
@@ -418,18 +419,17 @@ def execute_plan(session: Session, plan: fwmod.FlashPlan, options: FlashOptions,
                 sink.finish(label, "unchanged")
                 results.append(RegionResult(label, None, offset, size, "skipped", time.monotonic() - t))
                 continue
-            sink.start(label, size)
             esp.erase_region(offset, size)
             sink.finish(label, "erased")
             results.append(RegionResult(label, None, offset, size, "erased", time.monotonic() - t))
         for w in plan.writes:
             t = time.monotonic()
             label = w.file or w.label
+            sink.start(label, len(w.data))
             if options.skip_unchanged and session.md5(w.offset, len(w.data)) == hashlib.md5(w.data).hexdigest():
                 sink.finish(label, "unchanged")
                 results.append(RegionResult(w.label, w.file, w.offset, len(w.data), "skipped", time.monotonic() - t))
                 continue
-            sink.start(label, len(w.data))
             write_flash(esp, [(w.offset, w.data)], compress=True, force=True)
             sink.finish(label, "written, verified")
             results.append(RegionResult(w.label, w.file, w.offset, len(w.data), "written", time.monotonic() - t))
@@ -451,10 +451,15 @@ def flash(
     sink = sink or ProgressSink()
     started = time.monotonic()
     with esptool_logging(sink, options.debug), open_session(port, options.baud, options.reset, say) as session:
+        target, how = _target_board(port, options, session)
+        # 0x3FF000 is the Pycom config block on every Pycom module; on other ESP32 boards it is ordinary flash
+        cb_offset, cb_size = fwmod.CONFIG_BLOCK
+        generic = target == "ESP32" and how in ("--board", "simulator")  # not "installed firmware": could be a Pycom
+        protect_cb = not generic and session.flash_size >= cb_offset + cb_size
         if fw.kind == "pycom":
             plan = fwmod.plan_archive(fw, session.flash_size, options.erase_fs)
         else:
-            plan = fwmod.plan_image(fw, session.flash_size, options.offset, options.erase_fs)
+            plan = fwmod.plan_image(fw, session.flash_size, options.offset, options.erase_fs, protect_cb)
         ident = fw.identity
         result = FlashResult(
             ok=False,
@@ -462,17 +467,13 @@ def flash(
             firmware=fw.source,
             board=ident.board_name if ident else None,
             version=ident.version if ident else None,
-            target_board=None,
+            target_board=target,
             flash_size=f"{session.flash_size // 0x100000}MB",
             script=plan.script,
             mac=session.mac,
             notes=list(plan.notes),
         )
-        target, how = _target_board(port, options, session)
-        result.target_board = target
         _check_board(fw, target, how, options.force, result)
-        cb_offset, cb_size = fwmod.CONFIG_BLOCK
-        protect_cb = session.flash_size >= cb_offset + cb_size
         cb_before = session.read(cb_offset, cb_size) if protect_cb else b""
         result.regions = execute_plan(session, plan, options, sink)
         if protect_cb and session.md5(cb_offset, cb_size) != hashlib.md5(cb_before).hexdigest():

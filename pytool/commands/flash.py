@@ -97,12 +97,12 @@ def flash(
         result = do_flash(fw, port, opts, sink, say=lambda m: sink.message(m))
 
     def human() -> None:
-        written = [r for r in result.regions if r.action != "skipped"]
-        skipped = len(result.regions) - len(written)
+        count = {a: sum(r.action == a for r in result.regions) for a in ("written", "erased", "skipped")}
         for note in result.notes:
             out.print(f"note: {escape(note)}")
         out.print(
-            f"{len(written)} region(s) written, {skipped} unchanged; config block {result.config_block}; "
+            f"{count['written']} written, {count['erased']} erased, {count['skipped']} unchanged; "
+            f"config block {result.config_block}; "
             f"{result.flash_size} flash, script {result.script or '-'}; {result.seconds:.1f} s"
         )
         if result.booted:

@@ -241,3 +241,21 @@ def test_erase_all_backs_up_config_and_nvs(sim4, capsys, tmp_path):
         assert len(tar.extractfile("nvs.bin").read()) == L4.nvs.size
     assert Path(sim4.flash).read_bytes() == b"\xff" * L4.flash_size
     assert booted(sim4) is None  # erased chip: the ROM's invalid-header loop
+
+
+def test_stock_micropython_image_on_generic_esp32(tmp_path_factory, monkeypatch, capsys, tmp_path):
+    from pytool.firmware_build import build_micropython_image
+
+    image = tmp_path / "ESP32_GENERIC-v1.24.1.bin"
+    image.write_bytes(build_micropython_image("1.24.1"))
+    state, data = tmp_path_factory.mktemp("state"), tmp_path_factory.mktemp("data")
+    with running_sim("esp32", state_dir=state, data_dir=data) as rec:
+        monkeypatch.setenv("PYTOOL_STATE_DIR", str(state))
+        vfs_marker = b"stock MicroPython vfs" * 10
+        esptool_write(rec, 0x200000, vfs_marker, tmp_path)
+        code, doc, err = pytool(capsys, "--port", f"sim:{rec.name}", "flash", "--no-check", "--erase-fs", str(image))
+        assert code == 0, err
+        assert [(r["offset"], r["action"]) for r in doc["regions"]] == [(0x200000, "erased"), (0x1000, "written")]
+        assert doc["config_block"] == "n/a"  # no Pycom config block on a generic ESP32: its vfs covers 0x3FF000
+        assert read_image(rec, 0x200000, len(vfs_marker)) == b"\xff" * len(vfs_marker)
+        assert booted(rec) == "MicroPython v1.24.1 on 2024-11-29; Generic ESP32 module with ESP32"
