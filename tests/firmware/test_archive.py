@@ -313,3 +313,25 @@ def test_cli_truncated_archive_exit_1(tmp_path, capsys):
 
 def test_pytool_error_is_base():
     assert issubclass(FirmwareError, PytoolError)
+
+
+@pytest.mark.parametrize("board", [k for k, b in catalogue().items() if b.is_pycom])
+def test_every_catalogue_board_builds_identifies_and_plans(tmp_path, board):
+    """Build + info + script selection for every Pycom board and each flash size it has archives for."""
+    from pytool.firmware import describe
+
+    spec = catalogue()[board]
+    path = tmp_path / f"{spec.name}-1.20.2.r4.tar.gz"
+    write_archive(build_pycom_archive(board, "1.20.2.r4"), path)
+    info = describe(load_firmware(path))
+    assert (info["board"], info["version"]) == (spec.name, "1.20.2.r4")
+    assert sorted(info["layouts"]) == sorted(spec.archives)
+    for key, lay in info["layouts"].items():
+        layout = layouts()[key]
+        assert lay["script"] == f"script_{key}"
+        assert [(w["offset"], w["file"], w["padded"]) for w in lay["writes"]] == [
+            (0x1000, "bootloader.bin", 0x7000),
+            (0x8000, f"partitions_{key}.bin", 0x1000),
+            (0x10000, spec.app, layout.factory.size),
+            (layout.otadata.offset, None, 0x1000),
+        ]
