@@ -367,6 +367,7 @@ class Board:
         self._prelude_sent = False
         self._caps: Capabilities | None = None
         self._inflate: bool | None = None  # can the board inflate compressed code? None = not tried yet
+        self._loaded: set[str] = set()  # helper sets defined on the board this session (see `helpers`)
         self.lock = threading.Lock()
 
     # ------------------------------------------------------------------ session
@@ -508,6 +509,13 @@ class Board:
                     "it may be busy or stuck: press reset or run `pytool reset`",
                 ) from exc
         return out, err
+
+    def helpers(self, name: str, definitions: str) -> str:
+        """`definitions` the first time they are needed in this session (prefix them to the exec's code), else ""."""
+        if name in self._loaded and self._prelude_sent:
+            return ""
+        self._loaded.add(name)
+        return definitions
 
     def query(self, code: str, timeout: float | None = None) -> Any:
         """Run `code` that ends with `_pt_out(value)` and return `value`."""

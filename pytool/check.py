@@ -357,6 +357,16 @@ class CheckReport:
     def errors(self) -> list[Finding]:
         return [f for f in self.findings if f.severity == "error"]
 
+    def write_mpy(self, folder: Path) -> list[Path]:
+        """Write the compiled files under `folder` (same layout, .mpy suffix); returns their paths."""
+        written = []
+        for rel, data in sorted(self.compiled.items()):
+            dest = folder / (rel[:-3] + ".mpy")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(data)
+            written.append(dest)
+        return written
+
     def to_json(self) -> dict:
         return {
             "ok": not self.errors,

@@ -25,9 +25,10 @@ from pathlib import Path
 
 import pathspec
 
-from pytool.board import Board, literal
+from pytool.board import Board, Capabilities, literal
+from pytool.check import CheckReport
 from pytool.config import TOOL_FILES, ProjectConfig
-from pytool.errors import UsageError
+from pytool.errors import PytoolError, UsageError
 from pytool.paths import device_lib_dir
 
 #: Never deployed (gitignore syntax): VCS, virtualenvs, caches, editors, tests, the tool's own files.
@@ -159,7 +160,7 @@ def precompile(files: list[LocalFile], compiled: dict[str, bytes]) -> list[Local
 
 # ------------------------------------------------------------------------------------------------- the plan
 
-STATE_CODE = r"""
+SYNC_HELPERS = r"""
 def _pt_mfile():
  return _pt_root + '/.pytool/manifest'
 def _pt_mload():
@@ -209,8 +210,8 @@ def _pt_state(L, mirror):
   if k not in ch and M.get(k, '')[:20] != L[k]:
    stale = True
  return [ch, gone, stale]
-def _pt_fin(F, D, M2):
- M = _pt_mload()
+def _pt_fin(F, D, M2, rec=True):
+ M = _pt_mload() if rec else {}
  for t, k, s in F:
   h = _pt_h(t)
   if h != s:
@@ -222,7 +223,7 @@ def _pt_fin(F, D, M2):
   M.pop(k, None)
  if M2 is not None:
   M = M2
- if F or D or M2 is not None:
+ if rec and (F or D or M2 is not None):
   _pt_msave(M)
  for t, k, s in F:
   _pt_mv(t, _pt_p(k))
@@ -266,9 +267,10 @@ class Plan:
 def plan(board: Board, files: list[LocalFile], mirror: bool = False) -> Plan:
     """Compare the local files with the board, in one exec round trip (it also carries the capability probe)."""
     table = "{" + ",".join(f"{literal(f.rel)}:{literal(f.sha256[:KEY_LEN])}" for f in files) + "}"
-    changed, gone, stale = board.query(f"{STATE_CODE}\n_pt_out(_pt_state({table}, {mirror}))\n", timeout=60)
+    code = board.helpers("sync", SYNC_HELPERS) + f"_pt_out(_pt_state({table}, {mirror}))\n"
+    changed, gone, stale = board.query(code, timeout=60)
     by_rel = {f.rel: f for f in files}
-    upload = [by_rel[k] for k in changed]
+    upload = [by_rel[k] for k in sorted(changed)]
     return Plan(upload, sorted(gone), [f for f in files if f.rel not in set(changed)], bool(stale))
 
 
@@ -300,17 +302,24 @@ def _encode(data: bytes, compress: bool) -> tuple[str, bool]:
 
 
 def apply(
-    board: Board, the_plan: Plan, files: list[LocalFile], progress: Callable[[int], None] | None = None
+    board: Board,
+    the_plan: Plan,
+    files: list[LocalFile],
+    progress: Callable[[int], None] | None = None,
+    record: bool = True,
 ) -> SyncResult:
     """Upload, verify, rename into place, delete; manifest kept in step. `progress(n)` gets payload bytes done.
 
-    `files` is the whole local set: when the manifest is stale the last round trip makes it list exactly them."""
+    `files` is the whole local set: when the manifest is stale the last round trip makes it list exactly them.
+    `record=False` (`pytool put`) leaves the manifest alone: those files are not the project's."""
     caps = board.capabilities()
     compress = caps.inflate is not None
     budget = caps.chunk_size()
     result = SyncResult(unchanged=len(the_plan.unchanged), compressed=compress)
     tmp_dir = f"{caps.root}/{STATE_DIR}/tmp"
-    ops: list[str] = [f"_pt_md({literal(tmp_dir + '/x')})"] if the_plan.upload else []
+    ops: list[str] = [board.helpers("sync", SYNC_HELPERS)]
+    if the_plan.upload:
+        ops.append(f"_pt_md({literal(tmp_dir + '/x')})")
     finished: list[tuple[str, str, str]] = []
     size = done = 0
 
@@ -321,7 +330,7 @@ def apply(
         full = "None"
         if final and the_plan.manifest_stale:
             full = "{" + ",".join(f"{literal(f.rel)}:{literal(f.sha256)}" for f in files) + "}"
-        board.exec("\n".join([*ops, f"_pt_fin({fin},{dels},{full})", ""]), timeout=120)
+        board.exec("\n".join([*ops, f"_pt_fin({fin},{dels},{full},{record})", ""]), timeout=120)
         if progress and done:
             progress(done)
         ops, finished, size, done = [], [], 0, 0
@@ -360,3 +369,151 @@ def sync(
     if not dry_run and not the_plan.empty:
         result = apply(board, the_plan, files, progress)
     return the_plan, result, time.monotonic() - started
+
+
+@dataclass
+class SyncOutcome:
+    """Everything `pytool sync` did: plan, result, check report, board, reset and cost."""
+
+    plan: Plan
+    result: SyncResult
+    report: CheckReport | None
+    caps: Capabilities
+    reset: str | None
+    seconds: float
+    dry_run: bool = False
+
+    def to_json(self, board: Board) -> dict:
+        stats = board.stats
+        return {
+            "ok": True,
+            "dry_run": self.dry_run,
+            "board": self.caps.label,
+            "port": board.resolved.spec,
+            "plan": self.plan.to_json(),
+            **self.result.to_json(),
+            "wire_tx": stats.tx,
+            "wire_rx": stats.rx,
+            "round_trips": stats.round_trips,
+            "seconds": round(self.seconds, 3),
+            "reset": self.reset,
+            "findings": [f.to_json() for f in self.report.findings] if self.report else [],
+        }
+
+
+def sync_project(
+    board: Board,
+    config: ProjectConfig,
+    *,
+    mirror: bool = False,
+    dry_run: bool = False,
+    run_check: bool = True,
+    mpy: bool = False,
+    reset: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> SyncOutcome:
+    """`pytool sync`: check (refusing on errors before anything changes), plan, apply, reset if configured.
+
+    Without --mpy the capability probe rides on the plan's round trip, so a no-change sync is one exec.
+    `progress(bytes_done, total)` follows the upload."""
+    from pytool import check
+
+    started = time.monotonic()
+    files = collect(config)
+    lib = device_lib_dir().resolve()
+    project_py = [(f.source, f.rel) for f in files if lib not in f.source.resolve().parents]
+    the_plan = None if mpy else plan(board, files, mirror)
+    caps = board.capabilities()
+    report = None
+    if run_check or mpy:
+        target = check.target_from(caps.flavour, caps.release)
+        report = check.check_files([(f.source, f.rel) for f in files] if mpy else project_py, target)
+        if report.errors and run_check:
+            shown = "; ".join(str(f) for f in report.errors[:3])
+            raise PytoolError(
+                f"`pytool check` found {len(report.errors)} error(s) for {target.label}, nothing was changed: {shown}",
+                "fix them, or sync anyway with --no-check",
+            )
+    if mpy:
+        files = precompile(files, report.compiled if report else {})
+        the_plan = plan(board, files, mirror)
+    assert the_plan is not None
+    result = SyncResult(unchanged=len(the_plan.unchanged))
+    done = None
+    if not dry_run and not the_plan.empty:
+        total = sum(f.size for f in the_plan.upload)
+        sent = 0
+
+        def advance(n: int) -> None:
+            nonlocal sent
+            sent += n
+            if progress:
+                progress(sent, total)
+
+        result = apply(board, the_plan, files, advance)
+    if not dry_run and reset and config.reset_after_sync == "soft":
+        board.soft_reset()
+        done = "soft"
+    elif not dry_run and reset and config.reset_after_sync == "hard":
+        board.hard_reset()
+        done = "hard"
+    return SyncOutcome(the_plan, result, report, caps, done, time.monotonic() - started, dry_run)
+
+
+# ------------------------------------------------------------------------------------------------- put / get
+
+
+def board_rel(board: Board, remote: str) -> str:
+    """A board path as the sync helpers take it: relative to the board's root (/flash on Pycom)."""
+    path = board.path(remote)
+    root = board.capabilities().root
+    if root and not path.startswith(root + "/"):
+        raise UsageError(f"{path} is outside {root}", f"files on this board live under {root}/")
+    return path[len(root) + 1 :]
+
+
+def put(board: Board, local: Path, remote: str | None, progress: Callable[[int], None] | None = None) -> SyncResult:
+    """Upload a file or folder (recursively), each file via temp name + on-board hash check + rename.
+
+    The files are not recorded in the manifest: a later `sync` never deletes what `put` placed."""
+    if not local.exists():
+        raise UsageError(f"{local} does not exist")
+    target = remote or local.resolve().name
+    st = board.stat(target)
+    if (st and st[0]) or target.endswith("/"):
+        target = target.rstrip("/") + "/" + local.resolve().name
+    base = board_rel(board, target)
+    if local.is_dir():
+        pairs = [(f"{base}/{rel}" if base else rel, path) for rel, path in _walk(local, lambda r, d: True)]
+    else:
+        pairs = [(base, local)]
+    files = []
+    for rel, path in pairs:
+        data = path.read_bytes()
+        files.append(LocalFile(rel, path, _hash(data), len(data)))
+    return apply(board, Plan(files, [], [], False), files, progress, record=False)
+
+
+def get(board: Board, remote: str, local: Path, progress: Callable[[int], None] | None = None) -> list[Path]:
+    """Download a file or (recursively) a folder; returns the local files written."""
+    path = board.path(remote)
+    st = board.stat(path)
+    if st is None:
+        raise UsageError(f"{path}: no such file or folder on the board", "list the files with `pytool ls -r`")
+    name = path.rstrip("/").rsplit("/", 1)[-1] or "root"
+    if not st[0]:
+        dest = local / name if local.is_dir() else local
+        dest.write_bytes(board.read_file(path, progress))
+        return [dest]
+    top = local / name if local.is_dir() else local
+    written = []
+    for entry, size in board.listdir(path, recursive=True):
+        dest = top / entry[len(path) :].lstrip("/")
+        if size < 0:
+            dest.mkdir(parents=True, exist_ok=True)
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(board.read_file(entry, progress))
+        written.append(dest)
+    top.mkdir(parents=True, exist_ok=True)
+    return written

@@ -2,35 +2,233 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import typer
+from rich.markup import escape
+from rich.table import Table
 
-from pytool.errors import NotYetAvailable
+from pytool.console import emit, err, options, out, status
+from pytool.errors import UsageError
 
-_PLANNED = {
-    "ls": "List files on the board.",
-    "cat": "Print a file from the board.",
-    "get": "Download files from the board.",
-    "put": "Upload files to the board.",
-    "rm": "Remove files on the board.",
-    "mkdir": "Create a folder on the board.",
-    "df": "Show /flash usage.",
-    "run": "Run a local script on the board and stream its output.",
-    "exec": "Execute Python code on the board.",
-    "repl": "Open an interactive REPL (Ctrl-] to leave).",
-    "reset": "Reset the board (--soft, --hard, --safe).",
-    "info": "Firmware, uname, free heap and /flash usage.",
+
+def _board():
+    """A session on --port (else pytool.toml's port in the current folder, else the single attached board)."""
+    from pytool import config
+    from pytool.board import Board
+
+    port = options.port
+    if port is None and (Path.cwd() / config.CONFIG_NAME).is_file():
+        port = config.load(Path.cwd()).port
+    return Board.connect(port)
+
+
+def _size(n: int) -> str:
+    return "<dir>" if n < 0 else str(n)
+
+
+def ls(
+    path: str = typer.Argument("", help="Board folder (default: /flash on Pycom, / on MicroPython)."),
+    recursive: bool = typer.Option(False, "--recursive", "-r", help="List subfolders too."),
+) -> None:
+    """List files on the board."""
+    with _board() as board:
+        entries = board.listdir(path, recursive)
+    emit(
+        [{"path": p, "size": s, "dir": s < 0} for p, s in entries],
+        lambda: [out.print(f"{_size(s):>8}  {escape(p)}{'/' if s < 0 else ''}") for p, s in entries],
+    )
+
+
+def cat(path: str = typer.Argument(..., help="Board file.")) -> None:
+    """Print a file from the board."""
+    with _board() as board:
+        data = board.read_file(path)
+    if options.json:
+        emit({"path": path, "size": len(data), "text": data.decode("utf-8", "replace")})
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+
+
+def get(
+    remote: str = typer.Argument(..., help="Board file or folder."),
+    local: Path = typer.Argument(Path("."), help="Local file or folder (default: current folder)."),
+) -> None:
+    """Download files from the board (folders recursively)."""
+    from pytool.sync import get as download
+
+    with _board() as board:
+        written = download(board, remote, local)
+    emit({"ok": True, "files": [str(p) for p in written]}, lambda: status(f"{len(written)} file(s) written"))
+
+
+def put(
+    local: Path = typer.Argument(..., help="Local file or folder."),
+    remote: str = typer.Argument(None, help="Board path (default: same name under /flash or /)."),
+) -> None:
+    """Upload files to the board (folders recursively), each verified by hash before it replaces the old one."""
+    from pytool.sync import put as upload
+
+    with _board() as board:
+        result = upload(board, local, remote)
+        tx = board.stats.tx
+    emit(
+        {"ok": True, "uploaded": result.uploaded, "bytes": result.payload_bytes, "wire_tx": tx},
+        lambda: status(f"{len(result.uploaded)} file(s) uploaded ({result.payload_bytes} bytes, {tx} on the wire)"),
+    )
+
+
+def rm(
+    path: str = typer.Argument(..., help="Board file or folder."),
+    recursive: bool = typer.Option(False, "--recursive", "-r", help="Remove a folder and its contents."),
+) -> None:
+    """Remove files on the board."""
+    with _board() as board:
+        board.remove(path, recursive)
+        full = board.path(path)
+    emit({"ok": True, "removed": full}, lambda: status(f"removed {full}"))
+
+
+def mkdir(path: str = typer.Argument(..., help="Board folder (parents are created too).")) -> None:
+    """Create a folder on the board."""
+    with _board() as board:
+        board.mkdir(path)
+        full = board.path(path)
+    emit({"ok": True, "created": full}, lambda: status(f"created {full}"))
+
+
+def df() -> None:
+    """Show /flash usage."""
+    with _board() as board:
+        total, free = board.df()
+        root = board.capabilities().root or "/"
+    used = total - free
+    emit(
+        {"path": root, "total": total, "used": used, "free": free},
+        lambda: out.print(f"{root}: {total} bytes, {used} used, {free} free ({100 * used // max(total, 1)}%)"),
+    )
+
+
+def run(file: Path = typer.Argument(..., help="Local .py file to run on the board.")) -> int:
+    """Run a local script on the board and stream its output (Ctrl-C stops it on the board)."""
+    if not file.is_file():
+        raise UsageError(f"{file} does not exist")
+    code = file.read_text()
+
+    def write(data: bytes) -> None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+
+    with _board() as board:
+        try:
+            error = board.run(code, write)
+        except KeyboardInterrupt:
+            err.print("[yellow]Interrupted: the program was stopped on the board.[/]")
+            return 130
+    if error:
+        sys.stderr.write(error.decode("utf-8", "replace"))
+        return 1
+    return 0
+
+
+def exec_cmd(code: str = typer.Argument(..., help="Python code to execute on the board.")) -> int:
+    """Execute Python code on the board."""
+    from pytool.board import BoardError
+
+    with _board() as board:
+        board.capabilities()  # the session's helpers go first, so a traceback shows only the user's code
+        try:
+            output = board.exec(code + "\n", timeout=30)
+        except BoardError as exc:
+            if options.json:
+                emit({"ok": False, "output": "", "error": exc.traceback})
+            else:
+                sys.stderr.write(exc.traceback + "\n")
+            return 1
+    if options.json:
+        emit({"ok": True, "output": output.decode("utf-8", "replace")})
+    else:
+        sys.stdout.buffer.write(output)
+        sys.stdout.flush()
+    return 0
+
+
+def repl() -> None:
+    """Open an interactive REPL (Ctrl-] to leave)."""
+    if not sys.stdin.isatty():
+        raise UsageError("`pytool repl` needs an interactive terminal", "use `pytool exec CODE` in scripts")
+    with _board() as board:
+        err.print(f"Connected to {board.resolved.spec}. Ctrl-] leaves, Ctrl-C stops a program, Ctrl-D soft-resets.")
+        board.repl()
+    err.print("")
+
+
+def reset(
+    soft: bool = typer.Option(False, "--soft", help="Soft reset (Ctrl-D): boot.py and main.py run again."),
+    hard: bool = typer.Option(False, "--hard", help="Hard reset (machine.reset()), the default."),
+    safe: bool = typer.Option(False, "--safe", help="Pycom safe boot (Ctrl-F): skip boot.py and main.py once."),
+) -> None:
+    """Reset the board (--soft, --hard, --safe)."""
+    if soft + hard + safe > 1:
+        raise UsageError("choose one of --soft, --hard, --safe")
+    mode = "soft" if soft else "safe" if safe else "hard"
+    with _board() as board:
+        if mode == "soft":
+            board.soft_reset()
+        elif mode == "safe":
+            board.safe_boot()
+        else:
+            board.hard_reset()
+    emit({"ok": True, "reset": mode}, lambda: status(f"{mode} reset done"))
+
+
+def info() -> None:
+    """Firmware, uname, free heap and /flash usage."""
+    with _board() as board:
+        caps = board.capabilities()
+        total, free = board.df()
+        heap = board.eval("(gc.collect(), gc.mem_free())[1]")
+        port = board.resolved.spec
+    data = caps.to_json() | {"port": port, "mem_free": heap, "fs_total": total, "fs_free": free}
+
+    def human() -> None:
+        table = Table(show_header=False, box=None)
+        rows = [
+            ("port", port),
+            ("firmware", caps.label),
+            ("uname", f"{caps.sysname} {caps.release} {caps.version} {caps.machine}".strip()),
+            ("micropython", ".".join(map(str, caps.micropython))),
+            ("free heap", f"{heap} bytes"),
+            (caps.root or "/", f"{total} bytes, {total - free} used, {free} free"),
+            ("raw paste", "yes" if caps.raw_paste else "no"),
+            ("inflate", caps.inflate or "no"),
+            ("hashlib", f"{caps.hash_module} (concurrent hashes: {'yes' if caps.hash_concurrent else 'no'})"),
+        ]
+        for key, value in rows:
+            table.add_row(key, escape(str(value)))
+        out.print(table)
+
+    emit(data, human)
+
+
+_COMMANDS = {
+    "ls": ls,
+    "cat": cat,
+    "get": get,
+    "put": put,
+    "rm": rm,
+    "mkdir": mkdir,
+    "df": df,
+    "run": run,
+    "exec": exec_cmd,
+    "repl": repl,
+    "reset": reset,
+    "info": info,
 }
 
 
-def _placeholder(name: str, doc: str):
-    def command() -> None:
-        raise NotYetAvailable(f"pytool {name}", 8)
-
-    command.__doc__ = doc
-    command.__name__ = name
-    return command
-
-
 def register(app: typer.Typer) -> None:
-    for name, doc in _PLANNED.items():
-        app.command(name=name, rich_help_panel="Board")(_placeholder(name, doc))
+    for name, command in _COMMANDS.items():
+        app.command(name=name, rich_help_panel="Board")(command)

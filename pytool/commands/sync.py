@@ -2,26 +2,166 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pytool.errors import NotYetAvailable
+from pytool.console import emit, err, options, out, status
 
 
-def sync(directory: str = typer.Argument(None, help="Project folder (default: current folder).")) -> None:
+def _config(directory: str | None):
+    from pytool import config
+
+    cfg = config.load(Path(directory) if directory else None)
+    if cfg.source == config.PYMAKR_NAME:
+        status(f"Using Pymakr settings from {cfg.root / config.PYMAKR_NAME} (write a pytool.toml: `pytool init`)")
+    return cfg
+
+
+def _print_findings(report) -> None:
+    for finding in report.findings:
+        colour = "red" if finding.severity == "error" else "yellow"
+        err.print(f"[{colour}]{escape(str(finding))}[/]", soft_wrap=True)
+
+
+def sync(
+    directory: str = typer.Argument(None, help="Project folder (default: current folder)."),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print the plan; change nothing on the board."),
+    mirror: bool = typer.Option(False, "--mirror", help="Also delete board files that are not in the project."),
+    no_check: bool = typer.Option(False, "--no-check", help="Sync even if `pytool check` finds errors."),
+    mpy: bool = typer.Option(False, "--mpy", help="Upload .py files precompiled to .mpy (not boot.py/main.py)."),
+    no_reset: bool = typer.Option(False, "--no-reset", help="Do not reset afterwards (reset_after_sync)."),
+) -> None:
     """Put the project and device_lib/ on the board's /flash: only what changed, verified."""
-    raise NotYetAvailable("pytool sync", 8)
+    from pytool.board import Board
+    from pytool.sync import sync_project
+
+    cfg = _config(directory)
+    with (
+        Board.connect(options.port or cfg.port) as board,
+        Progress(
+            TextColumn("sync"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            disable=options.json,
+            transient=True,
+        ) as bar,
+    ):
+        task = bar.add_task("sync", total=None, visible=False)
+        outcome = sync_project(
+            board,
+            cfg,
+            mirror=mirror,
+            dry_run=dry_run,
+            run_check=not no_check,
+            mpy=mpy,
+            reset=not no_reset,
+            progress=lambda done, total: bar.update(task, completed=done, total=total, visible=True),
+        )
+        summary = outcome.to_json(board)
+    plan, result, stats = outcome.plan, outcome.result, board.stats
+
+    def human() -> None:
+        if outcome.report:
+            _print_findings(outcome.report)
+        if dry_run:
+            for f in plan.upload:
+                out.print(f"upload  {f.rel}  ({f.size} bytes)")
+            for rel in plan.delete:
+                out.print(f"delete  {rel}")
+            status(
+                f"{len(plan.upload)} to upload, {len(plan.delete)} to delete, {len(plan.unchanged)} unchanged "
+                f"on {outcome.caps.label} (dry run: nothing changed)"
+            )
+            return
+        for rel in result.uploaded:
+            status(f"[green]+[/] {escape(rel)}")
+        for rel in result.deleted:
+            status(f"[red]-[/] {escape(rel)}")
+        status(
+            f"{len(result.uploaded)} uploaded ({result.payload_bytes} bytes, {stats.tx} on the wire), "
+            f"{len(result.deleted)} deleted, {result.unchanged} unchanged on {outcome.caps.label} "
+            f"in {stats.round_trips} round trip(s), {outcome.seconds:.1f} s"
+            + (f"; {outcome.reset} reset" if outcome.reset else "")
+        )
+
+    emit(summary, human)
 
 
-def check(directory: str = typer.Argument(None)) -> None:
+def check_cmd(
+    directory: str = typer.Argument(None, help="Project folder (default: current folder)."),
+    firmware: str = typer.Option(
+        None,
+        "--firmware",
+        help="Target firmware: a Pycom version (1.20.2.r4) or micropython-1.24.1. "
+        "Default: pytool.toml's `firmware`, else Pycom 1.20.2.r4.",
+    ),
+    mpy: Path = typer.Option(None, "--mpy", help="Also write the compiled .mpy files into this folder."),
+) -> int:
     """Compile-check the project for the board's MicroPython version and flag Pycom API misuse."""
-    raise NotYetAvailable("pytool check", 8)
+    from pytool import check
+    from pytool import sync as syncmod
+
+    cfg = _config(directory)
+    files = syncmod.collect(cfg, include_device_lib=False)
+    target = check.target_from(None, firmware or cfg.firmware)
+    report = check.check_files(((f.source, f.rel) for f in files), target)
+    written = report.write_mpy(mpy) if mpy is not None else []
+
+    def human() -> None:
+        _print_findings(report)
+        errors = len(report.errors)
+        colour = "red" if errors else "green"
+        status(
+            f"[{colour}]{report.files} file(s) checked for {target.label}: {errors} error(s), "
+            f"{len(report.findings) - errors} warning(s)[/]"
+            + (f"; {len(written)} .mpy written to {mpy}" if mpy else "")
+        )
+
+    emit(report.to_json() | {"mpy": [str(p) for p in written]}, human)
+    return 1 if report.errors else 0
 
 
-def init() -> None:
-    """Write a pytool.toml for the project in the current folder."""
-    raise NotYetAvailable("pytool init", 8)
+def init(
+    directory: str = typer.Argument(None, help="Project folder (default: current folder)."),
+    port: str = typer.Option(None, "--port-default", help="Port to store as the project's default."),
+    board: str = typer.Option(None, "--board", help="Board (catalogue key, e.g. lopy4)."),
+    firmware: str = typer.Option(None, "--firmware", help="Firmware the project targets, e.g. 1.20.2.r4."),
+    sync_folder: str = typer.Option(None, "--sync-folder", help="Subfolder that goes to /flash."),
+    reset_after_sync: str = typer.Option(None, "--reset-after-sync", help="soft or hard."),
+    ble_name: str = typer.Option(None, "--ble-name", help="The name the board advertises."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing pytool.toml."),
+) -> None:
+    """Write a pytool.toml for the project (imports pymakr.conf when there is one)."""
+    from pytool import config
+    from pytool.boards import get_board
+
+    root = Path(directory) if directory else Path.cwd()
+    if board:
+        get_board(board)
+    imported = (root / config.PYMAKR_NAME).is_file()
+    path, cfg = config.init(
+        root,
+        force=force,
+        port=port or options.port,
+        board=board,
+        firmware=firmware,
+        sync_folder=sync_folder,
+        reset_after_sync=reset_after_sync,
+        ble_name=ble_name,
+    )
+
+    def human() -> None:
+        status(f"Wrote {path}" + (f" (imported {config.PYMAKR_NAME})" if imported else ""))
+
+    emit({"ok": True, "path": str(path), "imported_pymakr": imported, "config": cfg.to_json()}, human)
 
 
 def register(app: typer.Typer) -> None:
-    for command in (sync, check, init):
-        app.command(rich_help_panel="Project")(command)
+    app.command(rich_help_panel="Project")(sync)
+    app.command("check", rich_help_panel="Project")(check_cmd)
+    app.command(rich_help_panel="Project")(init)
