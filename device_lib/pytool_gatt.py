@@ -65,8 +65,9 @@ class Server:
     def _add_probe(self):
         svc = Service(PROBE_SERVICE)
         self.probe_char = svc.char(
-            PROBE_CHAR, "pytool_probe", write=True, notify=True, quiet=True, on_read=_probe_read, on_write=_probe_write
-        )
+            PROBE_CHAR, "pytool_probe", value=b"{}", write=True, notify=True, quiet=True, on_read=_probe_read,
+            on_write=_probe_write,
+        )  # Pycom notifies the stored value when a client subscribes (ref 4.6): "{}", or the last event again
         self.services.append(svc)
         probe.listen(self._probe_push)
 
