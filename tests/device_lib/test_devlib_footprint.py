@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -48,3 +51,18 @@ def test_library_imports_and_runs_in_a_512k_boards_heap(mp):
     assert kept == 32  # the probe stayed bounded after 200 records
     assert in_use < 40 * 1024 and free > 20 * 1024, got
     print(f"device_lib on a 64-bit interpreter: {imported} B after import, {in_use} B in use, {free} B free")
+
+
+@pytest.mark.parametrize("firmware", ["1.20.1", "1.20.2.r4"])
+def test_pytool_check_finds_nothing_in_device_lib(firmware):
+    for folder in (device_lib_dir(), Path(__file__).parent / "server_project"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytool", "--json", "check", str(folder), "--firmware", firmware],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        report = json.loads(proc.stdout)
+        assert report["ok"] and report["target"] == f"Pycom {firmware}"
+        assert report["files"] == len(list(folder.glob("*.py"))) and report["findings"] == [], report
