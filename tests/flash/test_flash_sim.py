@@ -259,3 +259,43 @@ def test_stock_micropython_image_on_generic_esp32(tmp_path_factory, monkeypatch,
         assert doc["config_block"] == "n/a"  # no Pycom config block on a generic ESP32: its vfs covers 0x3FF000
         assert read_image(rec, 0x200000, len(vfs_marker)) == b"\xff" * len(vfs_marker)
         assert booted(rec) == "MicroPython v1.24.1 on 2024-11-29; Generic ESP32 module with ESP32"
+
+
+def test_dtr_rts_reset_over_rfc2217(sim4, tmp_path, capsys):
+    """The classic auto-reset path: esptool's DTR/RTS sequence over RFC2217 enters download mode, and the
+    hard reset afterwards boots the new firmware (no control socket involved)."""
+    small = tmp_path / "SiPy-small.tar.gz"
+    write_archive(build_pycom_archive("sipy", "1.20.1", app_size=0x30000), small)
+    code, doc, err = pytool(capsys, "--port", sim4.rfc2217, "flash", "--board", "sipy", str(small))
+    assert code == 0, err
+    assert doc["script"] == "script_4MB" and "written" in {r["action"] for r in doc["regions"]}
+    assert booted(sim4).startswith("Pycom MicroPython 1.20.1 [")
+
+
+def test_manual_reset_waits_for_the_user(sim4, archives, capsys):
+    """Expansion Board 2.0: pytool asks for the G23 jumper + reset and waits; the 'user' does it a bit later."""
+    import threading
+
+    control = SimControl(sim4.control)
+    timer = threading.Timer(2.0, lambda: control.reset(bootloader=True))
+    timer.start()
+    try:
+        code, _doc, err = pytool(
+            capsys,
+            "--port",
+            sim4.pty,
+            "flash",
+            "--reset",
+            "manual",
+            "--no-check",
+            "--board",
+            "sipy",
+            str(archives["sipy"]),
+        )
+    finally:
+        timer.join()
+    assert code == 0, err
+    assert "jumper G23 to GND and press the reset button" in err
+    assert control.status()["mode"] != "app"  # nobody pressed reset again yet: still in the bootloader
+    control.reset()
+    assert booted(sim4).startswith("Pycom MicroPython 1.20.2.r4 [")
