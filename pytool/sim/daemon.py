@@ -223,37 +223,42 @@ def stop(record: registry.SimRecord, timeout: float = 10.0) -> None:
     """Stop a running simulator (SIGTERM, then SIGKILL after `timeout`) and drop its record."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(record.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(record.pid):
-        time.sleep(0.02)
-    if _alive(record.pid):
+    if not _wait_gone(record.pid, timeout):
         with contextlib.suppress(ProcessLookupError):
             os.kill(record.pid, signal.SIGKILL)
+        _wait_gone(record.pid, 5.0)
     registry.unregister(record.name, record.pid)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        waited, _ = os.waitpid(pid, os.WNOHANG)  # our own child: reap it
-        if waited == pid:
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() > deadline:
             return False
-    except ChildProcessError:
-        pass
+        time.sleep(0.02)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` still runs (a zombie child of ours is reaped and counts as gone)."""
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return _not_zombie(pid)
-
-
-def _not_zombie(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+            zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
     except (OSError, IndexError):
         return True
+    if zombie:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+    return not zombie
 
 
 def main(argv: list[str] | None = None) -> int:
