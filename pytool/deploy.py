@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,16 +30,18 @@ from pytool.errors import PytoolError, UsageError
 BOOT_TIMEOUT = 20.0
 ADVERTISE_TIMEOUT = 20.0
 PROBE_TIMEOUT = 4.0
+MAIN_TIMEOUT = 5.0  # after a reset, wait this long for main.py to return to the REPL (it may loop forever)
 
 
 @dataclass
 class Step:
-    """One deploy step: `status` is "ok" (nothing to do), "done" (changed something) or "skipped"."""
+    """One deploy step: `status` is "ok" (nothing to do), "done" (changed something), "warning" or "skipped"."""
 
     name: str
     status: str
     detail: str
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # details behind the one line (check warnings)
 
 
 @dataclass
@@ -83,10 +86,10 @@ def deploy(
     resolved = resolve_port(port or cfg.port)
     result = DeployResult(str(cfg.root), resolved.spec)
 
-    def run(name: str, action: Callable[[], tuple[str, str]]) -> None:
+    def run(name: str, action: Callable[[], tuple]) -> None:
         started = time.monotonic()
-        status, detail = action()
-        step = Step(name, status, detail, round(time.monotonic() - started, 2))
+        status, detail, *notes = action()
+        step = Step(name, status, detail, round(time.monotonic() - started, 2), notes[0] if notes else [])
         result.steps.append(step)
         on_step(step)
 
@@ -106,16 +109,19 @@ def deploy(
 # --------------------------------------------------------------------------------------------- firmware
 
 
-def running_firmware(port: str) -> tuple[str, str, str] | None:
-    """(flavour, board name, version) of the firmware the board runs, or None if no REPL answers."""
-    from pytool.board import Board
+def running_firmware(port: str, timeout: float = PROBE_TIMEOUT) -> tuple[str, str, str] | None:
+    """(flavour, board name, version) of the firmware the board runs, from its REPL banner; None if none answers.
 
-    try:
-        with Board.connect(port, timeout=PROBE_TIMEOUT) as board:
-            caps = board.capabilities()
-    except PytoolError:
-        return None
-    return caps.flavour, caps.sysname, caps.release
+    Interrupts whatever runs (Ctrl-C) and asks the friendly REPL for its banner (Ctrl-B), as Pymakr does."""
+    from pytool.firmware import identify
+    from pytool.hil.board import HilBoard
+
+    with HilBoard(port) as board:
+        mark = board.capture.position
+        board.write(b"\r\x03\x03\x02")
+        found = board.capture.search(r"MicroPython .* with ESP32", mark, timeout)
+    ident = identify(found[0].group(0).encode()) if found else None
+    return (ident.flavour, ident.board_name, ident.version) if ident else None
 
 
 def _wanted(cfg: project_config.ProjectConfig, options: DeployOptions) -> tuple[str | None, Path | None]:
@@ -198,11 +204,40 @@ def _sim_board(name: str) -> str:
 
 
 def _check_step(cfg: project_config.ProjectConfig, running: dict) -> tuple[str, str]:
-    raise PytoolError("the check step needs `pytool sync` (issue #8), which has not landed yet")
+    from pytool import check, sync
+
+    files = sync.collect(cfg, include_device_lib=False)
+    target = check.target_from(running.get("flavour"), running.get("version") or cfg.firmware)
+    report = check.check_files(((f.source, f.rel) for f in files), target)
+    if report.errors:
+        shown = "; ".join(str(f) for f in report.errors[:3])
+        raise PytoolError(
+            f"`pytool check` found {len(report.errors)} error(s) for {target.label}: {shown}",
+            "fix them (or deploy with --no-check)",
+        )
+    if not report.findings:
+        return "ok", f"{report.files} file(s) for {target.label}: no problems"
+    codes = Counter(f.code for f in report.findings)
+    summary = ", ".join(f"{code} x{n}" for code, n in codes.items())
+    detail = (
+        f"{report.files} file(s) for {target.label}: {len(report.findings)} warning(s) ({summary}; see `pytool check`)"
+    )
+    return "warning", detail, [str(f) for f in report.findings]
 
 
 def _sync_step(cfg: project_config.ProjectConfig, port: str) -> tuple[str, str]:
-    raise PytoolError("the sync step needs `pytool sync` (issue #8), which has not landed yet")
+    from pytool import sync
+    from pytool.board import Board
+
+    files = sync.collect(cfg)
+    with Board.connect(port) as board:
+        _plan, result, _seconds = sync.sync(board, files)
+    if not result.uploaded and not result.deleted:
+        return "ok", f"{result.unchanged} files already on the board"
+    return "done", (
+        f"{len(result.uploaded)} uploaded ({result.payload_bytes} bytes), {len(result.deleted)} deleted, "
+        f"{result.unchanged} unchanged"
+    )
 
 
 # --------------------------------------------------------------------------------------------- reset, advertise
@@ -212,12 +247,14 @@ def _reset_step(port: str, options: DeployOptions) -> tuple[str, str]:
     from pytool.hil.board import HilBoard
 
     with HilBoard(port) as board:
-        booted = board.reset(hard=True, boot_timeout=options.boot_timeout)
+        booted = board.reset(hard=True, boot_timeout=options.boot_timeout, main_timeout=MAIN_TIMEOUT)
         printed = [line for line in board.capture.text().splitlines() if line.strip()]
     errors = [line for line in printed if line.startswith("Traceback (most recent call last)")]
     if errors:
         raise PytoolError(f"main.py failed after the reset: {errors[-1]}", "run `pytool repl` to see the traceback")
-    return "done", "hard reset, boot.py and main.py ran" if booted else "hard reset, main.py is running"
+    if booted:
+        return "done", "hard reset, boot.py and main.py ran"
+    return "done", f"hard reset, main.py still running after {MAIN_TIMEOUT:g} s (a main loop)"
 
 
 def _advertise_step(name: str, ble: str | None, timeout: float) -> tuple[str, str]:

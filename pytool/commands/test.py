@@ -11,7 +11,7 @@ import typer
 from pytool.console import emit, err, options, status
 from pytool.deploy import DeployOptions, DeployResult, Step
 
-_MARK = {"ok": "[green]✓[/]", "done": "[green]✓[/]", "skipped": "[dim]-[/]"}
+_MARK = {"ok": "[green]✓[/]", "done": "[green]✓[/]", "warning": "[yellow]![/]", "skipped": "[dim]-[/]"}
 
 
 def _print_step(step: Step) -> None:

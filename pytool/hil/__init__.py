@@ -40,6 +40,7 @@ except ImportError:  # pragma: no cover - pytest-asyncio is needed for async tes
 if TYPE_CHECKING:
     from pytool.hil.ble import BleTarget
     from pytool.hil.board import HilBoard
+    from pytool.hil.capture import SerialCapture
 
 REPORT_LINES = 40
 
@@ -66,6 +67,7 @@ class TestRecord:
 
     nodeid: str
     serial_start: int | None = None
+    capture: SerialCapture | None = None
     ble: list[str] = field(default_factory=list)
 
 
@@ -195,6 +197,7 @@ def board(request: pytest.FixtureRequest, hil_settings: HilSettings) -> Iterator
     session.begin_test()
     if state.current is not None:
         state.current.serial_start = session.test_start
+        state.current.capture = session.capture
     yield session
     state.board = None
     session.close()
@@ -213,9 +216,15 @@ def fresh_board(board: HilBoard, hil_settings: HilSettings) -> HilBoard:
 
 
 @pytest.fixture(scope="session")
-def ble_target(hil_settings: HilSettings) -> BleTarget:
-    """What identifies the board over the air: --ble-address, else --ble-name / pytool.toml's [ble] name."""
+def ble_target(request: pytest.FixtureRequest, hil_settings: HilSettings) -> BleTarget:
+    """What identifies the board over the air: --ble-address, else --ble-name / pytool.toml's [ble] name.
+
+    With a board port configured, the serial capture starts too, so every over-the-air test gets the board's
+    serial output in its log and failure report."""
     from pytool.hil.ble import BleTarget
+
+    if hil_settings.board_port:
+        request.getfixturevalue("board")
 
     if not hil_settings.ble_name and not hil_settings.ble_address:
         pytest.fail('no BLE name: give --ble-name NAME or set [ble] name = "..." in pytool.toml', pytrace=False)
@@ -280,6 +289,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if state.board is not None:
         state.board.begin_test()
         state.current.serial_start = state.board.test_start
+        state.current.capture = state.board.capture
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -290,12 +300,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     record = state.current
     if record is None or record.nodeid != item.nodeid:
         return
-    used = record.serial_start is not None or record.ble
-    if not used:
+    if record.capture is None and not record.ble:
         return
     if report.failed:
-        if state.board is not None and record.serial_start is not None:
-            tail = state.board.capture.tail(REPORT_LINES, record.serial_start)
+        if record.capture is not None and record.serial_start is not None:
+            tail = record.capture.tail(REPORT_LINES, record.serial_start)
             report.sections.append((f"board serial output (last {REPORT_LINES} lines)", tail or "(nothing)"))
         if record.ble:
             report.sections.append(("BLE operations", "\n".join(record.ble)))
@@ -310,8 +319,8 @@ def _write_log(item: pytest.Item, state: HilState, record: TestRecord, report: p
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid).strip("_")[:150]
     serial = (
-        state.board.capture.text(record.serial_start)
-        if state.board is not None and record.serial_start is not None
+        record.capture.text(record.serial_start)
+        if record.capture is not None and record.serial_start is not None
         else "(the board's serial port was not used)"
     )
     text = (

@@ -135,32 +135,43 @@ class HilBoard:
         """Evaluate a Python literal-valued expression on the board."""
         return ast.literal_eval(self.exec(f"print(repr({expression}))", timeout).strip())
 
-    def reset(self, hard: bool = True, boot_timeout: float = 20.0) -> bool:
+    def write(self, data: bytes) -> None:
+        """Send raw bytes to the board (e.g. b"\\x03" to interrupt main.py); what it prints lands in the capture."""
+        with self._lock:
+            self._transport.serial.write(data)
+
+    def reset(self, hard: bool = True, boot_timeout: float = 20.0, main_timeout: float | None = None) -> bool:
         """Reset the board (`machine.reset()`, or Ctrl-D for a soft reset) and wait for it to boot.
 
         Returns True once the REPL prompt is back (boot.py and main.py done), False if the board restarted
-        but main.py still runs after `boot_timeout` s (a main loop). Raises BoardError if it did not restart.
+        but main.py still runs `main_timeout` s (default `boot_timeout`) after the restart (a main loop).
+        Raises BoardError if it did not restart within `boot_timeout` s.
         A soft reset leaves Pycom's Bluetooth stack unusable (reference 4.10): over-the-air tests want hard.
         """
         with self._lock:
-            mark = self.capture.position
             transport = self._transport
             try:
                 if hard:
                     transport.enter_raw_repl(soft_reset=False)
+                    mark = self.capture.position  # the REPL may print a banner on Ctrl-C: look after it
                     transport.exec_raw_no_follow("import machine\nmachine.reset()")
                 else:
-                    transport.serial.write(b"\r\x03\x03\x02\x04")  # interrupt, friendly REPL, soft reset
+                    transport.serial.write(b"\r\x03\x03\x02")  # interrupt, friendly REPL
+                    time.sleep(0.2)
+                    mark = self.capture.position
+                    transport.serial.write(b"\x04")  # soft reset
             except self._transport_error as exc:
                 raise BoardError(f"the board did not take the reset command: {exc}") from exc
             finally:
                 transport.in_raw_repl = False
-        if self.capture.search(RESET_SIGN if hard else "soft reboot", mark, boot_timeout) is None:
+        restarted = self.capture.search(RESET_SIGN if hard else "soft reboot", mark, boot_timeout)
+        if restarted is None:
             raise BoardError(
                 f"the board did not restart within {boot_timeout:g} s after a {'hard' if hard else 'soft'} reset",
                 f"its last lines:\n{self.capture.tail(10, mark)}",
             )
-        return self.capture.search(BOOT_PROMPT, mark, boot_timeout) is not None
+        wait = boot_timeout if main_timeout is None else main_timeout
+        return self.capture.search(BOOT_PROMPT, restarted[1], wait) is not None
 
     def close(self) -> None:
         """Stop the reader and release the port."""
