@@ -209,13 +209,11 @@ class BluetoothService:
     # Bluetooth: init / deinit / misc (4.1, 4.2)
 
     async def rpc_init(self, options: dict) -> None:
-        if options.get("id", 0) != 0:
-            raise OSError("only Bluetooth(id=0) exists")
+        if self.device is not None and not options.get("explicit", True):
+            return  # Bluetooth() without arguments on a running stack: nothing to do
         if options.get("mode", 0) != 0:
             raise ValueError("invalid Bluetooth mode")
-        mtu = options.get("mtu")
-        if mtu is not None:
-            self.mtu = max(23, min(int(mtu), pycom.MTU_MAX))
+        self.mtu = max(23, min(int(options.get("mtu", pycom.MTU_MAX)), pycom.MTU_MAX))  # BT_MTU_SIZE_MAX
         if options.get("pin") is not None:
             self.secure = True
         if self.device is None:
