@@ -61,6 +61,7 @@ class BumbleHost:
         self._scanning: bool | None = None  # None: not scanning; else: active?
         self._connecting = 0
         self._scan_lock = asyncio.Lock()
+        self._connect_lock = asyncio.Lock()  # controllers initiate one connection at a time
         device.on(Device.EVENT_ADVERTISEMENT, self._on_advertisement)
         transport.source.terminated.add_done_callback(lambda _: self._on_transport_lost())
 
@@ -141,15 +142,16 @@ class BumbleHost:
     # -- connections ----------------------------------------------------------------------------------------
 
     async def connect(self, address: hci.Address, timeout: float) -> Connection:
-        """Create an LE connection to `address` (scanning pauses meanwhile)."""
-        self._connecting += 1
-        try:
-            await self._update_scanning()
-            return await self.device.connect(address, timeout=timeout)
-        finally:
-            self._connecting -= 1
-            if not self.lost:
+        """Create an LE connection to `address` (one at a time; scanning pauses meanwhile)."""
+        async with self._connect_lock:
+            self._connecting += 1
+            try:
                 await self._update_scanning()
+                return await self.device.connect(address, timeout=timeout)
+            finally:
+                self._connecting -= 1
+                if not self.lost:
+                    await self._update_scanning()
 
     # -- lifecycle --------------------------------------------------------------------------------------------
 

@@ -282,15 +282,20 @@ async def test_peripheral_killed_mid_connection_fires_disconnected_callback(radi
         proc.wait(10)
 
 
-async def test_two_clients_share_one_host(peripheral, peripheral2):
+async def test_two_clients_connect_at_once_and_share_one_host(peripheral, peripheral2):
     first, second = await asyncio.gather(find("pytool-periph"), find("pytool-periph-2"))
-    async with BleakClient(first) as a, BleakClient(second) as b:
+    a, b = BleakClient(first), BleakClient(second)
+    await asyncio.gather(a.connect(), b.connect())  # the host creates one connection at a time
+    try:
         assert len(ble_host.open_hosts()) == 1
         values = await asyncio.gather(a.read_gatt_char(READ_CHAR), b.read_gatt_char(READ_CHAR))
         assert values == [READ_VALUE, READ_VALUE]
-        await a.write_gatt_char(RW_CHAR, b"to a", response=True)
-        await b.write_gatt_char(RW_CHAR, b"to b", response=True)
+        await asyncio.gather(
+            a.write_gatt_char(RW_CHAR, b"to a", response=True), b.write_gatt_char(RW_CHAR, b"to b", response=True)
+        )
         assert (peripheral.rw_value, peripheral2.rw_value) == (b"to a", b"to b")
+    finally:
+        await asyncio.gather(a.disconnect(), b.disconnect())
     assert ble_host.open_hosts() == []
 
 

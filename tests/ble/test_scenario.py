@@ -1,0 +1,155 @@
+"""The same plain bleak script (scenario.py) against (a) simulated Pycom boards and (b) a plain Bumble peripheral;
+and two bleak clients on two simulated boards at once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import struct
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import scenario
+from ble_peripheral import CONTROL_CHAR, NOTIFY_CHAR, READ_CHAR, READ_VALUE, RW_CHAR, TEST_SERVICE
+from bleak import BleakClient, BleakScanner
+from mpremote.transport_serial import SerialTransport
+
+import pytool.ble
+from pytool.boards import get_board
+from pytool.deploy import simulator_firmware
+from pytool.firmware import load_firmware, plan_archive
+from pytool.sim.registry import SimRecord
+from pytool.sim.testing import running_sim
+
+pytestmark = pytest.mark.timeout(180)
+
+FIRMWARE = "1.20.2.r4"
+PYCOM_SERVICE = str(uuid.UUID(bytes=bytes(reversed(b"1234567890123456"))))  # Pycom's UUID buffers are little-endian
+PYCOM_READ = "0000ff01-0000-1000-8000-00805f9b34fb"
+PYCOM_RW = "0000ff02-0000-1000-8000-00805f9b34fb"
+BOARD_SCRIPT = """
+from network import Bluetooth
+bt = Bluetooth()
+bt.set_advertisement(name='{name}', service_uuid=b'1234567890123456')
+bt.advertise(True)
+srv = bt.service(uuid=b'1234567890123456', isprimary=True, nbr_chars=2)
+rd = srv.characteristic(uuid=0xFF01, value=b'hello bleak', properties=Bluetooth.PROP_READ)
+rw = srv.characteristic(uuid=0xFF02, value=b'initial')
+got = []
+def on_write(c, ev):
+    got.append(ev[1])
+rw.callback(trigger=Bluetooth.CHAR_WRITE_EVENT, handler=on_write)
+"""
+
+
+class Board:
+    """A simulated LoPy4 running BOARD_SCRIPT, driven through its serial port (mpremote's raw REPL)."""
+
+    def __init__(self, record: SimRecord, name: str) -> None:
+        self.record = record
+        self.name = name
+        self.serial = SerialTransport(record.pty, 115200)
+        self.serial.enter_raw_repl(soft_reset=False)
+        self.serial.exec(BOARD_SCRIPT.format(name=name))
+
+    async def exec(self, code: str) -> bytes:
+        return await asyncio.to_thread(self.serial.exec, code)
+
+
+@contextlib.contextmanager
+def simulated_board(tmp_path: Path, name: str) -> Iterator[Board]:
+    board = get_board("lopy4")
+    image = bytearray(b"\xff" * board.flash_size)
+    for write in plan_archive(load_firmware(simulator_firmware("lopy4", FIRMWARE)), board.flash_size).writes:
+        image[write.offset : write.offset + len(write.data)] = write.data
+    flash = tmp_path / f"{name}.bin"
+    flash.write_bytes(image)
+    with running_sim("lopy4", name=name, flash=flash) as record:
+        sim = Board(record, name)
+        try:
+            yield sim
+        finally:
+            with contextlib.suppress(OSError):  # the board may have been killed: its pty is gone
+                sim.serial.close()
+
+
+@pytest.fixture
+def ble(monkeypatch):
+    pytool.ble.install()
+    return monkeypatch
+
+
+async def test_scenario_on_a_simulated_pycom_board(tmp_path, ble):
+    with simulated_board(tmp_path, "bleakA") as board:
+        ble.setenv("PYTOOL_BLE", "sim:bleakA")  # resolved through the simulator registry
+
+        async def push(_client: BleakClient) -> bytes:
+            await board.exec("rw.value(b'pushed')")  # Pycom: value() notifies the connected client
+            return b"pushed"
+
+        target = scenario.Target(
+            name="bleakA",
+            service=PYCOM_SERVICE,
+            read_char=PYCOM_READ,
+            read_value=b"hello bleak",
+            rw_char=PYCOM_RW,
+            notify_char=PYCOM_RW,
+            mtu=200,  # Pycom's BT_MTU_SIZE_MAX answers our 517
+            trigger_notify=push,
+        )
+        assert await scenario.run(target) == ["found", "services", "read-write", "notify", "disconnected"]
+        assert await board.exec("print(got)") == b"[b'bleak was here']\r\n"  # the device callback saw the write
+
+
+async def test_scenario_on_a_plain_bumble_peripheral(radio, ble):
+    ble.setenv("PYTOOL_BLE", radio.transport)
+
+    async def ask(client: BleakClient) -> bytes:
+        await client.write_gatt_char(CONTROL_CHAR, b"n" + struct.pack("<HH", 1, 12), response=True)
+        return struct.pack("<H", 0) + bytes(10)
+
+    target = scenario.Target(
+        name="pytool-periph",
+        service=TEST_SERVICE,
+        read_char=READ_CHAR,
+        read_value=READ_VALUE,
+        rw_char=RW_CHAR,
+        notify_char=NOTIFY_CHAR,
+        mtu=517,
+        trigger_notify=ask,
+    )
+    assert await scenario.run(target) == ["found", "services", "read-write", "notify", "disconnected"]
+
+
+async def test_two_clients_on_two_simulated_boards_at_once(tmp_path, ble):
+    with simulated_board(tmp_path, "boardA") as board_a, simulated_board(tmp_path, "boardB") as board_b:
+        assert board_a.record.hci == board_b.record.hci  # one shared radio
+        ble.setenv("PYTOOL_BLE", "sim:boardA")
+
+        async def session(board: Board) -> bytes:
+            device = await BleakScanner.find_device_by_name(board.name, timeout=20)
+            assert device is not None
+            async with BleakClient(device, timeout=20) as client:
+                await client.write_gatt_char(PYCOM_RW, f"for {board.name}".encode(), response=True)
+                return bytes(await client.read_gatt_char(PYCOM_RW))
+
+        assert await asyncio.gather(session(board_a), session(board_b)) == [b"for boardA", b"for boardB"]
+        assert await board_a.exec("print(got)") == b"[b'for boardA']\r\n"
+        assert await board_b.exec("print(got)") == b"[b'for boardB']\r\n"
+
+
+async def test_simulated_board_killed_mid_connection_fires_disconnected_callback(tmp_path, ble):
+    with simulated_board(tmp_path, "doomed") as board:
+        ble.setenv("PYTOOL_BLE", board.record.hci)
+        gone = asyncio.Event()
+        device = await BleakScanner.find_device_by_name("doomed", timeout=20)
+        assert device is not None
+        async with BleakClient(device, disconnected_callback=lambda _c: gone.set(), timeout=20) as client:
+            assert await client.read_gatt_char(PYCOM_READ) == b"hello bleak"
+            os.kill(board.record.pid, signal.SIGKILL)  # power cut: no goodbye on the air
+            await asyncio.wait_for(gone.wait(), 10)
+            assert not client.is_connected
