@@ -112,7 +112,7 @@ def booted(rec) -> str | None:
 
 
 def test_flash_8mb_board_end_to_end_then_reflash_skips(sim8, archives, capsys, tmp_path):
-    code, doc, err = pytool(capsys, "--port", f"sim:{sim8.name}", "flash", "--no-check", str(archives["lopy4"]))
+    code, doc, err = pytool(capsys, "--port", f"sim:{sim8.name}", "flash", str(archives["lopy4"]))
     assert code == 0, err
     assert doc["ok"] and doc["board"] == "LoPy4" and doc["target_board"] == "LoPy4"
     assert doc["flash_size"] == "8MB" and doc["script"] == "script_8MB"
@@ -123,13 +123,16 @@ def test_flash_8mb_board_end_to_end_then_reflash_skips(sim8, archives, capsys, t
         (L8.otadata.offset, "written"),
     ]
     assert doc["config_block"] == "unchanged"
-    assert booted(sim8) == "Pycom MicroPython 1.20.2.r4 [v1.11-ffb0e1c] on 2021-01-12; LoPy4 with ESP32"
+    assert doc["booted"] == "Pycom MicroPython 1.20.2.r4 [v1.11-ffb0e1c] on 2021-01-12; LoPy4 with ESP32"
+    assert doc["boot_check"] == "ok"
+    assert booted(sim8) == doc["booted"]
     result = boot_select(lambda o, n: read_image(sim8, o, n), L8.flash_size)
     assert result.ok and result.identity.version == "1.20.2.r4"
 
-    code, doc, err = pytool(capsys, "--port", f"sim:{sim8.name}", "flash", "--no-check", str(archives["lopy4"]))
+    code, doc, err = pytool(capsys, "--port", f"sim:{sim8.name}", "flash", str(archives["lopy4"]))
     assert code == 0, err
     assert {r["action"] for r in doc["regions"]} == {"skipped"}
+    assert doc["boot_check"] == "ok"
 
     code, doc, err = pytool(
         capsys, "--port", f"sim:{sim8.name}", "flash", "--no-check", "--no-skip", str(archives["lopy4"])
@@ -138,26 +141,52 @@ def test_flash_8mb_board_end_to_end_then_reflash_skips(sim8, archives, capsys, t
     assert {r["action"] for r in doc["regions"]} == {"written"}
 
 
-def test_config_block_survives_and_fs_kept_unless_erase_fs(sim8, archives, capsys, tmp_path):
+def lfs_image(files: dict[str, bytes], size: int) -> bytes:
+    """A LittleFS /flash image made on the host (block 4096, as Pycom firmware formats it)."""
+    from littlefs import LittleFS
+
+    fs = LittleFS(block_size=4096, block_count=size // 4096)
+    for name, data in files.items():
+        with fs.open(name, "wb") as f:
+            f.write(data)
+    return bytes(fs.context.buffer)
+
+
+def lfs_files(rec, region) -> dict[str, bytes]:
+    """The files in /flash, read from the simulator's flash image on the host."""
+    from littlefs import LittleFS, UserContext
+
+    raw = read_image(rec, region.offset, region.size)
+    if raw == b"\xff" * region.size:
+        return {}  # erased, and no firmware has formatted it yet
+    context = UserContext(region.size)
+    context.buffer = bytearray(raw)
+    fs = LittleFS(context=context, block_size=4096, block_count=region.size // 4096)
+    out = {}
+    for name in fs.listdir("/"):
+        if fs.stat(name).type == 1:  # regular file
+            with fs.open(name, "rb") as f:
+                out[name] = f.read()
+    return out
+
+
+def test_config_block_survives_and_files_kept_unless_erase_fs(sim8, archives, capsys, tmp_path):
     config = bytes(range(256)) * 16  # a config block with LoRa MAC, Sigfox ID, ...: anything but 0xFF
-    files_marker = b"LittleFS-ish user data" * 100
     esptool_write(sim8, CB, config, tmp_path)
-    esptool_write(sim8, L8.fs.offset, files_marker, tmp_path)
+    esptool_write(sim8, L8.fs.offset, lfs_image({"keep.py": b"print('mine')\n"}, L8.fs.size), tmp_path)
 
-    code, doc, err = pytool(capsys, "--port", f"sim:{sim8.name}", "flash", "--no-check", str(archives["lopy4_old"]))
+    code, doc, err = pytool(capsys, "--port", f"sim:{sim8.name}", "flash", str(archives["lopy4_old"]))
     assert code == 0, err
-    assert doc["version"] == "1.20.1" and booted(sim8).startswith("Pycom MicroPython 1.20.1 ")
+    assert doc["booted"].startswith("Pycom MicroPython 1.20.1 [") and doc["boot_check"] == "ok"
     assert read_image(sim8, CB, 0x1000) == config
-    assert read_image(sim8, L8.fs.offset, len(files_marker)) == files_marker
+    assert lfs_files(sim8, L8.fs)["keep.py"] == b"print('mine')\n"
 
-    code, doc, err = pytool(
-        capsys, "--port", f"sim:{sim8.name}", "flash", "--no-check", "--erase-fs", str(archives["lopy4"])
-    )
+    code, doc, err = pytool(capsys, "--port", f"sim:{sim8.name}", "flash", "--erase-fs", str(archives["lopy4"]))
     assert code == 0, err
     assert any(r["action"] == "erased" and r["offset"] == L8.fs.offset for r in doc["regions"])
-    assert read_image(sim8, L8.fs.offset, len(files_marker)) == b"\xff" * len(files_marker)
+    assert doc["booted"].startswith("Pycom MicroPython 1.20.2.r4 [") and doc["boot_check"] == "ok"
+    assert "keep.py" not in lfs_files(sim8, L8.fs)  # erased (the firmware then makes a fresh /flash)
     assert read_image(sim8, CB, 0x1000) == config
-    assert booted(sim8).startswith("Pycom MicroPython 1.20.2.r4 ")
 
 
 def test_wrong_board_refused_nothing_written(sim8, archives, capsys):
@@ -177,11 +206,11 @@ def test_8mb_only_firmware_refused_on_4mb_module_and_4mb_board_end_to_end(sim4, 
     assert code == 1 and "does not fit this 4MB module" in err
     assert image_md5(sim4) == before
 
-    code, doc, err = pytool(capsys, "--port", f"sim:{sim4.name}", "flash", "--no-check", str(archives["sipy"]))
+    code, doc, err = pytool(capsys, "--port", f"sim:{sim4.name}", "flash", str(archives["sipy"]))
     assert code == 0, err
     assert doc["flash_size"] == "4MB" and doc["script"] == "script_4MB" and doc["target_board"] == "SiPy"
     assert [r["offset"] for r in doc["regions"]] == [0x1000, 0x8000, 0x10000, L4.otadata.offset]
-    assert booted(sim4).endswith("; SiPy with ESP32")
+    assert doc["booted"].endswith("; SiPy with ESP32") and doc["boot_check"] == "ok"
 
 
 def _bad_archives(tmp_path: Path, good: Path) -> dict[str, tuple[Path, str]]:
@@ -253,12 +282,13 @@ def test_stock_micropython_image_on_generic_esp32(tmp_path_factory, monkeypatch,
         monkeypatch.setenv("PYTOOL_STATE_DIR", str(state))
         vfs_marker = b"stock MicroPython vfs" * 10
         esptool_write(rec, 0x200000, vfs_marker, tmp_path)
-        code, doc, err = pytool(capsys, "--port", f"sim:{rec.name}", "flash", "--no-check", "--erase-fs", str(image))
+        code, doc, err = pytool(capsys, "--port", f"sim:{rec.name}", "flash", "--erase-fs", str(image))
         assert code == 0, err
         assert [(r["offset"], r["action"]) for r in doc["regions"]] == [(0x200000, "erased"), (0x1000, "written")]
         assert doc["config_block"] == "n/a"  # no Pycom config block on a generic ESP32: its vfs covers 0x3FF000
         assert read_image(rec, 0x200000, len(vfs_marker)) == b"\xff" * len(vfs_marker)
-        assert booted(rec) == "MicroPython v1.24.1 on 2024-11-29; Generic ESP32 module with ESP32"
+        assert doc["booted"] == "MicroPython v1.24.1 on 2024-11-29; Generic ESP32 module with ESP32"
+        assert booted(rec) == doc["booted"]
 
 
 def test_dtr_rts_reset_over_rfc2217(sim4, tmp_path, capsys):
