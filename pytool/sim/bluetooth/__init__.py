@@ -22,5 +22,9 @@ def install(board: Any, loop: asyncio.AbstractEventLoop | None = None) -> str:
     mac = getattr(board, "mac", None)
     catalogue = getattr(board, "board", None)
     name = getattr(catalogue, "name", None) or "ESP32"
-    board.services["bt"] = BluetoothService(transport, mac=mac, board_name=str(name))
+    service = BluetoothService(transport, mac=mac, board_name=str(name))
+    board.services["bt"] = service
+    hooks = getattr(board, "on_shutdown", None)
+    if hooks is not None:
+        hooks.append(service.close)  # the board's controller leaves the air with the simulator
     return transport

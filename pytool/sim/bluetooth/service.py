@@ -59,6 +59,7 @@ class BluetoothService:
         self._irq: asyncio.Queue | None = None
         self._irq_task: asyncio.Task | None = None
         self.irq_dead = False
+        self._hangs: list[asyncio.Future] = []
 
     def _reset_state(self) -> None:
         self.mtu = pycom.MTU_MAX
@@ -104,6 +105,9 @@ class BluetoothService:
         """Soft reboot: GATT apps unregistered, link and advertising kept (4.10). Hard: stack down."""
         self.conn = None
         self._stop_irq()
+        for hang in self._hangs:  # calls of the interpreter that is gone
+            hang.cancel()
+        self._hangs.clear()
         if hard:
             asyncio.get_running_loop().create_task(self._stack_down())
             return
@@ -358,7 +362,9 @@ class BluetoothService:
         if not self.apps_registered:
             # 4.10: after a soft reset the GATTS app is unregistered; Bluedroid never answers and modbt waits
             # with portMAX_DELAY: the call never returns (hard reset, or deinit() before the soft reset)
-            await asyncio.Future()
+            hang = asyncio.get_running_loop().create_future()
+            self._hangs.append(hang)
+            await hang
         assert self.db is not None
         return self.db.add_service(key, bool(isprimary), int(nbr_chars), bool(start)).id
 
