@@ -14,7 +14,6 @@ reads = [0]
 
 def on_setpoint(char, value):
     written.append(value)
-    print("setpoint", value)
     if value == 13:
         raise ValueError("unlucky setpoint")
 
@@ -24,6 +23,7 @@ def on_count(char):
     return 0x01020300 + reads[0]
 
 
+gatt.print_errors(False)  # output from the IRQ thread would interleave with the host's raw-REPL commands
 srv = gatt.Server("devlib-test", probe=True)
 svc = srv.service(SERVICE)
 level = svc.char(LEVEL, "level", fmt="u16le", value=0x1234, notify=True)
