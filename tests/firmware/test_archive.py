@@ -335,3 +335,20 @@ def test_every_catalogue_board_builds_identifies_and_plans(tmp_path, board):
             (0x10000, spec.app, layout.factory.size),
             (layout.otadata.offset, None, 0x1000),
         ]
+
+
+def test_folder_and_single_images(tmp_path):
+    from pytool.firmware import image_kind
+
+    folder = tmp_path / "LoPy4-1.20.2.r4"
+    folder.mkdir()
+    for name, data in built("lopy4").items():
+        (folder / name).write_bytes(data)
+    fw = load_firmware(folder)
+    assert fw.kind == "pycom" and fw.app_name == "lopy4.bin" and fw.board_name == "LoPy4"
+    assert plan_archive(fw, MB8).script == "script_8MB"
+    app = tmp_path / "lopy4.bin"
+    app.write_bytes(built("lopy4")["lopy4.bin"])
+    fw = load_firmware(app)
+    assert (fw.kind, fw.image_kind, fw.image_offset, fw.board_name) == ("image", "app", 0x10000, "LoPy4")
+    assert image_kind(b"\x00" * 64) == ("raw", 0x10000)

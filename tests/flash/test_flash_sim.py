@@ -329,3 +329,18 @@ def test_manual_reset_waits_for_the_user(sim4, archives, capsys):
     assert control.status()["mode"] != "app"  # nobody pressed reset again yet: still in the bootloader
     control.reset()
     assert booted(sim4).startswith("Pycom MicroPython 1.20.2.r4 [")
+
+
+def test_erase_firmware_keeps_fs_and_config_block(sim8, archives, capsys, tmp_path):
+    code, _, err = pytool(capsys, "--port", f"sim:{sim8.name}", "flash", str(archives["lopy4"]))
+    assert code == 0, err
+    config = read_image(sim8, CB, 0x1000)
+    fs_before = read_image(sim8, L8.fs.offset, 0x10000)
+    code, doc, err = pytool(capsys, "--port", f"sim:{sim8.name}", "erase")
+    assert code == 0, err
+    assert doc["backup"] is None and doc["config_block"] == "unchanged"
+    assert read_image(sim8, 0x1000, 0x7000) == b"\xff" * 0x7000  # bootloader gone
+    assert read_image(sim8, 0x10000, 0x1000) == b"\xff" * 0x1000  # app gone
+    assert read_image(sim8, CB, 0x1000) == config
+    assert read_image(sim8, L8.fs.offset, 0x10000) == fs_before
+    assert booted(sim8) is None  # invalid-header boot loop
