@@ -95,3 +95,35 @@ def test_unknown_target_is_noted_not_refused():
     r = result()
     _check_board(FW(LOPY4), None, "unknown", False, r)
     assert r.notes and "checked after the reset" in r.notes[0]
+
+
+class RecordingEsp:
+    """Stands in for esptool's loader object: records baud changes and reads (the protocol is tested elsewhere)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def change_baud(self, baud: int) -> None:
+        self.calls.append(("baud", baud))
+
+    def read_flash(self, offset: int, size: int) -> bytes:
+        self.calls.append(("read", offset, size))
+        return b"\xff" * size
+
+
+@pytest.mark.parametrize(
+    ("strategy", "baud", "expected"),
+    [
+        ("pic", 921600, [("baud", 230400), ("read", 0x3FF000, 16), ("baud", 921600)]),
+        ("pic", 115200, [("read", 0x3FF000, 16)]),
+        ("dtr-rts", 921600, [("read", 0x3FF000, 16)]),
+    ],
+)
+def test_reads_through_a_pic_are_capped_at_230400(strategy, baud, expected):
+    from pytool.flash import Session
+    from pytool.ports import ResolvedPort
+
+    esp = RecordingEsp()
+    session = Session(esp, ResolvedPort("p", "p", strategy, "x"), strategy, baud, 0x800000, "mac")
+    assert session.read(0x3FF000, 16) == b"\xff" * 16
+    assert esp.calls == expected
