@@ -8,7 +8,8 @@ Apply, interruption-safe at any byte:
 - each file is written to `<root>/.pytool/tmp/N` (zlib-compressed + base64 when the board can inflate, base64
   otherwise; chunks sized to the board's free heap), its on-board SHA-256 is checked, the manifest is rewritten
   atomically (temp + rename) and only then is the file renamed into place: every file is always old or new;
-- deletions only touch files the manifest lists (or, with `--mirror`, everything not in the project);
+- deletions only touch files the manifest lists (or, with `--mirror`, everything not in the project), and happen
+  before the manifest forgets them, so an interrupted deletion is finished by the next sync;
 - leftovers of an interrupted sync (temp files) are removed by the next sync's first round trip.
 """
 
@@ -211,22 +212,10 @@ def _pt_state(L, mirror):
    stale = True
  return [ch, gone, stale]
 def _pt_fin(F, D, M2, rec=True):
- M = _pt_mload() if rec else {}
  for t, k, s in F:
-  h = _pt_h(t)
-  if h != s:
+  if _pt_h(t) != s:
    os.remove(t)
    raise ValueError('hash mismatch after upload: ' + k)
- for t, k, s in F:
-  M[k] = s
- for k in D:
-  M.pop(k, None)
- if M2 is not None:
-  M = M2
- if rec and (F or D or M2 is not None):
-  _pt_msave(M)
- for t, k, s in F:
-  _pt_mv(t, _pt_p(k))
  for k in D:
   p = _pt_p(k)
   try:
@@ -240,6 +229,15 @@ def _pt_fin(F, D, M2, rec=True):
    except OSError:
     break
    d = d.rsplit('/', 1)[0]
+ if rec and (F or D or M2 is not None):
+  M = _pt_mload() if M2 is None else M2
+  for t, k, s in F:
+   M[k] = s
+  for k in D:
+   M.pop(k, None)
+  _pt_msave(M)
+ for t, k, s in F:
+  _pt_mv(t, _pt_p(k))
 """
 
 
