@@ -210,10 +210,10 @@ def _check_step(cfg: project_config.ProjectConfig, running: dict) -> tuple[str, 
     target = check.target_from(running.get("flavour"), running.get("version") or cfg.firmware)
     report = check.check_files(((f.source, f.rel) for f in files), target)
     if report.errors:
-        shown = "; ".join(str(f) for f in report.errors[:3])
+        shown = ", ".join(f"{f.path}:{f.line} {f.code}" for f in report.errors[:5])
         raise PytoolError(
             f"`pytool check` found {len(report.errors)} error(s) for {target.label}: {shown}",
-            "fix them (or deploy with --no-check)",
+            f"`pytool check {cfg.root}` explains them; fix them (or deploy with --no-check)",
         )
     if not report.findings:
         return "ok", f"{report.files} file(s) for {target.label}: no problems"

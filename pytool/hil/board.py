@@ -1,9 +1,11 @@
 """The board under test, for over-the-air tests: one serial session that also records everything printed.
 
-The board's serial port has one owner: this session. Between commands a reader thread drains the port into a
-`SerialCapture`, so callback output (`print` in a GATT handler) is kept while the tests talk over the air;
-commands (`exec`, `reset`) take the port, and what they read lands in the same capture. Commands never soft
-reset the board: on Pycom firmware a soft reset unregisters the GATT server (reference 4.10).
+The board's serial port has one owner: this session. A reader thread moves every byte the board prints into a
+`SerialCapture` (callback output of GATT handlers, boot text), and commands (`exec`, `reset`) find their
+replies in that same capture, so output that interleaves with a command's reply (a handler printing "Client
+disconnected" while the raw REPL answers, reference 4.7) is neither lost nor mistaken for the reply.
+Commands never soft reset the board: on Pycom firmware a soft reset unregisters the GATT server (reference
+4.10). Opening the session does not disturb the board; `exec` and `reset` interrupt a running main.py.
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ import time
 from typing import Any
 
 from pytool.errors import PytoolError
-from pytool.hil.capture import SerialCapture, TappedSerial
+from pytool.hil.capture import SerialCapture
 
 #: The friendly REPL prompt after boot (boot.py and main.py done): the banner's last line, then ">>> ".
 BOOT_PROMPT = re.compile(r'Type "help\(\)" for more information\.\n(?:.*\n)*?>>> ?')
-#: Any sign that the chip restarted: the ROM's reset line or a firmware banner.
-RESET_SIGN = re.compile(r"rst:0x|MicroPython v|Pycom MicroPython")
+#: The ESP32 ROM's first lines after any reset ("ets Jun  8 2016 00:22:57", "rst:0xc (SW_CPU_RESET)").
+RESET_SIGN = re.compile(r"rst:0x[0-9a-f]+ \(|ets [A-Z][a-z]{2} ")
+RAW_PROMPT = rb"raw REPL; CTRL-B to exit\r\n>"
+#: Bytes that must never be sent inside code: 0x04 ends it, 0x06 (Ctrl-F) resets Pycom boards into safe boot.
+FORBIDDEN = frozenset(range(0x00, 0x07))
 
 
 class BoardError(PytoolError):
@@ -31,30 +36,27 @@ class BoardError(PytoolError):
 class HilBoard:
     """A serial session on the board under test with a capture of all its output (see module docstring)."""
 
-    def __init__(self, port: str | None, poll_interval: float = 0.02) -> None:
+    def __init__(self, port: str | None, baudrate: int = 115200) -> None:
         """Open `port` (device path, URL, sim:NAME, None = the single attached board) without disturbing it."""
-        from mpremote.transport import TransportError
-        from mpremote.transport_serial import SerialTransport
+        import serial
 
         from pytool.ports import resolve_port
 
         self.resolved = resolve_port(port)
         self.port = self.resolved.spec
-        self.device = self.resolved.url
         self.capture = SerialCapture()
-        self._transport_error = TransportError
         try:
-            self._transport = SerialTransport(self.device, baudrate=115200)
-        except (TransportError, OSError) as exc:
+            self._serial = serial.serial_for_url(self.resolved.url, do_not_open=True, baudrate=baudrate, timeout=0.05)
+            if "://" not in self.resolved.url:
+                self._serial.exclusive = True
+            self._serial.open()
+        except (serial.SerialException, OSError, ValueError) as exc:
             raise BoardError(
                 f"cannot open the board's serial port {self.port}: {exc}",
                 "check --board-port (a device path, URL or sim:NAME) and that no other program holds the port",
             ) from exc
-        self._transport.serial.timeout = 1.0  # mpremote reads a pty without timeout: never block forever
-        self._transport.serial = TappedSerial(self._transport.serial, self.capture)
         self._lock = threading.RLock()
         self._closed = threading.Event()
-        self._poll_interval = poll_interval
         self._test_start = 0
         self._cursor = 0
         self._reader = threading.Thread(target=self._drain, name=f"hil-serial-{self.port}", daemon=True)
@@ -63,18 +65,14 @@ class HilBoard:
     # -- capture ---------------------------------------------------------------------------------------------
 
     def _drain(self) -> None:
-        serial = self._transport.serial
+        port = self._serial
         while not self._closed.is_set():
-            with self._lock:
-                try:
-                    waiting = serial.in_waiting
-                    if waiting:
-                        serial.read(waiting)
-                except (OSError, ValueError, TypeError) as exc:  # the port went away (board unplugged, sim killed)
-                    if not self._closed.is_set():
-                        self.capture.feed(f"\n[pytool: serial port lost: {exc}]\n".encode())
-                    return
-            time.sleep(self._poll_interval)
+            try:
+                self.capture.feed(port.read(port.in_waiting or 1))
+            except Exception as exc:  # OSError, SerialException: board unplugged, simulator killed
+                if not self._closed.is_set():
+                    self.capture.feed(f"\n[pytool: serial port lost: {exc}]\n".encode())
+                return
 
     def begin_test(self) -> None:
         """Mark the start of a test: `output`, `count` and `expect` look at what is printed from now on."""
@@ -113,32 +111,48 @@ class HilBoard:
 
     # -- commands --------------------------------------------------------------------------------------------
 
-    def exec(self, code: str, timeout: float = 10.0) -> str:
-        """Run `code` in the raw REPL (no soft reset) and return what it printed; raise BoardError if it raised."""
-        with self._lock:
-            transport = self._transport
-            try:
-                transport.enter_raw_repl(soft_reset=False, timeout_overall=timeout)
-                try:
-                    out, err = transport.exec_raw(code, timeout=timeout)
-                finally:
-                    transport.exit_raw_repl()
-            except self._transport_error as exc:
-                raise BoardError(
-                    f"the board did not answer on {self.port}: {exc}", "is main.py blocking the REPL?"
-                ) from exc
-        if err:
-            raise BoardError(f"board code raised: {err.decode(errors='replace').strip().splitlines()[-1]}")
-        return out.decode(errors="replace").replace("\r\n", "\n")
-
-    def eval(self, expression: str, timeout: float = 10.0) -> Any:
-        """Evaluate a Python literal-valued expression on the board."""
-        return ast.literal_eval(self.exec(f"print(repr({expression}))", timeout).strip())
-
     def write(self, data: bytes) -> None:
         """Send raw bytes to the board (e.g. b"\\x03" to interrupt main.py); what it prints lands in the capture."""
         with self._lock:
-            self._transport.serial.write(data)
+            self._serial.write(data)
+
+    def _wait(self, pattern: bytes, since: int, timeout: float, doing: str) -> re.Match[bytes]:
+        found = self.capture.search_bytes(pattern, since, timeout)
+        if found is None:
+            raise BoardError(
+                f"the board did not answer on {self.port} while {doing} (waited {timeout:g} s)",
+                f"is main.py blocking the REPL? its last lines:\n{self.capture.tail(8, since)}",
+            )
+        return found
+
+    def exec(self, code: str, timeout: float = 10.0) -> str:
+        """Run `code` in the raw REPL (no soft reset) and return what it printed; BoardError if it raised.
+
+        Interrupts whatever runs (Ctrl-C) first, and leaves the board at the friendly prompt afterwards."""
+        payload = code.encode()
+        bad = FORBIDDEN.intersection(payload)
+        if bad:
+            raise ValueError(f"code contains control byte(s) {sorted(bad)}: encode data (repr, base64) first")
+        with self._lock:
+            mark = self.capture.position
+            self._serial.write(b"\r\x03\x03\x01")  # interrupt, raw REPL
+            entered = self._wait(RAW_PROMPT, mark, timeout, "entering the raw REPL")
+            start = mark + entered.end()
+            for offset in range(0, len(payload), 256):  # Pycom 1.20 has no raw-paste: pace the input
+                self._serial.write(payload[offset : offset + 256])
+                time.sleep(0.01)
+            self._serial.write(b"\x04")
+            reply = self._wait(rb"OK(.*?)\x04(.*?)\x04>", start, timeout, "running code")
+            self._serial.write(b"\x02")  # back to the friendly REPL
+        out, err = reply.group(1), reply.group(2)
+        if err:
+            text = err.decode("utf-8", "replace").replace("\r\n", "\n").strip()
+            raise BoardError(f"board code raised {text.splitlines()[-1] if text else 'an error'}", text)
+        return out.decode("utf-8", "replace").replace("\r\n", "\n")
+
+    def eval(self, expression: str, timeout: float = 10.0) -> Any:
+        """Evaluate a Python literal-valued expression on the board."""
+        return ast.literal_eval(self.exec(f"print(repr({expression}))", timeout).strip().splitlines()[-1])
 
     def reset(self, hard: bool = True, boot_timeout: float = 20.0, main_timeout: float | None = None) -> bool:
         """Reset the board (`machine.reset()`, or Ctrl-D for a soft reset) and wait for it to boot.
@@ -149,21 +163,10 @@ class HilBoard:
         A soft reset leaves Pycom's Bluetooth stack unusable (reference 4.10): over-the-air tests want hard.
         """
         with self._lock:
-            transport = self._transport
-            try:
-                if hard:
-                    transport.enter_raw_repl(soft_reset=False)
-                    mark = self.capture.position  # the REPL may print a banner on Ctrl-C: look after it
-                    transport.exec_raw_no_follow("import machine\nmachine.reset()")
-                else:
-                    transport.serial.write(b"\r\x03\x03\x02")  # interrupt, friendly REPL
-                    time.sleep(0.2)
-                    mark = self.capture.position
-                    transport.serial.write(b"\x04")  # soft reset
-            except self._transport_error as exc:
-                raise BoardError(f"the board did not take the reset command: {exc}") from exc
-            finally:
-                transport.in_raw_repl = False
+            self._serial.write(b"\r\x03\x03\x02")  # interrupt whatever runs, friendly REPL
+            time.sleep(0.2)  # an interrupted main.py prints its traceback and the banner
+            mark = self.capture.position
+            self._serial.write(b"import machine; machine.reset()\r" if hard else b"\x04")
         restarted = self.capture.search(RESET_SIGN if hard else "soft reboot", mark, boot_timeout)
         if restarted is None:
             raise BoardError(
@@ -178,7 +181,7 @@ class HilBoard:
         self._closed.set()
         self._reader.join(timeout=2)
         with contextlib.suppress(Exception):
-            self._transport.close()
+            self._serial.close()
 
     def __enter__(self) -> HilBoard:
         return self

@@ -1,8 +1,8 @@
 """Everything a board prints on its serial port, kept in order, searchable while it grows.
 
 A board prints on its own: callback output from the IRQ thread, boot text after a reset. `SerialCapture` keeps
-every byte that comes out of the port; `TappedSerial` is the pyserial object the board session reads through,
-so that what the session consumes (raw-REPL replies) lands in the capture too, and nothing is read twice.
+every byte that comes out of the port, in order; the board session (pytool.hil.board) is its only writer and
+reads its own command replies from it too, so nothing the board prints is lost or read twice.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-from typing import Any
 
 
 def to_text(data: bytes) -> str:
@@ -65,6 +64,22 @@ class SerialCapture:
                     return None
                 self._changed.wait(min(remaining, 0.5))
 
+    def search_bytes(self, pattern: bytes, since: int, timeout: float) -> re.Match[bytes] | None:
+        """Wait up to `timeout` s for the raw-bytes regular expression `pattern` from position `since`.
+
+        Match positions are relative to `since`."""
+        regex = re.compile(pattern, re.S)
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                match = regex.search(bytes(self._data[since:]))
+                if match is not None:
+                    return match
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._changed.wait(min(remaining, 0.5))
+
 
 def _byte_offset(raw: bytes, text_end: int) -> int:
     """The byte offset in `raw` whose `to_text` prefix is `text_end` characters long (smallest such offset)."""
@@ -76,28 +91,3 @@ def _byte_offset(raw: bytes, text_end: int) -> int:
         else:
             high = middle
     return low
-
-
-class TappedSerial:
-    """A pyserial port whose reads are also recorded in a `SerialCapture` (everything else passes through)."""
-
-    def __init__(self, port: Any, capture: SerialCapture) -> None:
-        self._port = port
-        self._capture = capture
-
-    def read(self, size: int = 1) -> bytes:
-        data = self._port.read(size)
-        self._capture.feed(data)
-        return data
-
-    def read_all(self) -> bytes:
-        return self.read(self._port.in_waiting)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._port, name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in ("_port", "_capture"):
-            object.__setattr__(self, name, value)
-        else:
-            setattr(self._port, name, value)
