@@ -56,6 +56,8 @@ _PYCOM_BANNER = re.compile(
     rb"Pycom MicroPython (\d[\w.\-]*) \[([^\]\x00\r\n]+)\] on (\d{4}-\d{2}-\d{2}); (\w+) with ESP32"
 )
 _STOCK_BANNER = re.compile(rb"MicroPython (v\d[\w.\-]*) on (\d{4}-\d{2}-\d{2}); ([^\x00\r\n;]+?) with ESP32")
+#: Regular expressions of the banner lines pytool recognises (Pycom, then stock MicroPython).
+BANNER_PATTERNS = (_PYCOM_BANNER, _STOCK_BANNER)
 
 
 def pycom_banner(version: str, micropython: str, build_date: str, board_name: str) -> str:

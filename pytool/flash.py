@@ -219,9 +219,8 @@ def open_session(
             esp._port.close()
 
 
-def reboot_into_firmware(session: Session, watch: Callable[[], None] | None = None) -> None:
-    """Leave the bootloader: hard reset by the session's strategy. `watch` runs while the port is still open
-    (for the sim, between opening and the reset, so that no boot output is lost)."""
+def reboot_into_firmware(session: Session) -> None:
+    """Leave the bootloader: hard reset by the session's strategy (manual: the user presses reset)."""
     esp, strategy = session.esp, session.reset
     session.rebooted = True
     if strategy == "sim":
@@ -238,8 +237,6 @@ def reboot_into_firmware(session: Session, watch: Callable[[], None] | None = No
 
 # --------------------------------------------------------------------------------------------- banner check
 
-_BANNER_PATTERNS = (fwmod._PYCOM_BANNER, fwmod._STOCK_BANNER)
-
 
 def wait_for_banner(read: Callable[[], bytes], write: Callable[[bytes], None], timeout: float) -> str | None:
     """Read boot output until a firmware banner appears. After a few quiet seconds, interrupt whatever runs
@@ -251,7 +248,7 @@ def wait_for_banner(read: Callable[[], bytes], write: Callable[[bytes], None], t
     while time.monotonic() < deadline:
         chunk = read()
         buffer = (buffer + chunk)[-8192:]
-        for pattern in _BANNER_PATTERNS:
+        for pattern in fwmod.BANNER_PATTERNS:
             m = pattern.search(buffer)
             if m:
                 return m.group(0).decode("ascii", "replace")
