@@ -29,6 +29,7 @@ from pytool.errors import PytoolError
 logger = logging.getLogger(__name__)
 
 POWER_ON_TIMEOUT = 10.0
+CANCEL_GRACE = 2.0  # how long a controller may take to confirm LE Create Connection Cancel
 AdvertisementListener = Callable[[Advertisement], None]
 
 
@@ -142,18 +143,32 @@ class BumbleHost:
     # -- connections ----------------------------------------------------------------------------------------
 
     async def connect(self, address: hci.Address, timeout: float) -> Connection:
-        """Create an LE connection to `address` (one at a time; scanning pauses meanwhile)."""
+        """Create an LE connection to `address` (one at a time; scanning pauses meanwhile).
+
+        On timeout Bumble cancels the initiation and waits for the controller to confirm. A controller that never
+        confirms (Bumble's virtual one) would hang here and keep initiating: after CANCEL_GRACE the host is retired
+        (no new users; closed when its last user leaves) and TimeoutError raised.
+        """
         async with self._connect_lock:
             self._connecting += 1
             try:
                 await self._update_scanning()
-                return await self.device.connect(address, timeout=timeout)
+                try:
+                    return await asyncio.wait_for(self.device.connect(address, timeout=timeout), timeout + CANCEL_GRACE)
+                except TimeoutError:  # ours: Bumble's own (after a confirmed cancel) is core.TimeoutError
+                    logger.warning("controller on %s did not confirm a connection cancel: retiring it", self.name)
+                    self.retire()
+                    raise TimeoutError(f"no connection to {address_str(address)} within {timeout:g} s") from None
             finally:
                 self._connecting -= 1
                 if not self.lost:
                     await self._update_scanning()
 
     # -- lifecycle --------------------------------------------------------------------------------------------
+
+    def retire(self) -> None:
+        """Hand this host to no new user (acquire() opens a fresh one); it closes when its last user leaves."""
+        _forget(self)
 
     def _on_transport_lost(self) -> None:
         if self.lost:

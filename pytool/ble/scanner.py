@@ -21,6 +21,8 @@ class BumbleArgs(TypedDict, total=False):
 class BumbleScanner(BaseBleakScanner):
     """Scans through a shared Bumble host. `scanning_mode="passive"` sends no scan requests (no scan responses).
 
+    If the transport is lost while scanning, no more advertisements arrive; `start()` again opens a fresh host.
+
     `BLEDevice.details` is the typed Bumble `hci.Address`; `AdvertisementData.platform_data` is
     `(bumble.device.Advertisement,)` of the latest event.
     """
@@ -42,7 +44,9 @@ class BumbleScanner(BaseBleakScanner):
     async def start(self) -> None:
         """Start scanning (clears what was seen before, as bleak requires)."""
         if self._host is not None:
-            return
+            if not self._host.lost:
+                return
+            await self.stop()  # its transport was lost: start over on a fresh host
         self.seen_devices = {}
         host = await hosts.acquire(resolve_transport(self._transport))
         try:

@@ -13,6 +13,7 @@ GATT layout (every attribute has explicit handlers; Bumble's server does not enf
   - INDICATE_CHAR  indicate                 } indications: b"n" / b"i" + uint16 count + uint16 size
   - CONTROL_CHAR   write
   - SECRET_CHAR    read -> ATT READ_NOT_PERMITTED, write -> ATT application error 0x80
+  - HANG_CHAR      read -> never answered (a stuck device)
 - Battery service 0x180F, battery level 0x2A19 (read) -> 87
 Advertising: flags, 16-bit and 128-bit service UUID lists, TX power; scan response: name, manufacturer data,
 service data (so passive scanners do not see the name).
@@ -39,6 +40,7 @@ NOTIFY_CHAR = "8e9a0005-3c4d-4b7e-9f1a-0123456789ab"
 INDICATE_CHAR = "8e9a0006-3c4d-4b7e-9f1a-0123456789ab"
 CONTROL_CHAR = "8e9a0007-3c4d-4b7e-9f1a-0123456789ab"
 SECRET_CHAR = "8e9a0008-3c4d-4b7e-9f1a-0123456789ab"
+HANG_CHAR = "8e9a0009-3c4d-4b7e-9f1a-0123456789ab"
 CONFIG_DESC = "8e9a00d1-3c4d-4b7e-9f1a-0123456789ab"
 BATTERY_SERVICE = "0000180f-0000-1000-8000-00805f9b34fb"
 BATTERY_LEVEL = "00002a19-0000-1000-8000-00805f9b34fb"
@@ -113,6 +115,11 @@ class Peripheral:
         raise att.ATT_Error(APP_ERROR)
 
     @staticmethod
+    async def _hang(connection) -> bytes:
+        await asyncio.Event().wait()
+        return b""
+
+    @staticmethod
     def _no_read(connection) -> bytes:
         raise att.ATT_Error(att.ErrorCode.READ_NOT_PERMITTED)
 
@@ -166,6 +173,9 @@ class Peripheral:
                 ),
                 gatt.Characteristic(
                     SECRET_CHAR, _P.READ | _P.WRITE, _RW, value(read=self._refuse_read, write=self._refuse_write)
+                ),
+                gatt.Characteristic(
+                    HANG_CHAR, _P.READ, gatt.Characteristic.READABLE, value(read=self._hang, write=self._no_write)
                 ),
             ],
         )

@@ -15,6 +15,7 @@ from ble_peripheral import (
     BATTERY_SERVICE,
     CONFIG_DESC,
     CONTROL_CHAR,
+    HANG_CHAR,
     INDICATE_CHAR,
     LONG_CHAR,
     LONG_INITIAL,
@@ -42,6 +43,7 @@ from bleak.exc import (
     BleakGATTProtocolError,
     BleakGATTProtocolErrorCode,
 )
+from bumble import gatt_client, hci
 
 from pytool.ble import host as ble_host
 
@@ -272,14 +274,36 @@ async def test_peripheral_killed_mid_connection_fires_disconnected_callback(radi
         gone = asyncio.Event()
         async with BleakClient(await find("pytool-doomed"), disconnected_callback=lambda c: gone.set()) as client:
             assert await client.read_gatt_char(READ_CHAR) == READ_VALUE
+            stuck = asyncio.create_task(client.read_gatt_char(HANG_CHAR))  # a request the peer never answers
+            await asyncio.sleep(0.2)
+            assert not stuck.done()
             os.kill(proc.pid, signal.SIGKILL)
             await asyncio.wait_for(gone.wait(), 10)
             assert not client.is_connected
+            with pytest.raises(BleakError, match="disconnected"):
+                await asyncio.wait_for(stuck, 10)  # ended by the disconnection, not by the 30 s ATT timeout
             with pytest.raises(BleakError):
                 await client.read_gatt_char(READ_CHAR)
     finally:
         proc.kill()
         proc.wait(10)
+
+
+async def test_timeouts_are_builtin_timeout_errors(peripheral, monkeypatch):
+    absent = BLEDevice("C0:AB:CD:EF:01:23", None, hci.Address("C0:AB:CD:EF:01:23"))  # typed: no scan first
+    with pytest.raises(TimeoutError):
+        await BleakClient(absent, timeout=0.5).connect()
+    assert ble_host.open_hosts() == []  # nothing left behind (a host whose controller kept initiating is retired)
+    monkeypatch.setattr(gatt_client, "GATT_REQUEST_TIMEOUT", 0.5)  # instead of the ATT's 30 s
+    async with BleakClient(await find("pytool-periph")) as client:
+        with pytest.raises(TimeoutError):
+            await client.read_gatt_char(HANG_CHAR)
+
+
+async def test_service_filter_limits_discovery(peripheral):
+    async with BleakClient(await find("pytool-periph"), services=["180f"]) as client:
+        assert [s.uuid for s in client.services] == [BATTERY_SERVICE]
+        assert await client.read_gatt_char(BATTERY_LEVEL) == bytearray([BATTERY])
 
 
 async def test_two_clients_connect_at_once_and_share_one_host(peripheral, peripheral2):
