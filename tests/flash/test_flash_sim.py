@@ -344,3 +344,35 @@ def test_erase_firmware_keeps_fs_and_config_block(sim8, archives, capsys, tmp_pa
     assert read_image(sim8, CB, 0x1000) == config
     assert read_image(sim8, L8.fs.offset, 0x10000) == fs_before
     assert booted(sim8) is None  # invalid-header boot loop
+
+
+def _without(path: Path, drop: set[str], out: Path) -> Path:
+    import io
+
+    with tarfile.open(path) as src, tarfile.open(out, "w:gz") as dst:
+        for m in src.getmembers():
+            if m.name not in drop:
+                dst.addfile(m, io.BytesIO(src.extractfile(m).read()))
+    return out
+
+
+def test_script2_with_fipy_bin_bug_and_legacy_script(sim8, archives, capsys, tmp_path):
+    """LoPy4 archives whose script_8MB is missing fall back to script2 (which names fipy.bin: the packaging bug)
+    and then to the legacy script (erase 0x1000..0x200FFF, raw offsets); re-flashing the legacy way skips all."""
+    script2_only = _without(archives["lopy4_old"], {"script_8MB"}, tmp_path / "s2.tar.gz")
+    code, doc, err = pytool(capsys, "--port", f"sim:{sim8.name}", "flash", str(script2_only))
+    assert code == 0, err
+    assert doc["script"] == "script2" and any("fipy.bin" in n for n in doc["notes"])
+    assert doc["booted"].startswith("Pycom MicroPython 1.20.1 [") and doc["booted"].endswith("LoPy4 with ESP32")
+
+    legacy_only = _without(archives["lopy4"], {"script_8MB", "script2"}, tmp_path / "legacy.tar.gz")
+    code, doc, err = pytool(capsys, "--port", f"sim:{sim8.name}", "flash", str(legacy_only))
+    assert code == 0, err
+    assert doc["script"] == "script"
+    erased = [r["offset"] for r in doc["regions"] if r["action"] == "erased"]
+    assert 0x1000 in erased and all(o < 0x201000 for o in erased)
+    assert doc["booted"].startswith("Pycom MicroPython 1.20.2.r4 [")
+
+    code, doc, err = pytool(capsys, "--port", f"sim:{sim8.name}", "flash", str(legacy_only))
+    assert code == 0, err
+    assert {r["action"] for r in doc["regions"]} == {"skipped"}
