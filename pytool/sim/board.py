@@ -250,7 +250,10 @@ class SimBoard:
             self._loop_timer = None
         if self.runtime is not None:
             runtime, self.runtime = self.runtime, None
-            await runtime.stop()
+            try:
+                await runtime.stop()
+            except Exception:
+                log.exception("runtime failed to stop")
         self.identity = None
         self.rom.reset()
 
@@ -301,7 +304,13 @@ class SimBoard:
             )
             self.runtime = runtime_cls(context)
             self.mode = Mode.APP
-            await self.runtime.start()
+            try:
+                await self.runtime.start()
+            except Exception as exc:  # a broken runtime must not take the board (ROM, control socket) down
+                log.exception("runtime failed to start")
+                self.runtime, self.mode = None, Mode.BOOT_LOOP
+                self._text(f"pytool sim: the runtime failed to start: {type(exc).__name__}: {exc}\r\n")
+                return
             self.runtime.port_open(self.port_is_open)
 
     async def shutdown(self) -> None:

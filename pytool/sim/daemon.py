@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -158,6 +159,7 @@ async def serve(config: SimConfig, on_ready: Callable[[registry.SimRecord], None
         pty.close()
         rfc.close()
         flash.close()
+        shutil.rmtree(workdir, ignore_errors=True)  # scratch only: sockets and ptys of this run
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
 
@@ -240,25 +242,27 @@ def _wait_gone(pid: int, timeout: float) -> bool:
 
 
 def _alive(pid: int) -> bool:
-    """Whether `pid` still runs (a zombie child of ours is reaped and counts as gone)."""
-    with contextlib.suppress(ChildProcessError):
+    """Whether `pid` still runs. A child of ours counts until it is reaped (a zombie group leader can only be
+    reaped once all its threads are gone); someone else's zombie counts as gone."""
+    try:
         if os.waitpid(pid, os.WNOHANG)[0] == pid:
             return False
+        ours = True
+    except ChildProcessError:
+        ours = False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    if ours:
+        return True
     try:
         with open(f"/proc/{pid}/stat") as f:
-            zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
-    if zombie:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-    return not zombie
 
 
 def main(argv: list[str] | None = None) -> int:
