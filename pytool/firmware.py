@@ -718,6 +718,24 @@ def check_plan(plan: FlashPlan, flash_size: int, protect_config: bool = True) ->
             )
 
 
+def image_validity(fw: Firmware) -> tuple[bool, str]:
+    """Would a single image work? A merged image must boot (bootloader, partition table, app: `boot_select`
+    on a virtual flash holding it); an app image must pass the bootloader's checks. Raw data: no opinion."""
+    data = next(iter(fw.files.values()))
+    if fw.image_kind == "merged":
+        flash = b"\xff" * (fw.image_offset or 0) + data
+
+        def read(offset: int, n: int) -> bytes:
+            return flash[offset : offset + n].ljust(n, b"\xff")
+
+        result = boot_select(read, max(0x400000, len(flash)))
+        return result.ok, result.reason
+    if fw.image_kind == "app":
+        check = check_image_bytes(data)
+        return check.ok, check.reason
+    return True, ""
+
+
 def describe(fw: Firmware) -> dict:
     """`pytool firmware info`: identity, members with sizes and hashes, and where each goes per flash size."""
     ident = fw.identity
@@ -737,12 +755,8 @@ def describe(fw: Firmware) -> dict:
         "layouts": {},
     }
     if fw.kind == "image":
-        check = check_image_bytes(
-            fw.files[next(iter(fw.files))][
-                (BOOTLOADER_OFFSET - fw.image_offset) if fw.image_kind == "merged" and fw.image_offset == 0 else 0 :
-            ]
-        )
-        result.update(image_kind=fw.image_kind, offset=fw.image_offset, valid=check.ok, problem=check.reason or None)
+        valid, problem = image_validity(fw)
+        result.update(image_kind=fw.image_kind, offset=fw.image_offset, valid=valid, problem=problem or None)
         return result
     for size, key in FLASH_SIZES.items():
         if f"partitions_{key}.bin" not in fw.files and not (key == "4MB" and "partitions.bin" in fw.files):

@@ -447,6 +447,13 @@ def flash(
     """Flash `fw` onto the chip at `port`: plan, protect the config block, write what changed, reset, check."""
     sink = sink or ProgressSink()
     started = time.monotonic()
+    if fw.kind == "image":
+        valid, problem = fwmod.image_validity(fw)
+        if not valid and not options.force:
+            raise FlashError(
+                f"{Path(fw.source).name} is not a bootable {fw.image_kind} image ({problem})",
+                "download it again, or pass --force to write it anyway",
+            )
     with esptool_logging(sink, options.debug), open_session(port, options.baud, options.reset, say) as session:
         target, how = _target_board(port, options, session)
         # 0x3FF000 is the Pycom config block on every Pycom module; on other ESP32 boards it is ordinary flash

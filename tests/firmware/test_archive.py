@@ -352,3 +352,14 @@ def test_folder_and_single_images(tmp_path):
     fw = load_firmware(app)
     assert (fw.kind, fw.image_kind, fw.image_offset, fw.board_name) == ("image", "app", 0x10000, "LoPy4")
     assert image_kind(b"\x00" * 64) == ("raw", 0x10000)
+
+
+def test_info_reports_a_broken_merged_image(tmp_path, capsys):
+    from pytool.firmware_build import build_micropython_image
+
+    image = build_micropython_image()
+    path = tmp_path / "broken.bin"
+    path.write_bytes(image[:0x7020] + b"\0" * 32 + image[0x7040:])  # 2nd partition table entry zeroed
+    assert cli.run(["--json", "firmware", "info", str(path)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["valid"] is False and "partition table" in info["problem"]

@@ -127,3 +127,21 @@ def test_reads_through_a_pic_are_capped_at_230400(strategy, baud, expected):
     session = Session(esp, ResolvedPort("p", "p", strategy, "x"), strategy, baud, 0x800000, "mac")
     assert session.read(0x3FF000, 16) == b"\xff" * 16
     assert esp.calls == expected
+
+
+def test_corrupt_single_image_refused_before_touching_the_port(tmp_path):
+    from pytool.firmware import load_firmware
+    from pytool.firmware_build import build_micropython_image
+    from pytool.flash import FlashOptions, flash
+    from pytool.ports import ResolvedPort
+
+    good = build_micropython_image()
+    bad = tmp_path / "corrupt.bin"
+    bad.write_bytes(good[:0x20000] + bytes([good[0x20000] ^ 1]) + good[0x20001:])
+    nowhere = ResolvedPort("/dev/nonexistent", "/dev/nonexistent", "dtr-rts", "x")
+    with pytest.raises(FlashError, match=r"not a bootable merged image \(no valid app image \(factory: checksum"):
+        flash(load_firmware(bad), nowhere, FlashOptions())
+    truncated = tmp_path / "truncated.bin"
+    truncated.write_bytes(good[: len(good) // 3])
+    with pytest.raises(FlashError, match="not a bootable merged image"):
+        flash(load_firmware(truncated), nowhere, FlashOptions())
