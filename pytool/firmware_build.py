@@ -30,7 +30,8 @@ from pytool.firmware import (
     stock_banner,
 )
 
-#: Known Pycom releases: SW_VERSION -> (MICROPY_GIT_TAG, build date). r4 and r6 from real banners (reference 3).
+#: Known Pycom releases: SW_VERSION -> (MICROPY_GIT_TAG, build date). r4 and r6 are from real banners (reference
+#: section 3); the 1.20.1 tag hash and date are placeholders (MicroPython 1.11 base, no published banner found).
 PYCOM_RELEASES = {
     "1.20.1": ("v1.11-3138a13", "2019-10-08"),
     "1.20.2.r4": ("v1.11-ffb0e1c", "2021-01-12"),
