@@ -23,7 +23,7 @@ from bumble.device import Advertisement, Connection, Device
 from bumble.transport import open_transport
 from bumble.transport.common import Transport
 
-from pytool.ble.convert import address_str
+from pytool.ble.convert import address_str, bleak_errors
 from pytool.errors import PytoolError
 
 logger = logging.getLogger(__name__)
@@ -115,9 +115,11 @@ class BumbleHost:
             if self._scanning is not None:
                 self._scanning = None
                 if not self.lost:
-                    await self.device.stop_scanning()
+                    with bleak_errors("stopping the scan"):
+                        await self.device.stop_scanning()
             if wanted is not None:
-                await self.device.start_scanning(active=wanted, filter_duplicates=False)
+                with bleak_errors("starting a scan"):
+                    await self.device.start_scanning(active=wanted, filter_duplicates=False)
                 self._scanning = wanted
 
     async def find_address(self, address: str, timeout: float) -> hci.Address | None:

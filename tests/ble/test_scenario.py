@@ -16,6 +16,7 @@ import pytest
 import scenario
 from ble_peripheral import CONTROL_CHAR, NOTIFY_CHAR, READ_CHAR, READ_VALUE, RW_CHAR, TEST_SERVICE
 from bleak import BleakClient, BleakScanner
+from bumble import hci
 from mpremote.transport_serial import SerialTransport
 
 import pytool.ble
@@ -133,7 +134,9 @@ async def test_two_clients_on_two_simulated_boards_at_once(tmp_path, ble):
         async def session(board: Board) -> bytes:
             device = await BleakScanner.find_device_by_name(board.name, timeout=20)
             assert device is not None
-            async with BleakClient(device, timeout=20) as client:
+            assert device.details.address_type == hci.Address.PUBLIC_DEVICE_ADDRESS  # an ESP32's MAC
+            target = device if board is board_a else device.address  # by address string: typed by a scan
+            async with BleakClient(target, timeout=20) as client:
                 await client.write_gatt_char(PYCOM_RW, f"for {board.name}".encode(), response=True)
                 return bytes(await client.read_gatt_char(PYCOM_RW))
 
