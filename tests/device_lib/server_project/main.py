@@ -23,7 +23,6 @@ def on_count(char):
     return 0x01020300 + reads[0]
 
 
-gatt.print_errors(False)  # output from the IRQ thread would interleave with the host's raw-REPL commands
 srv = gatt.Server("devlib-test", probe=True)
 svc = srv.service(SERVICE)
 level = svc.char(LEVEL, "level", fmt="u16le", value=0x1234, notify=True)
