@@ -243,3 +243,23 @@ except g.UnsupportedFirmware as e:
 """
     )
     assert out.strip() == "unsupported: pytool_gatt: this firmware has no Bluetooth (no network.Bluetooth)"
+
+
+def test_stock_micropython_bluetooth_module_is_named_as_unsupported(mp, tmp_path):
+    # stock ESP32 MicroPython: a `network` module without Bluetooth, and the `bluetooth` module
+    stock = tmp_path / "stock"
+    stock.mkdir()
+    (stock / "network.py").write_text("class WLAN:\n    pass\n")
+    (stock / "bluetooth.py").write_text("class BLE:\n    pass\n")
+    out = mp(
+        """
+import pytool_gatt as g
+try:
+    g.Server("x").start()
+except g.UnsupportedFirmware as e:
+    print(e)
+""",
+        extra_path=stock,
+    )
+    assert "stock MicroPython's 'bluetooth' module is not supported yet" in out
+    assert "flash Pycom firmware 1.20.x (network.Bluetooth)" in out
