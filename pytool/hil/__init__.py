@@ -23,6 +23,7 @@ and a failing one shows the board's last serial lines in its report.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -166,18 +167,28 @@ def hil_settings(request: pytest.FixtureRequest) -> HilSettings:
         pytool.ble.install()
     if settings.deploy and not state.deployed:
         state.deployed = True
-        _deploy(settings)
+        _deploy(settings, request.config)
     return settings
 
 
-def _deploy(settings: HilSettings) -> None:
+def _deploy(settings: HilSettings, config: pytest.Config) -> None:
     from pytool import deploy
     from pytool.errors import PytoolError
 
     if settings.project is None:
         pytest.fail("--deploy: no pytool.toml above the test paths, so no project to deploy", pytrace=False)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def show(step: deploy.Step) -> None:
+        if reporter is None:
+            return
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            reporter.write_line(f"pytool deploy: {step.name:<10} {step.status:<8} {step.detail}")
+
+    options = deploy.DeployOptions(firmware=settings.firmware, ble=settings.ble)
     try:
-        deploy.deploy(settings.project, port=settings.board_port, firmware=settings.firmware)
+        deploy.deploy(settings.project, port=settings.board_port, options=options, on_step=show)
     except PytoolError as exc:
         pytest.fail(f"deploying {settings.project} failed: {exc}", pytrace=False)
 
