@@ -218,10 +218,22 @@ class SimBoard:
         """Power the board up (boot from flash)."""
         self._schedule(self._boot(False, POWERON_RESET))
 
-    def reset(self, bootloader: bool = False) -> asyncio.Task:
-        """Press reset (with IO0 held low when `bootloader`): what the control socket does on a pty."""
+    def reset(self, bootloader: bool = False, safe_boot: bool = False) -> asyncio.Task:
+        """Press reset (with IO0 held low when `bootloader`, with P12 held high when `safe_boot`): what the
+        control socket does on a pty."""
         self._cancel_strap()
+        self._safe_boot_next = self._safe_boot_next or safe_boot
         return self._schedule(self._boot(bootloader, POWERON_RESET))
+
+    def power(self, on: bool) -> asyncio.Task:
+        """Switch the supply off (UART silent, firmware gone) or on again (boots from flash)."""
+        self._cancel_strap()
+        return self._schedule(self._boot(False, POWERON_RESET) if on else self._power_off())
+
+    async def _power_off(self) -> None:
+        async with self._lock:
+            await self._power_down()
+            self.mode = Mode.OFF
 
     def hard_reset(self, safe_boot: bool = False) -> None:
         """A software-requested reset (machine.reset(), Ctrl-F): boots from flash, optionally into safe boot."""

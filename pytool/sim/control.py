@@ -1,6 +1,7 @@
 """The simulator's control socket: JSON lines over a unix socket, one request -> one reply.
 
-Requests are objects with an "op": `status`, `reset` (`"bootloader": bool`), `stop`. Replies are
+Requests are objects with an "op": `status`, `reset` (`"bootloader": bool`, `"safe_boot": bool`), `power`
+(`"on": bool`), `stop`. Replies are
 `{"ok": true, ...}` or `{"ok": false, "error": "..."}`. Other components add operations with
 `ControlServer.add_handler(op, async_fn)` (e.g. fault injection). `SimControl` is the blocking client pytool
 and tests use.
@@ -32,6 +33,7 @@ class ControlServer:
         self.handlers: dict[str, Handler] = {
             "status": self._status,
             "reset": self._reset,
+            "power": self._power,
             "stop": self._stop,
         }
 
@@ -77,7 +79,13 @@ class ControlServer:
         return {"status": self.board.status()}
 
     async def _reset(self, request: dict[str, Any]) -> dict[str, Any]:
-        await self.board.reset(bootloader=bool(request.get("bootloader", False)))
+        await self.board.reset(
+            bootloader=bool(request.get("bootloader", False)), safe_boot=bool(request.get("safe_boot", False))
+        )
+        return {"status": self.board.status()}
+
+    async def _power(self, request: dict[str, Any]) -> dict[str, Any]:
+        await self.board.power(bool(request.get("on", True)))
         return {"status": self.board.status()}
 
     async def _stop(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -124,9 +132,14 @@ class SimControl:
             raise PytoolError(f"simulator: {reply.get('error', 'request failed')}")
         return reply
 
-    def reset(self, bootloader: bool = False) -> dict[str, Any]:
-        """Press reset (into the ROM download mode with `bootloader`); returns the board status after it."""
-        return self.request({"op": "reset", "bootloader": bootloader})["status"]
+    def reset(self, bootloader: bool = False, safe_boot: bool = False) -> dict[str, Any]:
+        """Press reset (into the ROM download mode with `bootloader`, into Pycom's safe boot with `safe_boot`);
+        returns the board status once the board has booted."""
+        return self.request({"op": "reset", "bootloader": bootloader, "safe_boot": safe_boot})["status"]
+
+    def power(self, on: bool) -> dict[str, Any]:
+        """Switch the board's supply off or on (on = boot from flash); returns the board status."""
+        return self.request({"op": "power", "on": on})["status"]
 
     def status(self) -> dict[str, Any]:
         """The board's status (mode, boot reason, firmware, port state, ...)."""

@@ -45,6 +45,16 @@ def test_reset_into_the_bootloader_prints_the_download_banner():
         read_until(port, DOWNLOAD, timeout=10)
 
 
+def test_power_off_silences_the_board_and_power_on_boots_it():
+    with running_sim("lopy") as rec, open_port(rec) as port:
+        control = SimControl(rec.control)
+        assert control.power(False)["mode"] == "off"
+        port.reset_input_buffer()
+        assert port.read(100) == b""  # nothing while unpowered (no boot loop either)
+        assert control.power(True)["mode"] == "boot-loop"
+        read_until(port, ROM_HEADER + b"invalid header: 0xffffffff\r\n", timeout=10)
+
+
 def test_flash_and_mac_survive_stop_and_start(tmp_path):
     (tmp_path / "p.bin").write_bytes(b"persistent!" * 100)
     with running_sim("lopy4", name="keep") as rec:
