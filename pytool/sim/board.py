@@ -236,7 +236,15 @@ class SimBoard:
             self.mode = Mode.OFF
 
     def hard_reset(self, safe_boot: bool = False) -> None:
-        """A software-requested reset (machine.reset(), Ctrl-F): boots from flash, optionally into safe boot."""
+        """A software-requested reset (machine.reset(), Ctrl-F): boots from flash, optionally into safe boot.
+        Safe to call from any thread."""
+        try:
+            in_loop = asyncio.get_running_loop() is self.loop
+        except RuntimeError:
+            in_loop = False
+        if not in_loop:
+            self.loop.call_soon_threadsafe(self.hard_reset, safe_boot)
+            return
         self._safe_boot_next = self._safe_boot_next or safe_boot
         self._schedule(self._boot(False, SW_CPU_RESET))
 
