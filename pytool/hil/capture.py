@@ -82,12 +82,14 @@ class SerialCapture:
 
 
 def _byte_offset(raw: bytes, text_end: int) -> int:
-    """The byte offset in `raw` whose `to_text` prefix is `text_end` characters long (smallest such offset)."""
+    """The smallest byte offset in `raw` whose text (`to_text`) begins with the first `text_end` characters of
+    the text of `raw`: the byte position right after a match that ends at `text_end`."""
+    target = to_text(raw)[:text_end]
     low, high = 0, len(raw)
     while low < high:
         middle = (low + high) // 2
-        if len(to_text(raw[:middle])) < text_end:
-            low = middle + 1
-        else:
+        if to_text(raw[:middle]).startswith(target):
             high = middle
+        else:
+            low = middle + 1
     return low
