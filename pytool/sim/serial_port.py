@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 _POLL_CLOSED_S = 0.02  # how often a closed pty is checked for a new client
 _PACE_TICK_S = 0.01
+_TX_LIMIT = 4 << 20  # a client that does not read loses the oldest output beyond this, as a UART would
 _BAUDS = {getattr(termios, f"B{b}"): b for b in serial.Serial.BAUDRATES if hasattr(termios, f"B{b}")}
 for _extra in (230400, 460800, 500000, 576000, 921600, 1000000, 1152000, 1500000, 2000000, 3000000):
     if hasattr(termios, f"B{_extra}"):
@@ -134,6 +135,8 @@ class PtyPort:
         if not self.is_open or self._closed or not data:
             return
         self._tx += data
+        if len(self._tx) > _TX_LIMIT:
+            del self._tx[: len(self._tx) - _TX_LIMIT]
         if not self._writer_on:
             self._writer_on = True
             if self._pacing:

@@ -55,6 +55,22 @@ def test_power_off_silences_the_board_and_power_on_boots_it():
         read_until(port, ROM_HEADER + b"invalid header: 0xffffffff\r\n", timeout=10)
 
 
+def test_output_while_nobody_has_the_port_open_is_dropped():
+    with running_sim("lopy") as rec:
+        control = SimControl(rec.control)
+        assert not control.status()["port_open"]
+        control.reset(bootloader=True)  # the download banner goes out while the port is closed ...
+        control.power(False)  # ... and nothing after it
+        with open_port(rec) as port:
+            assert port.read(200) == b""  # a UART's output is not stored for a later reader
+            control.reset(bootloader=True)
+            read_until(port, DOWNLOAD, timeout=10)
+        deadline = time.monotonic() + 10
+        while control.status()["port_open"]:  # the close is noticed (the pty master reads EIO)
+            assert time.monotonic() < deadline, "the simulator did not notice the port being closed"
+            time.sleep(0.01)
+
+
 def test_flash_and_mac_survive_stop_and_start(tmp_path):
     (tmp_path / "p.bin").write_bytes(b"persistent!" * 100)
     with running_sim("lopy4", name="keep") as rec:
