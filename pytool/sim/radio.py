@@ -40,6 +40,7 @@ from bumble.transport.common import StreamPacketSource
 
 from pytool.errors import PytoolError
 from pytool.paths import state_dir
+from pytool.sim import registry
 
 logger = logging.getLogger(__name__)
 
@@ -274,13 +275,17 @@ class RadioHub:
         self._idle_since = time.monotonic()
         logger.info("controller %s left", controller.name)
 
+    def unused_for(self) -> float:
+        """Seconds without any connection and without any registered simulator (which lists this hub as its
+        `hci` even while its own stack is down)."""
+        if self.connections or registry.running():
+            self._idle_since = time.monotonic()
+        return time.monotonic() - self._idle_since
+
     async def serve(self) -> None:
-        """Run until idle for `idle_exit` seconds (forever if None)."""
-        while True:
+        """Run until unused for `idle_exit` seconds (None: forever)."""
+        while self.idle_exit is None or self.unused_for() < self.idle_exit:
             await asyncio.sleep(1.0)
-            idle = self.connections == 0 and time.monotonic() - self._idle_since
-            if self.idle_exit is not None and idle and idle >= self.idle_exit:
-                return
 
     async def close(self) -> None:
         if self._server is not None:

@@ -12,7 +12,7 @@ from bumble.device import Device
 from bumble.hci import Address
 from bumble.transport import open_transport
 
-from pytool.sim import radio
+from pytool.sim import radio, registry
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -124,3 +124,14 @@ async def test_ensure_radio_hub_carries_traffic():
             assert connection.peer_address == Address("C0:00:00:00:00:21")
     finally:
         radio.stop_radio()
+
+
+def test_hub_stays_while_a_simulator_is_registered():
+    hub = radio.RadioHub(idle_exit=60)
+    record = registry.SimRecord(name="b", board="lopy4", pid=os.getpid(), pty="/dev/null")
+    registry.register(record)
+    hub._idle_since -= 1000
+    assert hub.unused_for() < 500  # a registered simulator keeps it in use
+    registry.unregister("b")
+    hub._idle_since -= 1000
+    assert hub.unused_for() >= 1000

@@ -23,7 +23,7 @@ from bumble.transport import open_transport
 from pytool.sim.bluetooth import pycom
 from pytool.sim.bluetooth.gattc import GattClient
 from pytool.sim.bluetooth.gatts import Characteristic, Database
-from pytool.sim.radio import HCI_Write_BD_ADDR_Command
+from pytool.sim.radio import HCI_Write_BD_ADDR_Command, ensure_radio
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +168,12 @@ class BluetoothService:
     # Stack up / down
 
     async def _stack_up(self) -> None:
-        self._hci = await open_transport(self.radio_transport)
+        try:
+            self._hci = await open_transport(self.radio_transport)
+        except OSError:
+            # the hub outlives every registered simulator; should it have died anyway, start a new one
+            self.radio_transport = await asyncio.to_thread(ensure_radio)
+            self._hci = await open_transport(self.radio_transport)
         device = Device.with_hci(self.board_name, hci.Address("C0:00:00:00:00:00"), self._hci.source, self._hci.sink)
         await device.power_on()
         public = hci.Address(_colon(self.bt_mac), hci.Address.PUBLIC_DEVICE_ADDRESS)
