@@ -165,16 +165,6 @@ _ENTRY = struct.Struct("<2sBBII16sI")
 _ENTRY_MAGIC = b"\xaa\x50"
 _MD5_MAGIC = b"\xeb\xeb"
 APP, DATA = 0x00, 0x01
-SUBTYPES = {
-    (APP, 0x00): "factory",
-    (APP, 0x10): "ota_0",
-    (APP, 0x11): "ota_1",
-    (DATA, 0x00): "ota",
-    (DATA, 0x01): "phy",
-    (DATA, 0x02): "nvs",
-    (DATA, 0x81): "fat",
-    (DATA, 0x82): "spiffs",
-}
 
 
 @dataclass(frozen=True)
