@@ -119,7 +119,7 @@ def running_firmware(port: str, timeout: float = PROBE_TIMEOUT) -> tuple[str, st
     with HilBoard(port) as board:
         mark = board.capture.position
         board.write(b"\r\x03\x03\x02")
-        found = board.capture.search(r"MicroPython .* with ESP32", mark, timeout)
+        found = board.capture.search(r"(?:Pycom )?MicroPython .* with ESP32", mark, timeout)
     ident = identify(found[0].group(0).encode()) if found else None
     return (ident.flavour, ident.board_name, ident.version) if ident else None
 
