@@ -132,6 +132,7 @@ async def test_example_services_read_exactly_pycoms_bytes(board, hub):
         assert "36353433-3231-3039-3837-363534333231" in uuids  # b'1234567890123456', little-endian
         c1 = find_char(peer, pycom.uuid_from_pycom(b"ab34567890123456"))
         c2 = find_char(peer, UUID.from_16_bits(4567))
+        assert await find_char(peer, UUID.from_16_bits(0x2A00)).read_value() == b"LoPy"  # GAP device name
         assert c1.properties == pycom.DEFAULT_PROPERTIES
         assert await c1.read_value() == b"\x05"  # constructor: big-endian by magnitude
         assert await c2.read_value() == b"\x12\x34"

@@ -18,6 +18,7 @@ from typing import Any
 
 from bumble import att, hci
 from bumble.device import Connection, Device
+from bumble.gatt import GATT_DEVICE_NAME_CHARACTERISTIC
 from bumble.transport import open_transport
 
 from pytool.sim.bluetooth import pycom
@@ -291,7 +292,15 @@ class BluetoothService:
         tx = pycom.TX_PWR_DBM[self.tx_levels[pycom.TX_PWR_ADV]]
         self.adv_data = pycom.advertising_data(name.decode("utf-8", "replace") if name else None, tx)
         self.scan_rsp = pycom.scan_response_data(manufacturer_data, service_data, service_uuid)
+        self._set_device_name(bytes(name) if name else b" ")  # esp_ble_gap_set_device_name: " " without a name
         await self._refresh_advertising()
+
+    def _set_device_name(self, name: bytes) -> None:
+        """The GAP Device Name characteristic (0x2A00) follows the advertised name, as on the board."""
+        device = self._require_stack()
+        for attribute in device.gatt_server.attributes:
+            if attribute.type == GATT_DEVICE_NAME_CHARACTERISTIC:
+                attribute.value = name
 
     async def rpc_set_advertisement_raw(self, data: bytes) -> None:
         self.adv_data = bytes(data)[: pycom.RAW_ADV_MAX]
