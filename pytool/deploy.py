@@ -264,6 +264,7 @@ def _advertise_step(name: str, ble: str | None, timeout: float) -> tuple[str, st
     previous = os.environ.get(pytool.ble.ENV_VAR)
     if ble:
         os.environ[pytool.ble.ENV_VAR] = ble
+    if pytool.ble.configured():  # a simulator's radio or a Bumble dongle; else bleak's OS backend
         pytool.ble.install()
     try:
         started = time.monotonic()

@@ -13,8 +13,8 @@ its fixtures:
     probe        device_lib's test probe on the board, read over serial
 
 Options: --board-port (device path, URL or sim:NAME; default: the project's pytool.toml, PYTOOL_PORT or the
-single attached board), --ble (a Bumble transport or sim:NAME; default: sim:NAME for a simulated board, the
-OS Bluetooth stack otherwise), --ble-name / --ble-address (default: [ble] name of pytool.toml),
+single attached board), --ble (a Bumble transport or sim:NAME; default: PYTOOL_BLE, else sim:NAME for a
+simulated board, else the OS Bluetooth stack), --ble-name / --ble-address (default: [ble] name of pytool.toml),
 --deploy/--no-deploy (flash if needed, sync and reset the project before the tests; default --no-deploy),
 --firmware (what --deploy flashes when the board runs other firmware), --hil-log-dir (default: next to the
 --junitxml report). Every test that used the board gets a log of its serial output and BLE operations there,
@@ -128,7 +128,7 @@ def _settings(config: pytest.Config) -> HilSettings:
     project = _project_dir(config)
     cfg = project_config.load(project) if project else None
     port = option.board_port or (cfg.port if cfg else None) or os.environ.get("PYTOOL_PORT")
-    ble = option.ble or (port if port and port.startswith("sim:") else None)
+    ble = option.ble or os.environ.get("PYTOOL_BLE") or (port if port and port.startswith("sim:") else None)
     log_dir = option.hil_log_dir or (
         str(Path(option.xmlpath).parent / "hil-logs") if getattr(option, "xmlpath", None) else None
     )
