@@ -11,6 +11,9 @@ import re
 import threading
 import time
 
+#: What pytool's own commands make the REPL print: the raw-REPL greeting and its "OK" / end-of-reply prompt.
+_REPL_NOISE = re.compile(r"raw REPL; CTRL-B to exit\n>(OK)?|^>(?=\n|$)", re.M)
+
 
 def to_text(data: bytes) -> str:
     """Serial bytes as text: UTF-8 (undecodable bytes replaced), CRLF as LF, raw-REPL EOF markers dropped."""
@@ -43,8 +46,9 @@ class SerialCapture:
             return to_text(bytes(self._data[since:until]))
 
     def tail(self, lines: int, since: int = 0) -> str:
-        """The last `lines` lines printed since a position."""
-        return "\n".join(self.text(since).rstrip("\n").split("\n")[-lines:])
+        """The last `lines` lines printed since a position, without bare REPL prompts and raw-REPL markers."""
+        kept = [line for line in _REPL_NOISE.sub("", self.text(since)).split("\n") if line.strip() not in ("", ">>>")]
+        return "\n".join(kept[-lines:])
 
     def search(self, pattern: str | re.Pattern[str], since: int, timeout: float) -> tuple[re.Match[str], int] | None:
         """Wait up to `timeout` s for `pattern` in the text printed from `since`; (match, end position) or None.
