@@ -1,0 +1,96 @@
+# Boot of the simulated firmware (SIG esp32/mptask.c TASK_Micropython), run by the simulator's supervisor as
+# `micropython -i _boot.py CONFIG`: bridge up, /flash mounted, Pycom modules installed, sys.path =
+# ['', '/flash', '/flash/lib'], cwd /flash, boot.py, main.py (friendly REPL only), then the REPL.
+# Only names of user code stay in the REPL's globals, as on the board.
+
+
+def _install(cfg):
+    import builtins
+    import sys
+    import gc
+
+    import _bridge
+
+    _bridge.start(cfg["bridge"])
+
+    import _flash
+    import os
+
+    os._cfg = cfg
+    sys.modules["uos"] = os
+
+    import _micropython
+
+    sys.modules["micropython"] = _micropython
+
+    # The rest of the simulated firmware, loaded now: once the host filesystem is gone nothing can be
+    # imported from it any more.
+    import machine
+    import pycom
+
+    machine._cfg = cfg
+    pycom._cfg = cfg
+    sys.modules["umachine"] = machine
+    for name in sorted(cfg["preload"]):
+        if name not in sys.modules:
+            try:
+                __import__(name)
+            except Exception as e:
+                print("simulated firmware: cannot load %s: %r" % (name, e))
+
+    _flash.mount(cfg)  # from here on the host filesystem is unreachable
+
+    blocked = ("ffi", "termios", "vfs", "socket", "usocket", "jni", "_flash", "_builtin")
+    real_import = builtins.__import__
+
+    def guarded_import(name, *args):
+        if name in blocked:
+            raise ImportError("no module named '%s'" % name)
+        return real_import(name, *args)
+
+    builtins.__import__ = guarded_import
+    sys.path[:] = ["", "/flash", "/flash/lib"]
+    sys.argv[:] = []
+    gc.collect()
+
+
+def _run(name, g):
+    import sys
+
+    # pyexec_file(): a missing file is skipped; an exception prints its traceback; SystemExit = soft reset
+    try:
+        with open(name) as f:
+            src = f.read()
+    except OSError:
+        return
+    try:
+        exec(compile(src, name, "exec"), g)
+    except SystemExit:
+        raise
+    except BaseException as e:
+        sys.print_exception(e)
+
+
+def _boot():
+    import sys
+    import json
+
+    with open(sys.argv[1]) as f:
+        cfg = json.load(f)
+    _install(cfg)
+    g = globals()
+    for name in ("__file__", "_install"):
+        g.pop(name, None)
+    if not cfg["safe_boot"]:
+        _run("boot.py", g)
+        if cfg["run_main"]:
+            _run("main.py", g)
+    g.pop("_run", None)
+    import gc
+
+    gc.collect()
+    sys.stdout.write("\x1b[pytool:" + cfg["token"] + "]")
+
+
+_boot()
+del _boot

@@ -1,0 +1,87 @@
+# Pycom's os / uos module (SIG esp32/mods/moduos.c): only the board's own functions. The host interpreter's
+# os module stays hidden (no system(), getenv(), VfsPosix): device code cannot reach host paths.
+
+import _builtin
+
+_os = _builtin.load("os")
+
+sep = "/"
+_cfg = None  # set by _boot.py
+
+
+class _Uname(tuple):
+    _fields = ()
+
+    def __getattr__(self, name):
+        try:
+            return self[self._fields.index(name)]
+        except ValueError:
+            raise AttributeError(name)
+
+    def __repr__(self):
+        return "(" + ", ".join("%s=%r" % (f, v) for f, v in zip(self._fields, self)) + ")"
+
+    __str__ = __repr__
+
+
+def uname():
+    c = _cfg
+    fields = ["sysname", "nodename", "release", "version", "machine"]
+    values = [c["sysname"], c["sysname"], c["release"], c["version"], c["machine"]]
+    for extra in ("lorawan", "sigfox"):
+        if c.get(extra):
+            fields.append(extra)
+            values.append(c[extra])
+    u = _Uname(values)
+    u._fields = tuple(fields)
+    return u
+
+
+listdir = _os.listdir
+ilistdir = _os.ilistdir
+mkdir = _os.mkdir
+remove = _os.remove
+unlink = _os.remove
+rmdir = _os.rmdir
+rename = _os.rename
+stat = _os.stat
+statvfs = _os.statvfs
+chdir = _os.chdir
+getcwd = _os.getcwd
+urandom = _os.urandom
+
+
+def getfree(path):
+    """Free space of the filesystem holding `path`, in KiB (Pycom)."""
+    s = _os.statvfs(path)
+    return s[0] * s[3] // 1024
+
+
+def sync():
+    pass
+
+
+def fsformat(path):
+    if path.rstrip("/") != "/flash":
+        raise OSError(19)  # ENODEV
+    import _flash
+
+    _flash.format_flash(_cfg)
+
+
+def mkfat(block_device):
+    return _os.VfsFat(block_device)
+
+
+def mount(obj, mount_point, *, readonly=False):
+    if isinstance(obj, _os.VfsPosix):
+        raise OSError(1)
+    _os.mount(obj, mount_point, readonly=readonly)
+
+
+def umount(mount_point):
+    _os.umount(mount_point)
+
+
+def dupterm(stream_object=None):
+    return None

