@@ -97,6 +97,7 @@ class HilBoard:
         Searches from the end of the previous `expect` match (or the start of the test), so expecting the
         same line twice needs it printed twice. Fails the test, showing the board's last lines, on timeout.
         """
+        __tracebackhide__ = True  # pytest shows the test's line, not this helper
         found = self.capture.search(pattern, self._cursor, timeout)
         if found is None:
             raise AssertionError(
