@@ -270,3 +270,20 @@ async def test_slow_or_dead_callback_gives_att_error_not_a_stall(board, hub):
         assert board.device is not None and board.db is not None and board.db.services == []
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(rpc(board, "service", 0x1817, True, 1, True), 0.5)  # hangs as on the board
+
+
+async def test_pin_makes_default_permissions_encrypted_and_tx_power_levels(board, hub):
+    await rpc(board, "init", {"explicit": True, "pin": 123456})
+    srv = await rpc(board, "service", 0x1818, True, 1, True)
+    await rpc(board, "characteristic", srv, 0x2A63, None, None, 1)  # default perms: READ/WRITE_ENCRYPTED (0x22)
+    await rpc(board, "advertise", True)
+    async with open_tester(hub) as (device, _):
+        peer = await connect(device)
+        with pytest.raises(att.ATT_Error) as err:
+            await find_char(peer, UUID.from_16_bits(0x2A63)).read_value()  # not paired: refused, not hung
+        assert err.value.error_code == att.ATT_INSUFFICIENT_AUTHENTICATION_ERROR
+    assert await rpc(board, "tx_power", pycom.TX_PWR_ADV) == 3  # IDF default level P3
+    await rpc(board, "tx_power", pycom.TX_PWR_ADV, 7)
+    assert await rpc(board, "tx_power", pycom.TX_PWR_ADV) == 9
+    with pytest.raises(ValueError):
+        await rpc(board, "tx_power", pycom.TX_PWR_ADV, 8)
