@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import esptool
 import pytest
 from sim_helpers import esptool_pty, open_port, read_until
 
@@ -100,6 +101,18 @@ def test_flashing_a_built_archive_boots_its_firmware(tmp_path):
             assert state["firmware"] == banner.decode()
             assert state["mode"] in ("app", "app-without-runtime")
             read_until(port, ROM_HEADER, b"entry 0x", banner, timeout=30)
+        # --after no-reset with the stub: FLASH_END(reboot) drops back into the ROM loader
+        esptool_pty(rec, "chip-id")
+        state = SimControl(rec.control).status()
+        assert (state["mode"], state["stub"], state["boot_reason"]) == ("download", False, "0xc (SW_CPU_RESET)")
+        # --after soft-reset with the ROM: FLASH_BEGIN(0, 0) + FLASH_END(run) starts the app
+        SimControl(rec.control).reset(bootloader=True)
+        esptool.main(["--port", rec.pty, "--before", "no-reset", "--after", "soft-reset", "--no-stub", "chip-id"])
+        deadline = time.monotonic() + 20
+        while (state := SimControl(rec.control).status())["mode"] == "download":
+            assert time.monotonic() < deadline, state
+            time.sleep(0.02)
+        assert state["firmware"] == banner.decode()
 
 
 # ---- strap sampling (the board model itself, with the line timings a USB-UART bridge produces) -------------
