@@ -58,7 +58,7 @@ async def hub():
 
 @pytest.fixture
 async def board(hub):
-    bt = BluetoothService(hub.transport, callback_timeout=1.0)
+    bt = BluetoothService(hub.transport)
     bridge = FakeBridge()
     bt.interpreter_started(bridge)
     await bt.call("init", [{}], bridge)
@@ -252,11 +252,12 @@ async def test_slow_or_dead_callback_gives_att_error_not_a_stall(board, hub):
         await asyncio.Event().wait()
 
     board.bridge.answer = never
+    board.callback_timeout = 1.0
     async with open_tester(hub) as (device, _):
         peer = await connect(device)
         c = find_char(peer, UUID.from_16_bits(0x2A5B))
         with pytest.raises(att.ATT_Error) as err:
-            await c.read_value()  # callback_timeout is 1 s in this fixture
+            await c.read_value()  # after callback_timeout (1 s here), not the ATT's 30 s
         assert err.value.error_code == att.ATT_UNLIKELY_ERROR_ERROR
         # the handler raised on the device: the IRQ thread is gone, later callbacks never run
         await rpc(board, "irq_died")
