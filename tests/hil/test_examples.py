@@ -1,0 +1,87 @@
+"""The project's over-the-air suite: every example's own tests/hil, run against simulated boards.
+
+Two ways in, both as a user would type them: `pytool test DIR --sim`, and plain pytest with the pytool.hil
+plugin's options (`--board-port sim:NAME --deploy`), which deploys the project itself before its tests.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from pytool.sim.testing import running_sim
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples"
+RUN_TIMEOUT = 240
+
+pytestmark = [pytest.mark.slow, pytest.mark.hil]
+
+
+def junit_counts(path: Path) -> tuple[int, int]:
+    """(tests, failures + errors) of a JUnit XML report."""
+    suite = ET.parse(path).getroot()
+    suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
+    return int(suite.get("tests")), int(suite.get("failures")) + int(suite.get("errors"))
+
+
+@pytest.fixture
+def env(tmp_path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if k not in ("PYTOOL_PORT", "PYTOOL_BLE")}
+    return clean | {"PYTOOL_STATE_DIR": str(tmp_path / "state"), "PYTOOL_DATA_DIR": str(tmp_path / "data")}
+
+
+def test_ble_sensor_example_on_a_throwaway_sim(tmp_path, env):
+    junit = tmp_path / "junit.xml"
+    command = [sys.executable, "-m", "pytool", "test", str(EXAMPLES / "ble_sensor"), "--sim", "--junit", str(junit)]
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd=REPO)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert junit_counts(junit) == (4, 0)
+
+
+@pytest.fixture(scope="module")
+def sim_env(tmp_path_factory) -> dict[str, str]:
+    """One simulated LoPy4 for the plain-pytest runs; the environment that finds it (PYTOOL_PORT unused)."""
+    clean = {k: v for k, v in os.environ.items() if k not in ("PYTOOL_PORT", "PYTOOL_BLE")}
+    dirs = {
+        "PYTOOL_STATE_DIR": str(tmp_path_factory.mktemp("examples-state")),
+        "PYTOOL_DATA_DIR": str(tmp_path_factory.mktemp("examples-data")),
+    }
+    state, data = dirs["PYTOOL_STATE_DIR"], dirs["PYTOOL_DATA_DIR"]
+    with running_sim("lopy4", name="hil-examples", state_dir=state, data_dir=data):
+        yield clean | dirs
+
+
+def run_plain_pytest(example: str, tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess, Path]:
+    """pytest + the plugin alone: --deploy flashes (if needed), checks, syncs and resets before the tests."""
+    junit = tmp_path / "report.xml"
+    command = [
+        *(sys.executable, "-m", "pytest", str(EXAMPLES / example / "tests" / "hil")),
+        *("--board-port", "sim:hil-examples", "--deploy", f"--junitxml={junit}", "-p", "no:cacheprovider"),
+    ]
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd=tmp_path)
+    return run, junit
+
+
+def test_gatt_server_example_with_plain_pytest_and_plugin_deploy(tmp_path, sim_env):
+    run, junit = run_plain_pytest("gatt_server", tmp_path, sim_env)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "pytool deploy: sync" in run.stdout
+    assert junit_counts(junit) == (6, 0)
+    logs = sorted(p.name for p in (tmp_path / "hil-logs").iterdir())
+    assert len(logs) == 6, logs
+    read_log = next((tmp_path / "hil-logs").glob("*test_char1_read_sequence.log")).read_text()
+    assert read_log.count("Read request on char 1") == 2
+    assert "read 36353433-3231-3039-3837-363534336261 -> 41 42 43 20 44 45 46  b'ABC DEF'" in read_log
+
+
+def test_probe_server_example_checked_through_the_probe(tmp_path, sim_env):
+    run, junit = run_plain_pytest("probe_server", tmp_path, sim_env)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "pytool deploy: advertise  ok       'PyThermo' seen at" in run.stdout
+    assert junit_counts(junit) == (3, 0)
