@@ -263,3 +263,22 @@ except g.UnsupportedFirmware as e:
     )
     assert "stock MicroPython's 'bluetooth' module is not supported yet" in out
     assert "flash Pycom firmware 1.20.x (network.Bluetooth)" in out
+
+
+def test_connect_and_disconnect_flags_together_keep_the_state_right(mp):
+    # handler(arg) runs late: both events accumulated in bt.events(); the order follows from the known state
+    _, got = run_server(
+        mp,
+        """
+states = []
+bt._events = 2 | 4           # was disconnected: a client came and went
+bt.handler(bt)
+states.append(srv.connected)
+bt.client_connects()
+bt._events = 2 | 4           # was connected: it left and a new one came
+bt.handler(bt)
+states.append(srv.connected)
+print(json.dumps([states, [e[0] for e in events()]]))
+""",
+    )
+    assert got == [[False, True], ["start", "connect", "disconnect", "connect", "disconnect", "connect"]]

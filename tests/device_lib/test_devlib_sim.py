@@ -31,6 +31,7 @@ LEVEL = "6e400002-b5a3-f393-e0a9-e50e24dcca9e"
 SETPOINT = "6e400003-b5a3-f393-e0a9-e50e24dcca9e"
 COUNT = "6e400004-b5a3-f393-e0a9-e50e24dcca9e"
 LABEL = "6e400005-b5a3-f393-e0a9-e50e24dcca9e"
+ALARM = "6e400006-b5a3-f393-e0a9-e50e24dcca9e"
 PROBE_CHAR = "7079746f-6f6c-7072-6f62-650000000002"
 WAIT = 15.0  # seconds: upper bound of any single wait here (never an assertion on speed)
 
@@ -160,6 +161,14 @@ async def test_notify_only_reaches_a_subscriber_and_advertising_restarts(server)
         # Pycom notifies the stored value itself on a CCCD write (ref 4.6), then the helper hands the new
         # subscriber the kept-back value, then the notify() above
         assert received == [b"\x34\x12", b"\x02\x01", b"\x04\x03"]
+
+        # an indicate-only characteristic: the client subscribes for indications (CCCD 2)
+        alarms: asyncio.Queue = asyncio.Queue()
+        await client.start_notify(ALARM, lambda _c, data: alarms.put_nowait(bytes(data)))
+        assert probe.wait_for("subscribe", "alarm", timeout=WAIT).data == 2
+        assert board.eval("alarm.notify(7)") is True
+        # Pycom sends nothing of its own on an indicate subscription (ref 4.6): the first one is ours
+        assert await asyncio.wait_for(alarms.get(), WAIT) == b"\x07"
     finally:
         await client.disconnect()
     probe.wait_for("disconnect", timeout=WAIT)

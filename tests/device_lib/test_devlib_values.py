@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import struct
 import uuid
 
 import pytest
+from devlib_mp import run_micropython
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 CASES = [  # (fmt, value) pairs checked against CPython's struct
     ("u8", 0),
@@ -153,3 +157,30 @@ def test_handler_convention_from_release(mp):
     )
     assert dict(got[:-1]) == RELEASES
     assert got[-1] is None  # the unix port has no os.uname(): unknown, and the adapter handles both anyway
+
+
+RANGES = {"u8": (0, 255), "i8": (-128, 127), "u16": (0, 2**16 - 1), "i16": (-(2**15), 2**15 - 1)}
+RANGES |= {"u32": (0, 2**32 - 1), "i32": (-(2**31), 2**31 - 1)}
+INT_FORMATS = ["u8", "i8"] + [f"{k}{e}" for k in ("u16", "i16", "u32", "i32") for e in ("le", "be")]
+
+
+@st.composite
+def typed_values(draw):
+    fmt = draw(st.sampled_from(INT_FORMATS))
+    low, high = RANGES[fmt if fmt in RANGES else fmt[:-2]]
+    return fmt, draw(st.integers(low, high))
+
+
+@settings(max_examples=10, deadline=None)
+@given(values=st.lists(typed_values(), min_size=1, max_size=40))
+def test_every_int_format_round_trips_like_struct(tmp_path_factory, values):
+    out = run_micropython(
+        f"""
+        import json, pytool_gatt as g
+        print(json.dumps([[g.encode(f, v).hex(), g.decode(f, g.encode(f, v))] for f, v in {values!r}]))
+        """,
+        tmp_path_factory.mktemp("mp"),
+    )
+    got = json.loads(out.strip().splitlines()[-1])
+    for (fmt, value), (hexed, back) in zip(values, got, strict=True):
+        assert bytes.fromhex(hexed) == struct.pack(_struct_code(fmt), value) and back == value
