@@ -273,6 +273,11 @@ async def test_two_boards_talk(tmp_path):
         wait = "for _ in range(100):\n    if len(notes) > 1: break\n    time.sleep(0.05)\nprint(notes, ch.value())"
         # subscribing (CCCD 0x0001) makes the Pycom server notify its current value at once; then value() pushes
         assert await client.aexec(wait) == b"[(32, b'hi'), (32, b'pushed')] b'pushed'\r\n"
+        state = "print(conn.isconnected(), conn.get_mtu(), ch.read_descriptor(0x2902), srv.isprimary(), ch.instance())"
+        assert await client.aexec(state) == b"True 23 b'\\x01\\x00' True 0\r\n"
+        assert await client.aexec("conn.disconnect()\nprint(conn.isconnected())") == b"False\r\n"
+        wait_events = "for _ in range(100):\n    e = bt.events()\n    if e: break\n    time.sleep(0.05)\nprint(e)"
+        assert await server.aexec("import time\n" + wait_events) == b"6\r\n"  # CONNECTED | DISCONNECTED
         assert srv_rec.hci == cli_rec.hci  # one radio, shared by every board and tester
 
 

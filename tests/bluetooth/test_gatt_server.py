@@ -288,3 +288,22 @@ async def test_pin_makes_default_permissions_encrypted_and_tx_power_levels(board
     assert await rpc(board, "tx_power", pycom.TX_PWR_ADV) == 9
     with pytest.raises(ValueError):
         await rpc(board, "tx_power", pycom.TX_PWR_ADV, 8)
+
+
+async def test_disconnect_client_and_deinit_drop_the_link(board, hub):
+    await rpc(board, "advertise", True)
+    async with open_tester(hub) as (device, _):
+        for how in ("disconnect_client", "deinit"):
+            if how == "deinit":
+                await rpc(board, "init", {"explicit": False})  # Bluetooth(): the stack is still up
+                await rpc(board, "advertise", True)
+            connection = await device.connect(BOARD, timeout=10)
+            dropped = asyncio.get_running_loop().create_future()
+            connection.on("disconnection", lambda reason, f=dropped: f.done() or f.set_result(reason))
+            await rpc(board, how)
+            await asyncio.wait_for(dropped, 10)
+        assert board.device is None  # deinit: the stack is down, the board's controller left the air
+        await rpc(board, "init", {"explicit": False})  # a new Bluetooth() brings it back
+        await rpc(board, "advertise", True)
+        connection = await device.connect(BOARD, timeout=10)
+        assert connection.peer_address == BOARD
