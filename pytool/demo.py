@@ -48,10 +48,11 @@ def _examples_dir() -> Path:
     return firmware_dir().parent / "examples"
 
 
-def _run(args: list[str], env: dict[str, str], check: bool = True) -> int:
-    err.print(f"\n[bold cyan]$ pytool {shlex.join(args)}[/]")
+def _run(why: str, args: list[str], env: dict[str, str], check: bool = True) -> int:
+    err.print(f"\n[bold]{why}[/]\n[bold cyan]$ pytool {shlex.join(args)}[/]")
     code = subprocess.call([sys.executable, "-m", "pytool", *args], env=env)
     if check and code != 0:
+        err.print(f"[bold red]The demo stopped:[/] `pytool {args[0]}` failed (exit code {code}).")
         raise SystemExit(code)
     return code
 
@@ -85,21 +86,40 @@ def main() -> int:
         "[bold]pytool demo[/]: a simulated LoPy4 gets Pycom firmware, the GATT server example of Pycom's "
         "documentation, and its over-the-air tests.\nNo hardware is needed; everything runs in a temporary folder."
     )
+    results = Path(tempfile.mkdtemp(prefix="pytool-demo-results-"))
+    junit = results / "junit.xml"
     with tempfile.TemporaryDirectory(prefix="pytool-demo-") as tmp:
         env = dict(os.environ, PYTOOL_STATE_DIR=f"{tmp}/state", PYTOOL_DATA_DIR=f"{tmp}/data")
+        env.pop("PYTOOL_PORT", None)
+        env.pop("PYTOOL_BLE", None)
         archive = Path(tmp) / f"LoPy4-{VERSION}.tar.gz"
-        junit = Path(tmp) / "results" / "junit.xml"
-        _run(["firmware", "build", "--board", BOARD, "--version", VERSION, "-o", str(archive)], env)
-        _run(["sim", "start", "--board", BOARD, "--name", NAME, "--detach"], env)
+        build = ["firmware", "build", "--board", BOARD, "--version", VERSION, "-o", str(archive)]
+        _run("1/4  Build Pycom firmware for the simulated board (a real Pycom archive layout)", build, env)
+        _run(
+            "2/4  Start a simulated LoPy4 (its flash is erased: it boot-loops like a blank module)",
+            ["sim", "start", "--board", BOARD, "--name", NAME, "--detach"],
+            env,
+        )
         try:
-            _run(["flash", str(archive), "--port", f"sim:{NAME}"], env)
-            code = _run(["test", str(project), "--port", f"sim:{NAME}", "--junit", str(junit)], env, check=False)
+            _run(
+                "3/4  Flash the firmware through the ESP32 ROM bootloader, as on a real board",
+                ["flash", str(archive), "--port", f"sim:{NAME}"],
+                env,
+            )
+            test = ["test", str(project), "--port", f"sim:{NAME}", "--junit", str(junit)]
+            code = _run(
+                "4/4  Deploy examples/gatt_server and run its over-the-air tests (pytest + bleak)",
+                test,
+                env,
+                check=False,
+            )
         finally:
-            _run(["sim", "stop", NAME], env, check=False)
-        verdict = "[bold green]PASSED[/]" if code == 0 else "[bold red]FAILED[/]"
-        what = "examples/gatt_server over the air on a simulated LoPy4"
-        err.print(f"\n[bold]Demo {verdict}[/]: {what}: {_summary(junit)}")
-        return code
+            _run("Clean up: stop the simulator", ["sim", "stop", NAME], env, check=False)
+    verdict = "[bold green]PASSED[/]" if code == 0 else "[bold red]FAILED[/]"
+    err.print(f"\nReports and per-test logs (serial output, BLE operations): {results}")
+    what = "examples/gatt_server over the air on a simulated LoPy4"
+    err.print(f"[bold]Demo {verdict}[/]: {what}: {_summary(junit)}")
+    return code
 
 
 if __name__ == "__main__":
