@@ -339,6 +339,8 @@ class BluetoothService:
     def _on_connection(self, connection: Connection) -> None:
         if connection.role != hci.Role.PERIPHERAL:
             return  # our own GATTC connection (gattc.py)
+        if not self.apps_registered:
+            return  # after a soft reset no GATTS app hears ESP_GATTS_CONNECT_EVT (4.10): the link is all there is
         if self.client is not None:
             # one GATTS client: a second connection is closed immediately (ESP_GATTS_CONNECT_EVT)
             asyncio.get_running_loop().create_task(connection.disconnect())
