@@ -7,6 +7,8 @@ import struct
 import zlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pytool.sim import rom
 from pytool.sim.flash_image import FlashImage
@@ -121,3 +123,14 @@ def test_stub_read_flash_waits_for_acknowledgements(wire):
         wire.loader.feed(rom.slip_encode(struct.pack("<I", total)))
     frames = wire.decoder.feed(bytes(wire.out))
     assert frames[-1] == hashlib.md5(bytes(range(256)) * 64).digest()
+
+
+@settings(max_examples=200, deadline=None)
+@given(frames=st.lists(st.binary(min_size=1, max_size=64), min_size=1, max_size=5), noise=st.binary(max_size=16))
+def test_slip_frames_survive_any_bytes_and_leading_noise(frames, noise):
+    stream = noise.replace(b"\xc0", b"") + b"".join(rom.slip_encode(f) for f in frames)
+    decoder = rom.SlipDecoder()
+    got = []
+    for i in range(0, len(stream), 7):  # arbitrary read boundaries
+        got += decoder.feed(stream[i : i + 7])
+    assert got == frames
