@@ -307,3 +307,21 @@ async def test_disconnect_client_and_deinit_drop_the_link(board, hub):
         await rpc(board, "advertise", True)
         connection = await device.connect(BOARD, timeout=10)
         assert connection.peer_address == BOARD
+
+
+async def test_raw_advertisement_and_mtu_limit(board, hub):
+    raw = bytes.fromhex("020106") + bytes([10, 0x09]) + b"RawName12" + bytes(30)  # longer than 30 bytes
+    await rpc(board, "set_advertisement_raw", raw)
+    await rpc(board, "init", {"explicit": True, "mtu": 517})  # clamped to 200
+    await rpc(board, "advertise", True)
+    async with open_tester(hub) as (device, _):
+        found = asyncio.get_running_loop().create_future()
+        device.on("advertisement", lambda a: a.address == BOARD and not found.done() and found.set_result(a))
+        await device.start_scanning(active=False)
+        adv = await asyncio.wait_for(found, 10)
+        assert bytes(adv.data) == raw[:14]  # 30 bytes copied; the zero padding ends the AD structures
+        assert adv.data.get(AdvertisingData.COMPLETE_LOCAL_NAME) == "RawName12"
+        await device.stop_scanning()
+        await rpc(board, "init", {"explicit": True, "mtu": 100})
+        peer = Peer(await device.connect(BOARD, timeout=10))
+        assert await peer.request_mtu(250) == 100
