@@ -45,7 +45,7 @@ from pytool.sim import registry
 logger = logging.getLogger(__name__)
 
 RECORD_NAME = "radio.json"
-DEFAULT_IDLE_EXIT = 120.0
+DEFAULT_IDLE_EXIT = 30.0  # seconds without connections or registered simulators
 _ExtProps = hci.HCI_LE_Set_Extended_Advertising_Parameters_Command.AdvertisingProperties
 _ExtReport = hci.HCI_LE_Extended_Advertising_Report_Event
 _LegacyReport = hci.HCI_LE_Advertising_Report_Event
