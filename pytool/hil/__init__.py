@@ -278,9 +278,17 @@ async def ble_client(request: pytest.FixtureRequest, ble_device: Any, hil_settin
 @pytest.fixture
 def probe(board: HilBoard) -> Any:
     """device_lib's test probe on the board, read over serial (see pytool.hil.probe)."""
+    from pytool.hil.board import BoardError
     from pytool.hil.probe import Probe
 
-    return Probe(board)
+    try:
+        return Probe(board)
+    except BoardError as exc:
+        pytest.fail(
+            f"cannot read device_lib's probe on the board ({exc.message}): is the project deployed with pytool "
+            "(sync puts device_lib in /flash/lib) and does main.py use pytool_gatt?",
+            pytrace=False,
+        )
 
 
 def _log(request: pytest.FixtureRequest, line: str) -> None:

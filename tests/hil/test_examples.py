@@ -6,6 +6,7 @@ plugin's options (`--board-port sim:NAME --deploy`), which deploys the project i
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -85,3 +86,38 @@ def test_probe_server_example_checked_through_the_probe(tmp_path, sim_env):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "pytool deploy: advertise  ok       'PyThermo' seen at" in run.stdout
     assert junit_counts(junit) == (3, 0)
+
+
+def test_real_board_path_needs_only_a_port_and_a_bluetooth_transport(tmp_path, env):
+    """What pytool does with a board it does not know as a simulator: the simulator is reached only through
+    its RFC2217 URL (a network serial port, DTR/RTS resets) and its radio as a plain Bumble transport in
+    PYTOOL_BLE (as a USB dongle would be); nothing in the examples' tests or in deploy knows it is simulated."""
+    from pytool.deploy import simulator_firmware
+
+    state, data = env["PYTOOL_STATE_DIR"], env["PYTOOL_DATA_DIR"]
+    with running_sim("lopy4", name="hil-real", state_dir=state, data_dir=data) as record:
+        blank = subprocess.run(
+            [sys.executable, "-m", "pytool", "deploy", str(EXAMPLES / "gatt_server"), "--port", record.rfc2217],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT,
+        )
+        # a blank real board: pytool cannot build firmware for it and says what to do
+        assert blank.returncode == 1
+        assert "the project wants 1.20.2.r4 - pass --firmware ARCHIVE" in blank.stderr
+        flash = [sys.executable, "-m", "pytool", "flash", str(simulator_firmware("lopy4", "1.20.2.r4"))]
+        flashed = subprocess.run(
+            [*flash, "--port", f"sim:{record.name}"], env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT
+        )
+        assert flashed.returncode == 0, flashed.stderr[-2000:]
+        junit = tmp_path / "junit.xml"
+        command = [sys.executable, "-m", "pytool", "--json", "test", str(EXAMPLES / "gatt_server")]
+        command += ["--port", record.rfc2217, "--junit", str(junit)]
+        run = subprocess.run(
+            command, env=env | {"PYTOOL_BLE": record.hci}, capture_output=True, text=True, timeout=RUN_TIMEOUT
+        )
+    assert run.returncode == 0, run.stderr[-3000:]
+    steps = {step["name"]: step for step in json.loads(run.stdout)["deploy"]["steps"]}
+    assert steps["firmware"]["detail"] == "LoPy4 1.20.2.r4 (as the project wants)"
+    assert junit_counts(junit) == (6, 0)
