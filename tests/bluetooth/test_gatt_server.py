@@ -11,6 +11,7 @@ from bumble import att
 from bumble.core import UUID, AdvertisingData
 from bumble.device import Device, Peer
 from bumble.hci import Address
+from bumble.pairing import PairingConfig, PairingDelegate
 from bumble.transport import open_transport
 
 from pytool.sim import radio
@@ -280,9 +281,20 @@ async def test_pin_makes_default_permissions_encrypted_and_tx_power_levels(board
     await rpc(board, "advertise", True)
     async with open_tester(hub) as (device, _):
         peer = await connect(device)
+        char = find_char(peer, UUID.from_16_bits(0x2A63))
         with pytest.raises(att.ATT_Error) as err:
-            await find_char(peer, UUID.from_16_bits(0x2A63)).read_value()  # not paired: refused, not hung
+            await char.read_value()  # not paired: refused, not hung
         assert err.value.error_code == att.ATT_INSUFFICIENT_AUTHENTICATION_ERROR
+
+        class TypesThePin(PairingDelegate):
+            async def get_number(self) -> int:
+                return 123456
+
+        delegate = TypesThePin(io_capability=PairingDelegate.IoCapability.KEYBOARD_INPUT_ONLY)
+        device.pairing_config_factory = lambda connection: PairingConfig(sc=True, mitm=True, delegate=delegate)
+        await peer.connection.pair()  # passkey entry with the board's static pin
+        assert peer.connection.authenticated
+        assert await char.read_value() == b"\x01"
     assert await rpc(board, "tx_power", pycom.TX_PWR_ADV) == 3  # IDF default level P3
     await rpc(board, "tx_power", pycom.TX_PWR_ADV, 7)
     assert await rpc(board, "tx_power", pycom.TX_PWR_ADV) == 9

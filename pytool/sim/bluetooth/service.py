@@ -19,6 +19,7 @@ from typing import Any
 from bumble import att, hci
 from bumble.device import Connection, Device
 from bumble.gatt import GATT_DEVICE_NAME_CHARACTERISTIC
+from bumble.pairing import PairingConfig, PairingDelegate
 from bumble.transport import open_transport
 
 from pytool.sim.bluetooth import pycom
@@ -230,6 +231,8 @@ class BluetoothService:
             await self._stack_up()
         else:
             self.device.gatt_server.max_mtu = self.mtu
+        if options.get("pin") is not None:
+            self._require_pin(int(options["pin"]), bool(options.get("secure_connections", True)))
         if options.get("modem_sleep") is not None:
             self.modem_sleep = bool(options["modem_sleep"])
 
@@ -253,6 +256,20 @@ class BluetoothService:
 
     async def rpc_set_pin(self, pin: int) -> None:
         self.secure = True
+        self._require_pin(int(pin), True)
+
+    def _require_pin(self, pin: int, secure_connections: bool) -> None:
+        """4.1 pin=: a secure GATT server with a static passkey, bonding, SC+MITM if secure_connections."""
+        device = self._require_stack()
+
+        class StaticPasskey(PairingDelegate):
+            async def generate_passkey(self) -> int:
+                return pin
+
+        delegate = StaticPasskey(io_capability=PairingDelegate.IoCapability.DISPLAY_OUTPUT_ONLY)
+        device.pairing_config_factory = lambda connection: PairingConfig(
+            sc=secure_connections, mitm=True, bonding=True, delegate=delegate
+        )
 
     async def rpc_nvram_erase(self) -> None:
         return None
@@ -529,9 +546,14 @@ def _check_permission(permissions: int, connection: Any, read: bool) -> None:
     allowed = pycom.READ_PERMS if read else pycom.WRITE_PERMS
     if not permissions & allowed:
         raise att.ATT_Error(att.ATT_READ_NOT_PERMITTED_ERROR if read else att.ATT_WRITE_NOT_PERMITTED_ERROR)
-    plain = pycom.PERM_READ if read else pycom.PERM_WRITE
-    if not permissions & plain and not getattr(connection, "encryption", 0):
-        raise att.ATT_Error(att.ATT_INSUFFICIENT_AUTHENTICATION_ERROR)
+    if permissions & (pycom.PERM_READ if read else pycom.PERM_WRITE):
+        return
+    encrypted = bool(getattr(connection, "encryption", 0))
+    if permissions & (pycom.PERM_READ_ENCRYPTED if read else pycom.PERM_WRITE_ENCRYPTED) and encrypted:
+        return
+    if encrypted and getattr(connection, "authenticated", False):
+        return  # the MITM (and signed) variants: an authenticated, encrypted link
+    raise att.ATT_Error(att.ATT_INSUFFICIENT_AUTHENTICATION_ERROR)
 
 
 async def _quietly(awaitable: Any) -> None:
