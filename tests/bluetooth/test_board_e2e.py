@@ -231,8 +231,9 @@ from network import Bluetooth
 bt = Bluetooth()
 bt.set_advertisement(name='srv')
 bt.advertise(True)
-s = bt.service(uuid=0xFFF0)
+s = bt.service(uuid=0xFFF0, nbr_chars=2)
 c = s.characteristic(uuid=0xFFF1, value=b'hi')
+d = s.characteristic(uuid=0xFFF2, value=b'i', properties=Bluetooth.PROP_READ | Bluetooth.PROP_INDICATE)
 c.callback(trigger=Bluetooth.CHAR_WRITE_EVENT, handler=lambda ch, ev: print('server got', ev[1]))
 """
 
@@ -258,6 +259,8 @@ print('read', ch.read())
 notes = []
 ch.callback(trigger=Bluetooth.CHAR_NOTIFY_EVENT, handler=lambda c, ev: notes.append(ev))
 ch.write(b'from client')
+inds = []
+chars[0xFFF2].callback(trigger=Bluetooth.CHAR_NOTIFY_EVENT, handler=lambda c, ev: inds.append(ev))
 """
 
 
@@ -273,6 +276,9 @@ async def test_two_boards_talk(tmp_path):
         wait = "for _ in range(100):\n    if len(notes) > 1: break\n    time.sleep(0.05)\nprint(notes, ch.value())"
         # subscribing (CCCD 0x0001) makes the Pycom server notify its current value at once; then value() pushes
         assert await client.aexec(wait) == b"[(32, b'hi'), (32, b'pushed')] b'pushed'\r\n"
+        await server.aexec("d.value(b'ind')")
+        wait = "for _ in range(100):\n    if len(inds) > 1: break\n    time.sleep(0.05)\nprint(inds)"
+        assert await client.aexec(wait) == b"[(64, b'i'), (64, b'ind')]\r\n"  # indications: event 0x40
         state = "print(conn.isconnected(), conn.get_mtu(), ch.read_descriptor(0x2902), srv.isprimary(), ch.instance())"
         assert await client.aexec(state) == b"True 23 b'\\x01\\x00' True 0\r\n"
         assert await client.aexec("conn.disconnect()\nprint(conn.isconnected())") == b"False\r\n"

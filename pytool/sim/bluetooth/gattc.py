@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from bumble import hci
 from bumble.device import Advertisement, Device, Peer
+from bumble.gatt import GATT_CLIENT_CHARACTERISTIC_CONFIGURATION_DESCRIPTOR
 from bumble.gatt_client import CharacteristicProxy, ServiceProxy
 
 from pytool.sim.bluetooth import pycom
@@ -35,6 +36,7 @@ class GattClient:
         self.chars: dict[int, tuple[int, CharacteristicProxy]] = {}
         self.values: dict[int, bytes] = {}
         self.triggers: dict[int, int] = {}
+        self.subscribed: set[int] = set()
         self._ids = 0
         device.on("advertisement", self._on_advertisement)
 
@@ -199,10 +201,20 @@ class GattClient:
             raise ValueError("invalid trigger")
         self.triggers[cid] = trigger
 
-        def on_value(value: bytes, indication: bool = False) -> None:
+        def on_value(value: bytes, event: int) -> None:
             self.values[cid] = bytes(value)
             if cid in self.triggers:
-                event = pycom.CHAR_INDICATE_INTERNAL if indication else pycom.CHAR_NOTIFY_EVENT
                 self.owner._queue_event("gattc", [cid, event, bytes(value)])
 
-        await char.subscribe(on_value, prefer_notify=True)
+        if cid not in self.subscribed:
+            self.subscribed.add(cid)
+            client = char.client
+            notify = client.notification_subscribers.setdefault(char.handle, set())
+            notify.add(lambda value: on_value(value, pycom.CHAR_NOTIFY_EVENT))
+            indicate = client.indication_subscribers.setdefault(char.handle, set())
+            indicate.add(lambda value: on_value(value, pycom.CHAR_INDICATE_INTERNAL))
+        # modbt writes 0x0001 to the CCCD whatever the characteristic's properties; indications still arrive
+        await char.discover_descriptors()
+        cccd = char.get_descriptor(GATT_CLIENT_CHARACTERISTIC_CONFIGURATION_DESCRIPTOR)
+        if cccd is not None:
+            await cccd.write_value(b"\x01\x00", with_response=True)
