@@ -63,7 +63,7 @@ class HilSettings:
 
 
 @dataclass
-class TestRecord:
+class HilRecord:
     """What one test did: BLE operation lines and where its serial output starts."""
 
     nodeid: str
@@ -76,7 +76,7 @@ class TestRecord:
 class HilState:
     settings: HilSettings | None = None
     board: HilBoard | None = None
-    current: TestRecord | None = None
+    current: HilRecord | None = None
     deployed: bool = False
 
 
@@ -158,7 +158,12 @@ def _state(request: pytest.FixtureRequest) -> HilState:
 @pytest.fixture(scope="session")
 def hil_settings(request: pytest.FixtureRequest) -> HilSettings:
     """The plugin's settings: options completed from pytool.toml (deploys the project first with --deploy)."""
-    settings = _settings(request.config)
+    from pytool.errors import PytoolError
+
+    try:
+        settings = _settings(request.config)
+    except PytoolError as exc:
+        pytest.fail(str(exc), pytrace=False)
     state = _state(request)
     if settings.ble:
         import pytool.ble
@@ -304,7 +309,7 @@ def _log(request: pytest.FixtureRequest, line: str) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     state = item.config.stash[_STATE]
-    state.current = TestRecord(item.nodeid)
+    state.current = HilRecord(item.nodeid)
     if state.board is not None:
         state.board.begin_test()
         state.current.serial_start = state.board.test_start
@@ -331,7 +336,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         _write_log(item, state, record, report)
 
 
-def _write_log(item: pytest.Item, state: HilState, record: TestRecord, report: pytest.TestReport) -> None:
+def _write_log(item: pytest.Item, state: HilState, record: HilRecord, report: pytest.TestReport) -> None:
     settings = state.settings
     if settings is None or settings.log_dir is None:
         return
