@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import typer
+from rich.table import Table
 
 from pytool.commands import sim_fs
 from pytool.console import emit, err, out, status
@@ -53,10 +54,17 @@ def start(
 def list_() -> None:
     """List running simulated boards."""
     records = registry.running()
-    emit(
-        [r.to_json() for r in records],
-        lambda: out.print("\n".join(f"{r.name}  {r.board}  {r.pty}" for r in records) or "No simulators running."),
-    )
+
+    def human() -> None:
+        if not records:
+            out.print("No simulators running.")
+            return
+        table = Table("name", "board", "port", "rfc2217", "hci", box=None, header_style="bold")
+        for r in records:
+            table.add_row(r.name, r.board, r.pty, r.rfc2217 or "-", r.hci or "-")
+        out.print(table)
+
+    emit([r.to_json() for r in records], human)
 
 
 @sim_app.command()
