@@ -337,3 +337,27 @@ async def test_raw_advertisement_and_mtu_limit(board, hub):
         await rpc(board, "init", {"explicit": True, "mtu": 100})
         peer = Peer(await device.connect(BOARD, timeout=10))
         assert await peer.request_mtu(250) == 100
+
+
+async def test_irq_queue_holds_32_callbacks_and_drops_the_rest(board, hub):
+    srv = await rpc(board, "service", 0x1819, True, 1, True)
+    char = await rpc(board, "characteristic", srv, 0x2A70, None, None, 0)
+    await rpc(board, "char_callback", char, pycom.CHAR_WRITE_EVENT)
+    await rpc(board, "advertise", True)
+    release = asyncio.Event()
+
+    async def slow(name, payload):
+        await release.wait()  # the device's IRQ thread is busy in the first handler
+
+    board.bridge.answer = slow
+    async with open_tester(hub) as (device, _):
+        peer = await connect(device)
+        c = find_char(peer, UUID.from_16_bits(0x2A70))
+        for i in range(40):
+            await c.write_value(bytes([i]), with_response=True)  # every write is answered at once
+        release.set()
+        await c.write_value(b"last", with_response=True)
+        await board.bridge.wait_for(lambda e: e[1][2] == b"last")
+    delivered = [e[1][2] for e in board.bridge.events]
+    # one in the handler, 32 queued (mpirq.c: xQueueSend, 0 timeout, length 32), the rest lost, in order
+    assert delivered == [bytes([i]) for i in range(33)] + [b"last"]
