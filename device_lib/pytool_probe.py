@@ -17,6 +17,23 @@ try:
 except ImportError:
     from time import ticks_ms
 
+
+
+class _NoLock:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+try:  # the IRQ thread and the main thread both record
+    import _thread
+
+    _lock = _thread.allocate_lock()
+except (ImportError, AttributeError):
+    _lock = _NoLock()
+
 FORMAT = 1
 DEFAULT_SIZE = 32
 
@@ -29,19 +46,25 @@ _listener = None
 def record(event, char=None, data=None):
     """Append (seq, ticks_ms, event, char, data); the oldest entry falls out when full. Returns seq."""
     global _seq
-    _seq += 1
-    entry = (_seq, ticks_ms(), event, char, data)
-    _buf[_seq % len(_buf)] = entry
+    with _lock:
+        _seq += 1
+        entry = (_seq, ticks_ms(), event, char, data)
+        _buf[_seq % len(_buf)] = entry
     if _listener is not None:
         try:
             _listener(entry)
         except Exception:  # a broken listener must never break the code that records
             pass
-    return _seq
+    return entry[0]
 
 
 def entries(since=0):
     """Entries with seq > since still in the buffer, oldest first."""
+    with _lock:
+        return _entries(since)
+
+
+def _entries(since):
     size = len(_buf)
     first = max(since + 1, _seq - size + 1, 1)
     out = []
@@ -60,8 +83,9 @@ def last_seq():
 def clear():
     """Forget every entry (sequence numbers go on counting)."""
     global _buf, _cleared
-    _buf = [None] * len(_buf)
-    _cleared = _seq
+    with _lock:
+        _buf = [None] * len(_buf)
+        _cleared = _seq
 
 
 def resize(size):
@@ -69,10 +93,11 @@ def resize(size):
     global _buf
     if size < 1:
         raise ValueError("probe size must be >= 1")
-    kept = entries()[-size:]
-    _buf = [None] * size
-    for entry in kept:
-        _buf[entry[0] % size] = entry
+    with _lock:
+        kept = _entries(0)[-size:]
+        _buf = [None] * size
+        for entry in kept:
+            _buf[entry[0] % size] = entry
 
 
 def size():
@@ -113,10 +138,12 @@ def dump(since=0, clear_after=False):
 
     `dropped` counts entries after `since` that fell out of the buffer before being read."""
     gc.collect()  # the text is built piece by piece and joined once: small blocks, one allocation of its size
-    got = entries(since)
-    first = got[0][0] if got else _seq + 1
-    dropped = max(0, first - max(since, _cleared) - 1)
-    parts = ['{"format": %d, "seq": %d, "size": %d, "dropped": %d, "events": [' % (FORMAT, _seq, len(_buf), dropped)]
+    with _lock:
+        got = _entries(since)
+        seq, cleared, size = _seq, _cleared, len(_buf)
+    first = got[0][0] if got else seq + 1
+    dropped = max(0, first - max(since, cleared) - 1)
+    parts = ['{"format": %d, "seq": %d, "size": %d, "dropped": %d, "events": [' % (FORMAT, seq, size, dropped)]
     for i, entry in enumerate(got):
         parts.append((", " if i else "") + json.dumps(as_dict(entry)))
     parts.append("]}")

@@ -114,3 +114,27 @@ def test_compact_entries_fit_the_limit(mp):
     assert (seq, event, char) == (1, "write", "level")
     assert bytes(range(150)).hex().startswith(data) and len(data) % 2 == 0 and data
     assert json.loads(full)[3] == bytes(range(150)).hex()
+
+
+def test_concurrent_recording_loses_nothing(mp):
+    # the firmware's IRQ thread and the main thread record at the same time (the unix port has no GIL)
+    got = mp.json(
+        """
+        import _thread, json, time, pytool_probe as p
+        p.resize(4000)
+        done, done_lock = [], _thread.allocate_lock()
+        def worker(name):
+            for i in range(500):
+                p.record("write", name, i)
+            with done_lock:  # no GIL here: even list.append needs the lock
+                done.append(name)
+        for n in range(3):
+            _thread.start_new_thread(worker, ("t%d" % n,))
+        worker("main")
+        while len(done) < 4:
+            time.sleep_ms(5)
+        seqs = [e[0] for e in p.entries()]
+        print(json.dumps([p.last_seq(), len(seqs), len(set(seqs)), seqs == sorted(seqs)]))
+        """
+    )
+    assert got == [2000, 2000, 2000, True]
