@@ -161,6 +161,7 @@ class SimBoard:
         asserted, IO0 low when DTR alone is asserted."""
         en = not (rts and not dtr)
         io0 = not (dtr and not rts)
+        log.debug("lines dtr=%d rts=%d -> EN=%d IO0=%d at %.3f", dtr, rts, en, io0, when)
         if io0 != self.io0:
             self.io0 = io0
             if not io0:
