@@ -361,3 +361,36 @@ async def test_irq_queue_holds_32_callbacks_and_drops_the_rest(board, hub):
     delivered = [e[1][2] for e in board.bridge.events]
     # one in the handler, 32 queued (mpirq.c: xQueueSend, 0 timeout, length 32), the rest lost, in order
     assert delivered == [bytes([i]) for i in range(33)] + [b"last"]
+
+
+async def test_a_pending_read_is_answered_by_the_next_callback_of_its_characteristic(board, hub):
+    # modbt checks read_request after ANY callback of the characteristic (4.5): a write callback still running
+    # when the read arrives answers the read with its own return value; the read callback's return is ignored
+    srv = await rpc(board, "service", 0x181A, True, 1, True)
+    char = await rpc(board, "characteristic", srv, 0x2A71, None, None, b"stored")
+    await rpc(board, "char_callback", char, pycom.CHAR_READ_EVENT | pycom.CHAR_WRITE_EVENT)
+    await rpc(board, "advertise", True)
+    release = asyncio.Event()
+
+    async def answer(name, payload):
+        _, event, data = payload
+        if event == pycom.CHAR_WRITE_EVENT:
+            await release.wait()
+            return b"W" + data
+        return b"R"
+
+    board.bridge.answer = answer
+    async with open_tester(hub) as (device, _):
+        peer = await connect(device)
+        c = find_char(peer, UUID.from_16_bits(0x2A71))
+        await c.write_value(b"1", with_response=True)
+        read = asyncio.ensure_future(c.read_value())
+
+        async def read_pending():
+            while board.db.characteristics[char].pending_read is None:
+                await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(read_pending(), 10)  # the read waits behind the write callback
+        release.set()
+        assert await read == b"W1"
+        assert await c.read_value() == b"R"  # the next read is answered by its own callback
