@@ -53,6 +53,7 @@ class Server:
         self.on_connect = on_connect
         self.on_disconnect = on_disconnect
         self.connected = False
+        self.advertising = False  # wanted: re-armed after every disconnect until stop()
         self.bt = None
         self.probe_char = None
 
@@ -108,6 +109,7 @@ class Server:
             adv["service_uuid"] = uuid128(self.services[0].uuid)
         bt.set_advertisement(**adv)
         bt.advertise(True)
+        self.advertising = True
         probe.record("start", self.name, None)
         return self
 
@@ -148,10 +150,12 @@ class Server:
         probe.record("disconnect", self.name, None)
         if self.on_disconnect is not None:
             call(self.name, self.on_disconnect, self)
-        call(self.name, self.bt.advertise, True)  # the firmware re-arms it too; make sure
+        if self.advertising:
+            call(self.name, self.bt.advertise, True)  # the firmware re-arms it too; make sure
 
     def stop(self):
-        """Stop advertising and drop the client."""
+        """Stop advertising (also after the next disconnect) and drop the client."""
+        self.advertising = False
         self.bt.advertise(False)
         if self.connected:
             call(self.name, self.bt.disconnect_client)

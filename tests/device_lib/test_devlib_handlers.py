@@ -282,3 +282,15 @@ print(json.dumps([states, [e[0] for e in events()]]))
 """,
     )
     assert got == [[False, True], ["start", "connect", "disconnect", "connect", "disconnect", "connect"]]
+
+
+def test_stop_drops_the_client_and_stays_silent(mp):
+    _, got = run_server(
+        mp,
+        """
+bt.client_connects()
+srv.stop()
+print(json.dumps([bt.client, bt.advertising, srv.connected, srv.advertising, [e[0] for e in events()]]))
+""",
+    )
+    assert got == [False, False, False, False, ["start", "connect", "disconnect"]]
