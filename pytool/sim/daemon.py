@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,13 +181,19 @@ def launch(config: SimConfig, timeout: float = 30.0, env: dict[str, str] | None 
     return wait_for_record(config.name, proc, timeout, log_path)
 
 
-def spawn(config: SimConfig, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, Path]:
-    """Start `python -m pytool.sim.daemon` detached from the terminal; its output goes to a log file."""
-    log_path = state_dir() / "sims" / f"{config.name}.log"
+def spawn(
+    config: SimConfig, env: dict[str, str] | None = None, extra_args: Sequence[str] = ()
+) -> tuple[subprocess.Popen, Path]:
+    """Start `python -m pytool.sim.daemon` detached from the terminal (the same pytool as this process, whatever
+    the working directory); its output goes to a log file."""
+    env = dict(os.environ if env is None else env)
+    log_path = Path(env.get("PYTOOL_STATE_DIR") or state_dir()) / "sims" / f"{config.name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    package_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pytool.sim.daemon", *config.argv()],
+            [sys.executable, "-m", "pytool.sim.daemon", *config.argv(), *extra_args],
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,

@@ -20,7 +20,6 @@ import itertools
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -49,18 +48,7 @@ def running_sim(
     name = name or f"test{os.getpid()}-{next(_counter)}"
     with _env(env):
         config = daemon.prepare(board, name, flash)
-        argv = [*config.argv(), *args]
-        log_path = Path(env.get("PYTOOL_STATE_DIR") or daemon.state_dir()) / "sims" / f"{name}.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "wb") as log_file:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "pytool.sim.daemon", *argv],
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
-            )
+        proc, log_path = daemon.spawn(config, env=env, extra_args=args)
         try:
             record = daemon.wait_for_record(name, proc, timeout, log_path)
         except BaseException:
