@@ -90,12 +90,15 @@ def stop(
 def reset(
     name: str = typer.Argument(..., help="Simulator to reset."),
     bootloader: bool = typer.Option(False, "--bootloader", help="Hold IO0 low: enter the ROM download mode."),
+    safe_boot: bool = typer.Option(False, "--safe-boot", help="Hold P12 high: skip boot.py and main.py once."),
 ) -> None:
-    """Press a simulated board's reset button (optionally into the ROM bootloader)."""
+    """Press a simulated board's reset button (optionally into the ROM bootloader or Pycom's safe boot)."""
     from pytool.sim.control import SimControl
 
+    if bootloader and safe_boot:
+        raise UsageError("--bootloader and --safe-boot exclude each other", "choose one")
     record = registry.find(name)
-    state = SimControl(record.control).reset(bootloader=bootloader)
+    state = SimControl(record.control).reset(bootloader=bootloader, safe_boot=safe_boot)
     emit(state, lambda: err.print(f"{name}: reset, now {state['mode']} ({state['boot_reason']})"))
 
 
