@@ -133,21 +133,33 @@ def compact(entry, limit=180):
     return json.dumps([entry[0], entry[2], entry[3], _data(entry[4], max(0, limit - len(head) - 2))])
 
 
-def dump(since=0, clear_after=False):
-    """JSON string: {"format", "seq", "size", "dropped", "events": [...]} with every entry after `since`.
-
-    `dropped` counts entries after `since` that fell out of the buffer before being read."""
-    gc.collect()  # the text is built piece by piece and joined once: small blocks, one allocation of its size
+def _pieces(since):
+    # the JSON text of dump() in small pieces: header, one piece per event, footer
     with _lock:
         got = _entries(since)
         seq, cleared, size = _seq, _cleared, len(_buf)
     first = got[0][0] if got else seq + 1
     dropped = max(0, first - max(since, cleared) - 1)
-    parts = ['{"format": %d, "seq": %d, "size": %d, "dropped": %d, "events": [' % (FORMAT, seq, size, dropped)]
+    yield '{"format": %d, "seq": %d, "size": %d, "dropped": %d, "events": [' % (FORMAT, seq, size, dropped)
     for i, entry in enumerate(got):
-        parts.append((", " if i else "") + json.dumps(as_dict(entry)))
-    parts.append("]}")
-    got = None
+        yield (", " if i else "") + json.dumps(as_dict(entry))
+    yield "]}"
+
+
+def dump(since=0, clear_after=False):
+    """JSON string: {"format", "seq", "size", "dropped", "events": [...]} with every entry after `since`.
+
+    `dropped` counts entries after `since` that fell out of the buffer before being read. The text is
+    allocated in one block: with many long values on a small board prefer show()."""
+    gc.collect()
+    text = "".join(list(_pieces(since)))
     if clear_after:
         clear()
-    return "".join(parts)
+    return text
+
+
+def show(since=0):
+    """Print what dump(since) returns, piece by piece (no large allocation), then a newline."""
+    for piece in _pieces(since):
+        print(piece, end="")
+    print()

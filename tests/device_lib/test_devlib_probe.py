@@ -138,3 +138,35 @@ def test_concurrent_recording_loses_nothing(mp):
         """
     )
     assert got == [2000, 2000, 2000, True]
+
+
+def test_show_prints_the_dump_without_one_large_allocation(mp):
+    # long values: the ring keeps 32 of them between freed ones, a fragmented heap; dump() would need one
+    # 15 KB block there, show() prints piece by piece (in the 67 KB heap of a 512 KB board)
+    out = mp(
+        """
+        import gc, pytool_probe as p
+        for i in range(200):
+            p.record("write", "c1", bytes([i % 256]) * 197)
+        gc.collect()
+        p.show()
+        """,
+        heapsize="67K",
+    )
+    shown = json.loads(out.strip().splitlines()[-1])
+    assert [e["seq"] for e in shown["events"]] == list(range(169, 201))
+    assert shown["events"][-1]["data"] == (bytes([199]) * 197).hex()
+
+
+def test_show_prints_exactly_what_dump_returns(mp):
+    out = mp(
+        """
+        import pytool_probe as p
+        p.record("write", "c", b"\\x01")
+        p.record("error", "c", "ValueError('boom',)")
+        print(p.dump(since=1))
+        p.show(since=1)
+        """
+    )
+    dumped, shown = out.strip().splitlines()
+    assert dumped == shown and json.loads(shown)["events"][0]["data"] == "ValueError('boom',)"
