@@ -43,7 +43,7 @@ class Probe:
 
     def read(self, since: int) -> dict:
         """The probe's raw dump after sequence number `since`."""
-        out = self.board.exec(f"import pytool_probe\nprint(pytool_probe.dump({int(since)}))")
+        out = self.board.exec(f"import pytool_probe\npytool_probe.show({int(since)})")  # no big block
         return json.loads(out.strip().splitlines()[-1])
 
     def mark(self) -> int:
