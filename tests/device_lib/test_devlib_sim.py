@@ -60,7 +60,7 @@ def deployed(request, tmp_path_factory) -> Iterator[Deployed]:
         mp.setenv("PYTOOL_STATE_DIR", str(state))
         mp.setenv("PYTOOL_DATA_DIR", str(data))
         sim = f"sim:{rec.name}"
-        deploy(project, port=sim, firmware=version, options=DeployOptions(advertise=False))
+        deploy(project, port=sim, options=DeployOptions(firmware=version, advertise=False))
         with HilBoard(sim) as board:
             yield Deployed(board_key, version, sim, state, data, board, resolve_transport(sim))
 
