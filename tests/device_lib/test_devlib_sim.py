@@ -156,6 +156,7 @@ async def test_notify_only_reaches_a_subscriber_and_advertising_restarts(server)
         got: asyncio.Queue = asyncio.Queue()
         await client.start_notify(LEVEL, lambda _c, data: got.put_nowait(bytes(data)))
         probe.wait_for("subscribe", "level", timeout=WAIT)
+        assert probe.wait_for("notify", "level", timeout=WAIT).data == b"\x02\x01"  # handed over on subscribe
         assert board.eval("level.notify(0x0304)") is True
         received = [await asyncio.wait_for(got.get(), WAIT) for _ in range(3)]
         # Pycom notifies the stored value itself on a CCCD write (ref 4.6), then the helper hands the new
