@@ -81,11 +81,17 @@ class Server:
         """Create every service with the right nbr_chars, register handlers, start advertising.
         reinit (default: on >= 1.20.2.r4) runs bt.deinit() first, so a script started again after a soft
         reset does not hang in service() (reference 4.10)."""
+        for svc in self.services:
+            if not svc.chars:
+                shown = ("0x%04x" % svc.uuid) if isinstance(svc.uuid, int) else repr(svc.uuid)
+                raise GattError("service %s has no characteristics: declare them before start()" % shown)
         if bt is None:
             bt = bluetooth()
         if reinit is None:
-            rel = release()
-            reinit = rel is not None and parse_release(rel) >= (1, 20, 2, 2, 4)
+            try:
+                reinit = parse_release(release() or "0") >= (1, 20, 2, 2, 4)
+            except ValueError:  # a release tag this helper does not know: leave the stack alone
+                reinit = False
         if reinit:
             bt.deinit()
             bt.init()
@@ -93,8 +99,6 @@ class Server:
         if self.probe and self.probe_char is None:
             self._add_probe()
         for svc in self.services:
-            if not svc.chars:
-                raise GattError("service %r has no characteristics" % (svc.uuid,))
             svc.native = bt.service(uuid=svc.uuid, isprimary=svc.primary, nbr_chars=len(svc.chars))
             for ch in svc.chars:
                 kw = {"uuid": ch.uuid, "properties": ch.properties}

@@ -294,3 +294,20 @@ print(json.dumps([bt.client, bt.advertising, srv.connected, srv.advertising, [e[
 """,
     )
     assert got == [False, False, False, False, ["start", "connect", "disconnect"]]
+
+
+def test_start_refuses_an_empty_service_before_touching_the_radio(mp):
+    out = mp(
+        """
+import pytool_gatt as g, pycom_model
+bt = pycom_model.Bluetooth()
+srv = g.Server("x")
+srv.service(0x180F)
+try:
+    srv.start(bt)
+except g.GattError as e:
+    print(e, len(bt.services), bt.calls)
+""",
+        extra_path=MODEL,
+    )
+    assert out.strip() == "service 0x180f has no characteristics: declare them before start() 0 []"
