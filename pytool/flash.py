@@ -560,6 +560,29 @@ def write_backup(session: Session) -> Path:
     return path
 
 
+def firmware_regions(session: Session) -> list[tuple[int, int]]:
+    """What `pytool erase` removes: bootloader and partition table, then the app partitions and otadata of the
+    chip's own partition table (Pycom's table for its flash size if it has none). Data partitions stay."""
+    from pytool.boards import layouts
+
+    try:
+        table = fwmod.parse_partition_table(
+            session.read(fwmod.PARTITION_TABLE_OFFSET, fwmod.PARTITION_TABLE_MAX), session.flash_size
+        )
+        parts = [(p.offset, p.size) for p in table if p.type == fwmod.APP or (p.type, p.subtype) == (fwmod.DATA, 0)]
+    except fwmod.FirmwareError:
+        lay = layouts()["8MB" if session.flash_size >= 0x800000 else "4MB"]
+        parts = [(r.offset, r.size) for r in (lay.factory, lay.otadata, lay.ota_0)]
+    regions = [(fwmod.BOOTLOADER_OFFSET, fwmod.PARTITION_TABLE_OFFSET + 0x1000 - fwmod.BOOTLOADER_OFFSET)]
+    for offset, size in sorted(parts):  # merge neighbours: fewer, larger erases
+        last_offset, last_size = regions[-1]
+        if offset == last_offset + last_size:
+            regions[-1] = (last_offset, last_size + size)
+        else:
+            regions.append((offset, size))
+    return regions
+
+
 def erase(
     port: ResolvedPort,
     everything: bool,
@@ -573,8 +596,6 @@ def erase(
     from esptool.cmds import erase_flash
     from esptool.util import FatalError
 
-    from pytool.boards import layouts
-
     sink = ProgressSink()
     with esptool_logging(sink, debug), open_session(port, baud, reset, say, True) as session:
         result = EraseResult(False, port.spec, f"{session.flash_size // 0x100000}MB", session.mac, [])
@@ -586,12 +607,8 @@ def erase(
                 result.erased = [(0, session.flash_size)]
                 result.config_block = "erased (backed up)"
             else:
-                lay = layouts()["8MB" if session.flash_size >= 0x800000 else "4MB"]
                 cb_before = session.md5(*fwmod.CONFIG_BLOCK)
-                regions = [
-                    (lay.bootloader, lay.nvs.offset - lay.bootloader),
-                    (lay.factory.offset, lay.ota_0.end - lay.factory.offset),
-                ]
+                regions = firmware_regions(session)
                 for offset, size in regions:
                     session.esp.erase_region(offset, size)
                 result.erased = regions

@@ -339,6 +339,8 @@ def test_erase_firmware_keeps_fs_and_config_block(sim8, archives, capsys, tmp_pa
     code, doc, err = pytool(capsys, "--port", f"sim:{sim8.name}", "erase")
     assert code == 0, err
     assert doc["backup"] is None and doc["config_block"] == "unchanged"
+    # bootloader + table, factory + otadata (adjacent), ota_0: from the chip's own partition table
+    assert doc["erased"] == [[0x1000, 0x8000], [0x10000, 0x1F0000], [0x210000, 0x1EF000]]
     assert read_image(sim8, 0x1000, 0x7000) == b"\xff" * 0x7000  # bootloader gone
     assert read_image(sim8, 0x10000, 0x1000) == b"\xff" * 0x1000  # app gone
     assert read_image(sim8, CB, 0x1000) == config
