@@ -68,7 +68,7 @@ def _run(name, g):
     except SystemExit:
         raise
     except BaseException as e:
-        sys.print_exception(e)
+        sys.modules["_builtin"].print_exception(e)  # (user code cannot import it)
 
 
 def _boot():
@@ -77,20 +77,22 @@ def _boot():
 
     with open(sys.argv[1]) as f:
         cfg = json.load(f)
-    _install(cfg)
     g = globals()
-    for name in ("__file__", "_install"):
-        g.pop(name, None)
-    if not cfg["safe_boot"]:
-        _run("boot.py", g)
-        if cfg["run_main"]:
-            _run("main.py", g)
-    g.pop("_run", None)
-    import gc
+    try:
+        _install(cfg)
+        for name in ("__file__", "_install"):
+            g.pop(name, None)
+        if not cfg["safe_boot"]:
+            _run("boot.py", g)
+            if cfg["run_main"]:
+                _run("main.py", g)
+    finally:
+        g.pop("_run", None)
+        import gc
 
-    gc.collect()
-    sys.stdout.write("\x1b[pytool:" + cfg["token"] + "]")
-
+        gc.collect()
+        # tells the supervisor that the REPL comes next (it replaces the interpreter's banner)
+        sys.stdout.write("\x1b[pytool:" + cfg["token"] + "]")
 
 _boot()
 del _boot

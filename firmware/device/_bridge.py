@@ -11,6 +11,8 @@ import socket
 import sys
 import _thread
 
+import _builtin
+
 _path = None
 _calls = {}  # thread id -> socket
 _handlers = {}
@@ -106,7 +108,7 @@ def _irq_thread():
                 reply = {"eid": msg["eid"], "result": None}
             except BaseException as e:  # Pycom's mpirq.c: print and stop serving callbacks
                 print("Unhandled exception in callback handler")
-                sys.print_exception(e)
+                _builtin.print_exception(e)
                 break
         s.write(json.dumps(reply).encode() + b"\n")
     _irq_alive = False

@@ -14,3 +14,26 @@ def load(name):
             sys.modules[name] = shadow
         else:
             sys.modules.pop(name, None)
+
+
+def print_exception(e):
+    """sys.print_exception without the frames of the simulated firmware's own modules (on the board they
+    are frozen C code and do not show up in tracebacks)."""
+    import io
+
+    buf = io.StringIO()
+    sys.print_exception(e, buf)
+    out = []
+    skip = False
+    for line in buf.getvalue().split("\n"):
+        if line.startswith('  File "') and _HERE in line:
+            skip = True
+            continue
+        if skip and line.startswith("    "):
+            continue
+        skip = False
+        out.append(line)
+    sys.stdout.write("\n".join(out))
+
+
+_HERE = __file__.rsplit("/", 1)[0] + "/"

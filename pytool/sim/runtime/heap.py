@@ -15,7 +15,7 @@ from pytool.boards import Board
 POOL_INTERNAL = 67 * 1024
 POOL_PSRAM = (2048 + 512) * 1024
 #: Heap used by the simulated firmware itself after boot (measured with gc.mem_alloc() in the simulator).
-RUNTIME_OVERHEAD = 96 * 1024
+RUNTIME_OVERHEAD = 64 * 1024
 #: What pycom.get_free_heap() reports for the IDF heaps beside the GC pool (typical figures; the IDF heap
 #: depends on what is running). Internal RAM free on both kinds of boards, PSRAM free on PSRAM boards.
 IDF_INTERNAL_FREE = 98_000

@@ -14,12 +14,15 @@ import asyncio
 import contextlib
 import ctypes
 import errno
+import fcntl
 import json
 import logging
 import os
 import secrets
 import signal
+import struct
 import sys
+import termios
 import tty
 from collections import ChainMap
 from pathlib import Path
@@ -36,6 +39,9 @@ RAW_PROMPT = b"raw REPL; CTRL-B to exit\r\n>"
 RAW_MARKER = b"raw REPL; CTRL-B to exit\r\n"
 HELP_LINE = b'Type "help()" for more information.\r\n'
 SOFT_REBOOT = b"PYB: soft reboot\r\n"
+#: A Ctrl-C that arrives while the REPL is between reading a line and running it is checked again this often.
+CTRL_C_RECHECK_S = 0.02
+CTRL_C_RECHECKS = 25
 #: How long a partial match of a stream pattern may be held back before it is sent as it is.
 HOLD_SECONDS = 0.05
 
@@ -89,6 +95,7 @@ class Runtime:
         self._reset_char = True  # Ctrl-F armed (Pycom: after any code executed; kbd_intr(-1) disarms)
         self._rearm_on_prompt = False
         self._sigint_pending = False
+        self._ctrl_c_watch: asyncio.TimerHandle | None = None
         self._stopping = False
         self._config_path = Path()
         self.runtime_service = RuntimeService(self)
@@ -301,6 +308,8 @@ class Runtime:
                     self._sigint_pending = True
                     _tgkill(pid, signal.SIGINT)
                     continue
+                if pid is not None and self._ctrl_c_watch is None:
+                    self._ctrl_c_watch = self.ctx.loop.call_later(CTRL_C_RECHECK_S, self._recheck_ctrl_c, 0)
             elif byte == CTRL_A and self.mode == "raw" and self._raw_tail == b"\x05A" and self._pycom:
                 out.append(CTRL_C)  # no raw-paste on Pycom 1.20: "\x05A" stays plain input, 0x01 resets
             out.append(byte)
@@ -309,6 +318,24 @@ class Runtime:
             else:
                 self._raw_tail = (self._raw_tail + bytes([byte]))[-2:]
         self._send(out)
+
+    def _recheck_ctrl_c(self, attempt: int) -> None:
+        """A 0x03 byte went to stdin because no code was running; if code started running in the meantime
+        (the REPL had just taken the line) and has not read it, it is an interrupt after all: as on the board,
+        whose UART ISR sees the byte whenever it arrives."""
+        self._ctrl_c_watch = None
+        pid = self.pid
+        if pid is None or self._slave is None:
+            return
+        unread = struct.unpack("i", fcntl.ioctl(self._slave, termios.FIONREAD, b"\0\0\0\0"))[0]
+        if unread == 0 and not self._to_interp:
+            return  # the REPL read it: a Ctrl-C at the prompt
+        if _sigint_caught(pid):
+            termios.tcflush(self._slave, termios.TCIFLUSH)
+            self._sigint_pending = True
+            _tgkill(pid, signal.SIGINT)
+        elif attempt < CTRL_C_RECHECKS:
+            self._ctrl_c_watch = self.ctx.loop.call_later(CTRL_C_RECHECK_S, self._recheck_ctrl_c, attempt + 1)
 
     @property
     def _pycom(self) -> bool:
