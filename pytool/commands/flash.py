@@ -67,7 +67,7 @@ def flash(
     offset: str = typer.Option(None, "--offset", help="Flash offset of a single .bin (default by kind)."),
     erase_fs: bool = typer.Option(False, "--erase-fs", help="Also erase the /flash filesystem."),
     no_skip: bool = typer.Option(False, "--no-skip", help="Write every region, even if unchanged on the chip."),
-    force: bool = typer.Option(False, "--force", help="Flash firmware built for another board."),
+    force: bool = typer.Option(False, "--force", help="Flash another board's firmware, or an unbootable image."),
     board: str = typer.Option(None, "--board", help="The board being flashed (catalogue key), if pytool can't tell."),
     reset: str = typer.Option(None, "--reset", help="Bootloader entry: dtr-rts, pic, manual or sim (default: port's)."),
     no_check: bool = typer.Option(False, "--no-check", help="Do not wait for the firmware's banner afterwards."),
