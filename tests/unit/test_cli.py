@@ -91,10 +91,10 @@ def test_missing_port_value_is_a_usage_error():
 
 
 def test_failure_is_one_line_with_json_error_object():
-    result = run_cli("--json", "sim", "start")  # no longer a placeholder once issue 3 lands; any error will do
-    if result.returncode == 0:
-        pytest.skip("sim start succeeded: placeholder replaced")
-    assert result.stderr.strip().startswith("Error:")
+    result = run_cli("--json", "firmware", "info", "/nonexistent/LoPy4-1.20.2.r4.tar.gz")
+    assert result.returncode in (1, 2)
+    assert result.stderr.strip().startswith("Error:") and result.stderr.strip().count("\n") == 0
+    assert json.loads(result.stdout)["ok"] is False
 
 
 def test_unexpected_exception_is_one_line_without_debug_and_traceback_with_it(monkeypatch, capsys):
