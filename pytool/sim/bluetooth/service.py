@@ -93,7 +93,12 @@ class BluetoothService:
         """A device call `_bridge.call("bt", method, *args)`."""
         if conn is not None:
             self.conn = conn
-        handler = getattr(self, f"rpc_{method}", None)
+        name = f"rpc_{method}"
+        handler = getattr(self, name, None)
+        if handler is None and hasattr(GattClient, name):  # scanning and GATT client calls
+            if self.gattc is None:
+                raise OSError("Bluetooth not initialised")
+            handler = getattr(self.gattc, name)
         if handler is None:
             raise AttributeError(f"Bluetooth has no method '{method}'")
         return await handler(*args)
@@ -510,27 +515,6 @@ class BluetoothService:
         attribute = self.db.value_attribute(char) if self.db is not None else None
         if char.config == pycom.CHAR_CONFIG_NOTIFY and self.client is not None and attribute is not None:
             self._send_value(self.client, char, attribute)
-
-    # ----------------------------------------------------------------------------------------------------------
-    # GATT client and scanning (gattc.py)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("rpc_gattc_") or name in _GATTC_METHODS:
-            gattc = self.__dict__.get("gattc")
-            if gattc is None:
-                raise OSError("Bluetooth not initialised")
-            return getattr(gattc, name)
-        raise AttributeError(name)
-
-
-_GATTC_METHODS = {
-    "rpc_start_scan",
-    "rpc_stop_scan",
-    "rpc_isscanning",
-    "rpc_get_adv",
-    "rpc_get_advertisements",
-    "rpc_connect",
-}
 
 
 class _NoAnswer:
