@@ -48,7 +48,7 @@ class GattClient:
         """Soft reset: the GATTC app is unregistered, its callbacks are gone."""
         self.triggers.clear()
 
-    async def close(self) -> None:
+    def close(self) -> None:
         self.device.remove_listener("advertisement", self._on_advertisement)
         if self._scan_stop is not None:
             self._scan_stop.cancel()

@@ -116,7 +116,7 @@ class BluetoothService:
             hang.cancel()
         self._hangs.clear()
         if hard:
-            asyncio.get_running_loop().create_task(self._stack_down())
+            asyncio.get_running_loop().create_task(self._power_off(*self._detach()))
             return
         if self.device is not None:
             self.apps_registered = False
@@ -195,14 +195,23 @@ class BluetoothService:
         self.mtu_exchanged = asyncio.Event()
 
     async def _stack_down(self) -> None:
+        await self._power_off(*self._detach())
+
+    def _detach(self) -> tuple[Device | None, Any]:
+        """Forget the stack at once (a new Bluetooth() may come before the old radio is off)."""
         device, transport = self.device, self._hci
         self.device, self._hci = None, None
         if self.db is not None:
             self.db.clear()
         if self.gattc is not None:
-            await self.gattc.close()
+            self.gattc.close()
         self.db, self.gattc, self.apps_registered = None, None, False
         self._reset_state()
+        return device, transport
+
+    @staticmethod
+    async def _power_off(device: Device | None, transport: Any) -> None:
+        """Drop the links (peers see the disconnection) and leave the air."""
         if device is not None:
             for connection in list(device.connections.values()):
                 with contextlib.suppress(Exception):
