@@ -13,6 +13,7 @@ def _install(cfg):
 
     _bridge.start(cfg["bridge"])
 
+    import _builtin
     import _flash
     import os
 
@@ -31,12 +32,22 @@ def _install(cfg):
     machine._cfg = cfg
     pycom._cfg = cfg
     sys.modules["umachine"] = machine
+    # "uhashlib" would resolve to the interpreter's hashlib before any file: install Pycom's under both names
+    import _uhashlib
+
+    sys.modules["uhashlib"] = sys.modules["hashlib"] = _uhashlib
     for name in sorted(cfg["preload"]):
         if name not in sys.modules:
             try:
                 __import__(name)
             except Exception as e:
                 print("simulated firmware: cannot load %s: %r" % (name, e))
+
+    _uhashlib.__name__ = "uhashlib"
+    here = _builtin._HERE
+    for mod in list(sys.modules.values()):  # no host paths in module reprs
+        if getattr(mod, "__file__", "").startswith(here):
+            del mod.__file__
 
     _flash.mount(cfg)  # from here on the host filesystem is unreachable
 

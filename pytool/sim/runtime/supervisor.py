@@ -38,7 +38,8 @@ CTRL_A, CTRL_B, CTRL_C, CTRL_D, CTRL_E, CTRL_F = 1, 2, 3, 4, 5, 6
 RAW_PROMPT = b"raw REPL; CTRL-B to exit\r\n>"
 RAW_MARKER = b"raw REPL; CTRL-B to exit\r\n"
 HELP_LINE = b'Type "help()" for more information.\r\n'
-SOFT_REBOOT = b"PYB: soft reboot\r\n"
+SOFT_REBOOT = b"PYB: soft reboot\r\n"  # Pycom (mptask.c)
+SOFT_REBOOT_STOCK = b"MPY: soft reboot\r\n"  # stock MicroPython's ESP32 port
 #: A Ctrl-C that arrives while the REPL is between reading a line and running it is checked again this often.
 CTRL_C_RECHECK_S = 0.02
 CTRL_C_RECHECKS = 25
@@ -65,6 +66,11 @@ def _tgkill(pid: int, sig: int) -> None:
     """Signal the main thread of `pid` (where MicroPython runs user code), not any of its threads."""
     if _libc.syscall(234, pid, pid, sig) != 0:  # SYS_tgkill on x86-64
         os.kill(pid, sig)
+
+
+def _stock_machine(banner: str) -> str:
+    """'MicroPython v1.24.1 on 2024-11-29; Generic ESP32 module with ESP32' -> 'Generic ESP32 module with ESP32'."""
+    return banner.rsplit("; ", 1)[-1]
 
 
 class Runtime:
@@ -182,10 +188,11 @@ class Runtime:
             "run_main": self.mode == "friendly",
             "mac": self.ctx.mac.hex(),
             "flavour": ident.flavour,
-            "sysname": ident.board_name,
+            # stock MicroPython: sysname 'esp32', machine = the banner's board ("Generic ESP32 module with ESP32")
+            "sysname": ident.board_name if ident.flavour == "pycom" else "esp32",
             "release": ident.version,
             "version": f"{ident.micropython} on {ident.build_date}",
-            "machine": f"{ident.board_name} with ESP32",
+            "machine": f"{ident.board_name} with ESP32" if ident.flavour == "pycom" else _stock_machine(ident.banner),
             "lorawan": board.lorawan if ident.flavour == "pycom" else None,
             "sigfox": board.sigfox if ident.flavour == "pycom" else None,
             "psram": board.psram_kb > 0,
@@ -264,7 +271,7 @@ class Runtime:
         self._safe_boot = False
         self._reset_char = True
         self._rearm_on_prompt = False
-        self._emit(SOFT_REBOOT)
+        self._emit(SOFT_REBOOT if self._pycom else SOFT_REBOOT_STOCK)
         await self._spawn()
 
     def request_hard_reset(self, safe_boot: bool) -> None:
