@@ -90,10 +90,16 @@ def _boot():
         cfg = json.load(f)
     g = globals()
     try:
-        _install(cfg)
+        try:
+            _install(cfg)
+            ok = True
+        except Exception as e:  # a bug of the simulated firmware: say so, and still give a REPL
+            print("simulated firmware: boot failed:")
+            sys.print_exception(e)
+            ok = False
         for name in ("__file__", "_install"):
             g.pop(name, None)
-        if not cfg["safe_boot"]:
+        if ok and not cfg["safe_boot"]:
             _run("boot.py", g)
             if cfg["run_main"]:
                 _run("main.py", g)

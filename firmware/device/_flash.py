@@ -99,13 +99,12 @@ def mount(cfg):
     _image = open(cfg["flash"], "r+b")
     kind = fs_type(cfg)
     bdev, cls = make_vfs(cfg, kind)
-    try:
-        vfs = cls(bdev)
-    except OSError:
-        cls.mkfs(bdev)
-        vfs = cls(bdev)
     os.umount("/")
-    os.mount(vfs, "/flash")
+    try:
+        os.mount(cls(bdev), "/flash")
+    except OSError:  # no filesystem (first boot, erased region): format it, as mptask.c does
+        cls.mkfs(bdev)
+        os.mount(cls(bdev), "/flash")
     os.chdir("/flash")
     _populate()
     return kind

@@ -11,7 +11,9 @@ import zlib
 import pytest
 from mpremote.transport import TransportExecError
 from mpremote.transport_serial import SerialTransport
-from rt_harness import start_board
+from rt_harness import new_image, start_board
+
+from pytool.boards import get_board
 
 
 def test_nvs_lives_in_the_flash_nvs_region_and_survives_hard_reset(lopy4):
@@ -108,5 +110,40 @@ def test_stock_micropython_flavour(tmp_path):
         while b"MPY: soft reboot\r\n" not in hb.output and time.monotonic() < deadline:
             time.sleep(0.05)
         assert b"MPY: soft reboot\r\n" in hb.output and b"PYB: soft reboot" not in hb.output
+    finally:
+        hb.close()
+
+
+def test_config_block_selects_fat_and_bootmgr_switches_back(tmp_path):
+    board = get_board("lopy")
+    image = new_image(tmp_path / "fat.bin", board)
+    with open(image, "r+b") as f:  # config block byte 533 = 0: FatFS (pycom-fwtool-cli pycom --fs_type FatFS)
+        f.seek(board.layout.config.offset + 533)
+        f.write(b"\x00")
+    hb = start_board("lopy", tmp_path, image=image)
+    try:
+        t = SerialTransport(hb.port, baudrate=115200)
+        try:
+            t.enter_raw_repl()
+            t.exec("import os, pycom\nwith open('fat.txt', 'w') as f: f.write('on fat')")
+            assert t.eval("pycom.bootmgr()[1]") == "FAT"
+            assert t.eval("os.statvfs('/flash')[0]") == 512  # FatFS sectors of 512 bytes, as Pycom formats it
+            t.exec("pycom.bootmgr(fs_type=pycom.LittleFS)")  # takes effect at the next boot; not converted
+            t.exit_raw_repl()
+        finally:
+            t.close()
+        with open(image, "rb") as f:
+            f.seek(board.layout.fs.offset)
+            assert f.read(3)[0] == 0xEB  # a FAT boot sector at the start of the fs region
+        hb.call(hb.boot)
+        hb.wait_ready()
+        t = SerialTransport(hb.port, baudrate=115200)
+        try:
+            t.enter_raw_repl()
+            assert t.eval("__import__('pycom').bootmgr()[1]") == "LittleFS"
+            assert t.eval("sorted(__import__('os').listdir())") == ["boot.py", "cert", "lib", "main.py", "sys"]
+            t.exit_raw_repl()
+        finally:
+            t.close()
     finally:
         hb.close()

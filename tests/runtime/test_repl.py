@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pty
 import select
 import subprocess
 import sys
@@ -288,3 +289,32 @@ def test_device_code_cannot_reach_host_paths(lopy4):
     out = mpremote(lopy4, "exec", probe)
     assert "OPEN" not in out and "LIST" not in out and "IMPORTED" not in out
     assert "['flash'] False False" in out
+
+
+def test_mpremote_repl_through_a_terminal(lopy4):
+    """`mpremote repl` as a user runs it in a terminal: Ctrl-C stops a loop, Ctrl-D soft-resets, Ctrl-] quits."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: mpremote with the pty as its terminal
+        os.execv(sys.executable, [*MPREMOTE, "connect", lopy4.port, "repl"])
+    term = Terminal.__new__(Terminal)
+    term.fd, term.buf = fd, b""
+    try:
+        term.expect(b"Use Ctrl-] or Ctrl-x to exit this shell\r\n")
+        term.send(b"\r")
+        term.expect(b">>> ")
+        term.send(b"while True: pass\r\r")
+        term.expect(b"... \r\n")
+        term.send(b"\x03")
+        assert b"KeyboardInterrupt: \r\n>>> " in term.expect(b">>> ")
+        term.send(b"\x04")
+        out = term.expect(b'Type "help()" for more information.\r\n>>> ')
+        assert b"PYB: soft reboot\r\n" in out and b"Pycom MicroPython 1.20.2.r4" in out
+        term.send(b"\x1d")  # Ctrl-]
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        pid = 0
+    finally:
+        if pid:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        os.close(fd)
