@@ -131,7 +131,7 @@ async def test_gattscharacteristic_example_on_1_20_1(tmp_path):
     with sim_board(tmp_path, "1.20.1", "example") as (rec, serial):
         with pytest.raises(TransportError, match="NameError"):
             await serial.aexec(EXAMPLE.read_text())  # the page's last line names an undefined `characteristic`
-        async with open_tester(rec.hci) as (device, _):
+        async with open_tester(rec.hci) as (device, hci):
             adv = await find_board(device, "LoPy")
             # name in the advertisement, the service UUID in the scan response (Pycom >= 1.20.0.rc10)
             assert pycom.split_ad(bytes(adv.data))[1] == (0x09, b"LoPy")
@@ -151,8 +151,12 @@ async def test_gattscharacteristic_example_on_1_20_1(tmp_path):
             seen = await serial.aread_until(b"Write request with value = b'hello'")
             assert seen.count(b"Read request on char 1") == 2  # printed by the first two reads only
             assert await serial.aexec("print(chr1.value(), chr2.value())") == b"b'hello' b'\\x124'\r\n"
-            await peer.connection.disconnect()
+            await hci.close()  # the tester is killed: its controller leaves the air
             await serial.aread_until(b"Client disconnected")
+        # advertising resumed: another tester connects, and the board still counts chr2's reads
+        async with open_tester(rec.hci, "C0:00:00:00:00:79") as (device, _):
+            peer = await discover(device, (await find_board(device, "LoPy")).address)
+            assert await char_of(peer, UUID.from_16_bits(4567)).read_value() == b"\xf4"
 
 
 HANDLERS_1_20_2 = """
