@@ -72,7 +72,6 @@ StepSink = Callable[[Step], None]
 def deploy(
     project: Path,
     port: str | None = None,
-    firmware: str | None = None,
     options: DeployOptions | None = None,
     on_step: StepSink = lambda _step: None,
 ) -> DeployResult:
@@ -80,8 +79,6 @@ def deploy(
     from pytool.ports import resolve_port
 
     options = options or DeployOptions()
-    if firmware:
-        options.firmware = firmware
     cfg = project_config.load(project)
     resolved = resolve_port(port or cfg.port)
     result = DeployResult(str(cfg.root), resolved.spec)
@@ -98,11 +95,13 @@ def deploy(
     run("check", lambda: _check_step(cfg, running) if options.check else ("skipped", "--no-check"))
     run("sync", lambda: _sync_step(cfg, resolved.spec))
     run("reset", lambda: _reset_step(resolved.spec, options) if options.reset else ("skipped", "--no-reset"))
-    if options.advertise and cfg.ble_name:
+    if not options.advertise:
+        run("advertise", lambda: ("skipped", "--no-advertise"))
+    elif not cfg.ble_name:
+        run("advertise", lambda: ("skipped", "no [ble] name in pytool.toml"))
+    else:
         ble = options.ble or (resolved.spec if resolved.sim else None)
         run("advertise", lambda: _advertise_step(cfg.ble_name or "", ble, options.advertise_timeout))
-    else:
-        run("advertise", lambda: ("skipped", "no [ble] name in pytool.toml"))
     return result
 
 
@@ -182,8 +181,8 @@ def _firmware_step(cfg: project_config.ProjectConfig, resolved, options: DeployO
 
     fw = load_firmware(archive)
     outcome = flash(fw, resolved, FlashOptions(board=cfg.board))
-    ident = fw.identity
-    running.update(flavour=ident.flavour, board=ident.board_name, version=ident.version) if ident else None
+    if fw.identity is not None:
+        running.update(flavour=fw.identity.flavour, board=fw.identity.board_name, version=fw.identity.version)
     written = sum(1 for r in outcome.regions if r.action == "written")
     return "done", f"flashed {Path(archive).name} ({written} regions written; was: {have_text})"
 
