@@ -394,3 +394,23 @@ async def test_a_pending_read_is_answered_by_the_next_callback_of_its_characteri
         release.set()
         assert await read == b"W1"
         assert await c.read_value() == b"R"  # the next read is answered by its own callback
+
+
+async def test_stopped_and_unstarted_services_are_invisible(board, hub):
+    started = await rpc(board, "service", 0x181B, True, 1, True)
+    later = await rpc(board, "service", 0x181E, True, 1, False)  # start=False
+    await rpc(board, "characteristic", later, 0x2A72, None, None, 1)
+    await rpc(board, "advertise", True)
+    async with open_tester(hub) as (device, _):
+        peer = Peer(await device.connect(BOARD, timeout=10))
+
+        async def visible() -> set[UUID]:
+            return {s.uuid for s in await peer.discover_services()} & {
+                UUID.from_16_bits(0x181B),
+                UUID.from_16_bits(0x181E),
+            }
+
+        assert await visible() == {UUID.from_16_bits(0x181B)}
+        await rpc(board, "service_start", later)
+        await rpc(board, "service_stop", started)
+        assert await visible() == {UUID.from_16_bits(0x181E)}
