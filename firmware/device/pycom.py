@@ -120,12 +120,11 @@ def nvs_erase_all():
 
 
 def get_free_heap():
-    import gc
-
-    internal = _cfg["idf_internal_free"]
+    # The IDF heaps beside MicroPython's GC pool (which is allocated once at boot, so Python allocations do not
+    # move these figures): (internal free, PSRAM free) or (internal free, 'NO_EXT_RAM') (modpycom.c).
     if _cfg["psram"]:
-        return (internal, _cfg["idf_psram_free"] + gc.mem_free())
-    return (internal + gc.mem_free(), "NO_EXT_RAM")
+        return (_cfg["idf_internal_free"], _cfg["idf_psram_free"])
+    return (_cfg["idf_internal_free"], "NO_EXT_RAM")
 
 
 def _otadata_active():

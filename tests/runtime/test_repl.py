@@ -19,6 +19,7 @@ from rt_harness import HarnessBoard, start_board
 
 from pytool.boards import catalogue, get_board
 from pytool.sim.flash_image import FlashImage
+from pytool.sim.runtime.fs_image import FlashFS
 
 MPREMOTE = [sys.executable, "-m", "mpremote"]
 
@@ -318,3 +319,20 @@ def test_mpremote_repl_through_a_terminal(lopy4):
             os.kill(pid, 9)
             os.waitpid(pid, 0)
         os.close(fd)
+
+
+def test_output_is_dropped_while_the_port_is_closed(lopy4, term):
+    lopy4.call(lopy4.runtime.port_open, False)
+    try:
+        start = len(lopy4.output)
+        # the board still runs what it receives, it just has nobody to talk to
+        term.send(b"print('hid' + 'den'); f = open('closed.txt', 'w'); f.close()\r")
+        deadline = time.monotonic() + 20
+        while not any(e.name == "closed.txt" for e in FlashFS(lopy4.image, lopy4.board).ls("/")):
+            assert time.monotonic() < deadline, "the command sent while the port was closed did not run"
+            time.sleep(0.05)
+    finally:
+        lopy4.call(lopy4.runtime.port_open, True)
+    term.send(b"import os; os.remove('closed.txt'); print('sho' + 'wn')\r")
+    term.expect(b"shown\r\n>>> ")
+    assert b"hidden" not in lopy4.output[start:]

@@ -43,6 +43,8 @@ SOFT_REBOOT_STOCK = b"MPY: soft reboot\r\n"  # stock MicroPython's ESP32 port
 #: A Ctrl-C that arrives while the REPL is between reading a line and running it is checked again this often.
 CTRL_C_RECHECK_S = 0.02
 CTRL_C_RECHECKS = 25
+#: Pause before restarting an interpreter that exited before its REPL was up.
+BOOT_LOOP_BACKOFF_S = 0.5
 #: How long a partial match of a stream pattern may be held back before it is sent as it is.
 HOLD_SECONDS = 0.05
 
@@ -148,8 +150,10 @@ class Runtime:
             os.close(self._master)
             os.close(self._slave)
             self._master = self._slave = None
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
+        for handle in (self._flush_handle, self._ctrl_c_watch):
+            if handle is not None:
+                handle.cancel()
+        self._flush_handle = self._ctrl_c_watch = None
         self._pending = b""
         self._to_interp.clear()
         self._held_input.clear()
@@ -259,6 +263,12 @@ class Runtime:
             self._emit(f"Guru Meditation Error: interpreter died with signal {-rc}\r\n".encode())
             self.ctx.hard_reset(False)
             return
+        if not self.ready.is_set():
+            # died before its REPL came up (boot.py calling sys.exit, a broken interpreter): the board would loop
+            # as well; keep the loop from eating the CPU
+            await asyncio.sleep(BOOT_LOOP_BACKOFF_S)
+            if self._stopping or self._proc is not None:
+                return
         await self.soft_reboot()
 
     async def soft_reboot(self) -> None:
