@@ -5,6 +5,7 @@
 # operation; no data can be fed after it; hexdigest() does not exist.
 
 import _builtin
+import _sha2
 
 _h = _builtin.load("hashlib")
 
@@ -46,3 +47,15 @@ class sha1(_Hash):
 
 class sha256(_Hash):
     _impl = _h.sha256
+
+
+class sha224(_Hash):
+    _impl = _sha2.sha224
+
+
+class sha384(_Hash):
+    _impl = _sha2.sha384
+
+
+class sha512(_Hash):
+    _impl = _sha2.sha512
