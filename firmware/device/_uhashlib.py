@@ -50,12 +50,12 @@ class sha256(_Hash):
 
 
 class sha224(_Hash):
-    _impl = _sha2.sha224
+    _impl = staticmethod(_sha2.sha224)
 
 
 class sha384(_Hash):
-    _impl = _sha2.sha384
+    _impl = staticmethod(_sha2.sha384)
 
 
 class sha512(_Hash):
-    _impl = _sha2.sha512
+    _impl = staticmethod(_sha2.sha512)
