@@ -59,13 +59,16 @@ class Probe:
         found = [ProbeEvent.from_json(raw) for raw in dump["events"]]
         return [e for e in found if (event is None or e.event == event) and (char is None or e.char == char)]
 
-    def wait_for(self, event: str, char: str | None = None, timeout: float = 10.0) -> ProbeEvent:
-        """Wait until the probe records `event` (on `char`) after the mark; the first such event."""
+    def wait_for(self, event: str, char: str | None = None, timeout: float = 10.0, count: int = 1) -> ProbeEvent:
+        """Wait until the probe has recorded `count` `event`s (on `char`) after the mark; return the count-th."""
         deadline = time.monotonic() + timeout
         while True:
             found = self.events(event, char)
-            if found:
-                return found[0]
+            if len(found) >= count:
+                return found[count - 1]
             if time.monotonic() >= deadline:
-                raise AssertionError(f"the probe recorded no {event!r} event on {char!r} within {timeout:g} s")
+                raise AssertionError(
+                    f"the probe recorded {len(found)} {event!r} event(s) on {char!r} within {timeout:g} s, "
+                    f"expected {count}: {found}"
+                )
             time.sleep(0.1)

@@ -30,5 +30,5 @@ async def test_handler_exception_is_contained(ble_client: BleakClient, probe):
     assert "too high" in error.data
     # callbacks still run: the next write reaches the handler
     await ble_client.write_gatt_char(SETPOINT, b"\x15", response=True)
-    probe.wait_for("write", "setpoint")
+    assert probe.wait_for("write", "setpoint", count=2).data == b"\x15"
     assert [e.data for e in probe.events("write", "setpoint")] == [b"\x28", b"\x15"]
