@@ -47,6 +47,7 @@ DEFAULT_IGNORE = [
     ".pytest_cache/",
     ".mypy_cache/",
     ".ruff_cache/",
+    ".pytool/",  # `pytool test` results (JUnit report, per-test logs)
     ".vscode/",
     ".idea/",
     ".DS_Store",
