@@ -44,7 +44,16 @@ remove = _os.remove
 unlink = _os.remove
 rmdir = _os.rmdir
 rename = _os.rename
-stat = _os.stat
+
+
+def stat(path):
+    # the interpreter's LittleFS reports garbage as a folder's size; Pycom's reports 0
+    s = _os.stat(path)
+    if s[0] & 0x4000:
+        return s[:6] + (0,) + s[7:]
+    return s
+
+
 statvfs = _os.statvfs
 chdir = _os.chdir
 getcwd = _os.getcwd

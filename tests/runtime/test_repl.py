@@ -112,6 +112,7 @@ def test_mpremote_fs_round_trip(lopy4, tmp_path):
     mpremote(lopy4, "fs", "cp", ":proj/sub/data.bin", str(back))
     assert back.read_bytes() == blob
     mpremote(lopy4, "fs", "mkdir", ":newdir")
+    assert mpremote(lopy4, "exec", "import os; print(os.stat('newdir')[6])") == "0\r\n"  # as Pycom's LittleFS
     mpremote(lopy4, "fs", "rm", ":proj/a.py")
     listing = mpremote(lopy4, "fs", "ls", ":")
     assert "newdir/" in listing
