@@ -162,6 +162,11 @@ def _firmware_step(cfg: project_config.ProjectConfig, resolved, options: DeployO
         running.update(flavour=have[0], board=have[1], version=have[2])
     have_text = f"{have[1]} {have[2]}" if have else "no firmware answering"
     if version is None and archive is None:
+        if have is None:
+            raise PytoolError(
+                f"no firmware answers on {resolved.spec} and pytool.toml names none to flash",
+                'set firmware = "1.20.2.r4" (or an archive path) in pytool.toml, or pass --firmware',
+            )
         return "ok", f"{have_text} (pytool.toml names no firmware)"
     board_ok = not cfg.board or have is None or _board_name(cfg.board).lower() == have[1].lower()
     if have is not None and version == have[2] and board_ok:

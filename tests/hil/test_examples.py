@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -106,6 +107,19 @@ def test_real_board_path_needs_only_a_port_and_a_bluetooth_transport(tmp_path, e
         # a blank real board: pytool cannot build firmware for it and says what to do
         assert blank.returncode == 1
         assert "the project wants 1.20.2.r4 - pass --firmware ARCHIVE" in blank.stderr
+        unnamed = tmp_path / "unnamed"
+        shutil.copytree(EXAMPLES / "gatt_server", unnamed, ignore=shutil.ignore_patterns(".pytool"))
+        toml = unnamed / "pytool.toml"
+        toml.write_text("\n".join(line for line in toml.read_text().splitlines() if not line.startswith("firmware")))
+        nothing = subprocess.run(
+            [sys.executable, "-m", "pytool", "deploy", str(unnamed), "--port", record.rfc2217],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT,
+        )
+        assert nothing.returncode == 1
+        assert "no firmware answers on rfc2217://" in nothing.stderr
         flash = [sys.executable, "-m", "pytool", "flash", str(simulator_firmware("lopy4", "1.20.2.r4"))]
         flashed = subprocess.run(
             [*flash, "--port", f"sim:{record.name}"], env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT
