@@ -7,7 +7,7 @@ import asyncio
 import typer
 from rich.table import Table
 
-from pytool.commands import sim_fs
+from pytool.commands import sim_fault, sim_fs
 from pytool.console import emit, err, out, status
 from pytool.errors import UsageError
 from pytool.sim import registry
@@ -103,6 +103,7 @@ def reset(
 
 
 sim_fs.register(sim_app)
+sim_fault.register(sim_app)
 
 
 def register(app: typer.Typer) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pytool.boards import Board
+from pytool.sim.faults import FaultInjector
 from pytool.sim.flash_image import FlashImage
 from pytool.sim.rom import Efuse, RomLoader
 from pytool.sim.serial_port import FrontEnd
@@ -93,6 +94,8 @@ class SimBoard:
         self.monitors: list[Callable[[bytes], None]] = []  # observers of everything the UART sends
         self.control: Any = None  # the ControlServer (daemon): `board.control.add_handler(op, fn)`
         self.on_shutdown: list[Callable[[], Any]] = []  # called (and awaited if async) when the daemon exits
+        self.faults = FaultInjector(self)  # wire, flash and BLE faults on demand (pytool.sim.faults)
+        flash.faults = self.faults
         self.rom = RomLoader(
             flash,
             Efuse(mac, board.chip_revision),
@@ -134,7 +137,10 @@ class SimBoard:
         return any(fe.is_open for fe in self.front_ends)
 
     def write(self, data: bytes) -> None:
-        """Bytes the board transmits on its UART (to every open front end)."""
+        """Bytes the board transmits on its UART (to every open front end, through the fault injector)."""
+        self.faults.board_to_host(data, self._transmit)
+
+    def _transmit(self, data: bytes) -> None:
         for fe in self.front_ends:
             fe.write(data)
         for monitor in self.monitors:
@@ -144,7 +150,10 @@ class SimBoard:
         self.write(text.encode())
 
     def feed(self, data: bytes) -> None:
-        """Bytes the host sent to the board's UART."""
+        """Bytes the host sent to the board's UART (through the fault injector)."""
+        self.faults.host_to_board(data, self._receive)
+
+    def _receive(self, data: bytes) -> None:
         if self.mode == Mode.DOWNLOAD:
             self.rom.feed(data)
         elif self.mode == Mode.APP and self.runtime is not None:

@@ -35,6 +35,7 @@ class ControlServer:
             "reset": self._reset,
             "power": self._power,
             "stop": self._stop,
+            "fault": self._fault,
         }
 
     def add_handler(self, op: str, handler: Handler) -> None:
@@ -87,6 +88,9 @@ class ControlServer:
     async def _power(self, request: dict[str, Any]) -> dict[str, Any]:
         await self.board.power(bool(request.get("on", True)))
         return {"status": self.board.status()}
+
+    async def _fault(self, request: dict[str, Any]) -> dict[str, Any]:
+        return await self.board.faults.handle(request)  # pytool.sim.faults
 
     async def _stop(self, request: dict[str, Any]) -> dict[str, Any]:
         asyncio.get_running_loop().call_soon(self._on_stop)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from pytool.errors import PytoolError, UsageError
 
@@ -26,6 +27,7 @@ class FlashImage:
         self.path = Path(path)
         self.size = size
         self._fd = _open_image(self.path, size)
+        self.faults: Any = None  # pytool.sim.faults.FaultInjector: power loss in the middle of an erase/program
 
     def close(self) -> None:
         """Close the backing file (idempotent)."""
@@ -61,6 +63,8 @@ class FlashImage:
         self._check(offset, len(data))
         if not data:
             return
+        if self.faults is not None:
+            self.faults.flash_op(self, "program", offset, len(data), data)
         old = self.read(offset, len(data))
         merged = (int.from_bytes(old, "little") & int.from_bytes(data, "little")).to_bytes(len(data), "little")
         self._pwrite(offset, merged)
@@ -68,6 +72,8 @@ class FlashImage:
     def erase(self, offset: int, length: int) -> None:
         """Set `length` bytes at `offset` to 0xFF (callers align to sectors as the chip would)."""
         self._check(offset, length)
+        if self.faults is not None:
+            self.faults.flash_op(self, "erase", offset, length)
         done = 0
         while done < length:
             n = min(_CHUNK, length - done)

@@ -62,6 +62,7 @@ class BluetoothService:
         self._irq_task: asyncio.Task | None = None
         self.irq_dead = False
         self._hangs: list[asyncio.Future] = []
+        self.faults: Any = None  # pytool.sim.faults.FaultInjector, set once a BLE fault is armed
 
     def _reset_state(self) -> None:
         self.mtu = pycom.MTU_MAX
@@ -351,6 +352,8 @@ class BluetoothService:
 
     async def _start_advertising(self) -> None:
         device = self._require_stack()
+        if self.faults is not None and not self.faults.ble_advertising_allowed():
+            return
         await device.start_advertising(
             own_address_type=hci.OwnAddressType.PUBLIC,
             advertising_data=self.adv_data,
@@ -370,6 +373,8 @@ class BluetoothService:
     def _on_connection(self, connection: Connection) -> None:
         if connection.role != hci.Role.PERIPHERAL:
             return  # our own GATTC connection (gattc.py)
+        if self.faults is not None and self.faults.ble_refuse(connection):
+            return
         if not self.apps_registered:
             return  # after a soft reset no GATTS app hears ESP_GATTS_CONNECT_EVT (4.10): the link is all there is
         if self.client is not None:

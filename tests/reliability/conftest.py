@@ -1,0 +1,91 @@
+"""Fixtures of the reliability suite: a simulated LoPy4 flashed once per session by `pytool flash`, and one
+simulator per test module running a copy of that image (faults go through its control socket).
+
+PYTOOL_DEEP=1 (set by bench/reliability.py) raises the number of hypothesis examples from a handful to hundreds.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+BOARD = "lopy4"
+FIRMWARE = "1.20.2.r4"
+
+
+@dataclass
+class Sim:
+    """A running simulator and the state folder its registry record lives in."""
+
+    name: str
+    control: str
+    flash: Path
+    state: Path
+    data: Path
+
+    @property
+    def port(self) -> str:
+        return f"sim:{self.name}"
+
+
+@pytest.fixture(scope="session")
+def firmware_archive(tmp_path_factory) -> Path:
+    """The simulator's Pycom firmware archive for the LoPy4 (built once)."""
+    from pytool.deploy import simulator_firmware
+
+    base = tmp_path_factory.mktemp("rel-fw")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYTOOL_DATA_DIR", str(base / "data"))
+        mp.setenv("PYTOOL_STATE_DIR", str(base / "state"))
+        return simulator_firmware(BOARD, FIRMWARE)
+
+
+@pytest.fixture(scope="session")
+def flashed_image(tmp_path_factory, firmware_archive) -> Path:
+    """A LoPy4 flash image written by `pytool flash` into a running simulator."""
+    from pytool.firmware import load_firmware
+    from pytool.flash import FlashOptions, flash
+    from pytool.ports import resolve_port
+    from pytool.sim.testing import running_sim
+
+    base = tmp_path_factory.mktemp("rel-flashed")
+    state, data = base / "state", base / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYTOOL_STATE_DIR", str(state))
+        mp.setenv("PYTOOL_DATA_DIR", str(data))
+        with running_sim(BOARD, name="relflash", state_dir=state, data_dir=data) as rec:
+            flash(load_firmware(firmware_archive), resolve_port(f"sim:{rec.name}"), FlashOptions())
+            image = Path(rec.flash)
+        kept = base / "flash.bin"
+        shutil.copyfile(image, kept)
+    return kept
+
+
+def start_sim(tmp_path_factory, name: str, image: Path | None) -> Iterator[Sim]:
+    from pytool.sim.testing import running_sim
+
+    base = tmp_path_factory.mktemp(name)
+    copy = base / "flash.bin"
+    if image is not None:
+        shutil.copyfile(image, copy)
+    state, data = base / "state", base / "data"
+    with running_sim(BOARD, name=name, flash=copy, state_dir=state, data_dir=data) as rec:
+        yield Sim(rec.name, rec.control or "", copy, state, data)
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory, flashed_image, request) -> Iterator[Sim]:
+    """A simulator of this test module running the flashed firmware."""
+    yield from start_sim(tmp_path_factory, "rel" + request.module.__name__.rsplit("_", 1)[-1][:10], flashed_image)
+
+
+@pytest.fixture
+def port(sim, monkeypatch) -> str:
+    """`sim:NAME` for this module's simulator (its registry becomes this test's)."""
+    monkeypatch.setenv("PYTOOL_STATE_DIR", str(sim.state))
+    monkeypatch.setenv("PYTOOL_DATA_DIR", str(sim.data))
+    return sim.port

@@ -1,0 +1,82 @@
+"""Helpers of the reliability suite: arm faults, wait for the board to come back, read its state by hash."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from pytool import sync
+from pytool.board import Board
+from pytool.sim import registry
+from pytool.sim.control import SimControl
+
+WAIT_S = 30.0  # the longest any board transition may take on a loaded machine
+DEEP = os.environ.get("PYTOOL_DEEP") == "1"
+
+
+def examples(quick: int, deep: int = 200) -> int:
+    """How many fault points hypothesis tries: a few in `make test`, hundreds with PYTOOL_DEEP=1
+    (bench/reliability.py)."""
+    return deep if DEEP else quick
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def arm(control: str, name: str, repeat: bool = False, **params: Any) -> dict:
+    """Arm fault `name` on the simulator behind `control`; returns the fault status."""
+    return SimControl(control).request({"op": "fault", "name": name, "params": params, "repeat": repeat})
+
+
+def clear(control: str) -> dict:
+    """Clear every fault; returns the status (with the `injected` counters)."""
+    return SimControl(control).request({"op": "fault", "clear": True})
+
+
+def injected(control: str) -> dict[str, int]:
+    return SimControl(control).request({"op": "fault"})["injected"]
+
+
+def wait_ready(sim_name: str, control: str) -> None:
+    """Until the cable is back (the registered pty exists) and the board runs its firmware."""
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        record = next((r for r in registry.running() if r.name == sim_name), None)
+        status = SimControl(control).status()
+        if record is not None and Path(record.pty).exists() and status["mode"] == "app":
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"simulator {sim_name} did not come back within {WAIT_S} s")
+
+
+def materialise(root: Path, files: dict[str, bytes]) -> Path:
+    """Make `root` hold exactly `files`."""
+    for path in sorted(root.rglob("*"), reverse=True):
+        path.unlink() if path.is_file() else path.rmdir()
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    return root
+
+
+def run_sync(port: str, root: Path) -> Board:
+    """`pytool sync`'s plan + apply of the folder `root` (without device_lib); returns the closed session."""
+    from pytool import config
+
+    with Board.connect(port) as board:
+        sync.sync(board, sync.collect(config.load(root), include_device_lib=False))
+    return board
+
+
+def board_state(port: str) -> tuple[dict[str, str | None], dict, list[str]]:
+    """(SHA-256 of every file under /flash, the manifest, leftover temp files), computed on the board."""
+    with Board.connect(port) as board:
+        board.exec(sync.SYNC_HELPERS)
+        hashes = board.eval("dict((k, _pt_h(_pt_p(k))) for k in _pt_walk(_pt_root, _pt_root, []))")
+        manifest = board.eval("_pt_mload()")
+        tmp = board.eval("os.listdir(_pt_root + '/.pytool/tmp') if _pt_isdir(_pt_root + '/.pytool/tmp') else []")
+    return hashes, manifest, tmp
