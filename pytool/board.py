@@ -321,6 +321,10 @@ class CountingSerial:
         return getattr(self.port, name)
 
 
+class _NotStarted(Exception):
+    """The board did not acknowledge the code with "OK": it never ran."""
+
+
 class BoardError(PytoolError):
     """Code on the board raised: `message` is the exception line, `traceback` the whole stderr."""
 
@@ -386,6 +390,8 @@ class Board:
                 "check the port name (`pytool devices`) and that no other program (a REPL, Pymakr) holds it",
             ) from exc
         transport.serial.timeout = 2  # mpremote reads a pty without timeout: never block forever
+        with contextlib.suppress(NotImplementedError):  # pyserial's rfc2217:// ports have no write timeout
+            transport.serial.write_timeout = 20  # nor write forever to a board that stopped reading
         board = cls(transport, resolved, timeout)
         try:
             board.enter_raw_repl()
@@ -417,23 +423,24 @@ class Board:
             ) from exc
 
     def enter_raw_repl(self) -> None:
-        """Interrupt whatever runs (Ctrl-C) and enter the raw REPL, without a soft reset."""
-        from mpremote.transport import TransportError
+        """Interrupt whatever runs (Ctrl-C) and enter the raw REPL, without a soft reset.
 
-        for attempt in range(2):
-            try:
-                self.transport.enter_raw_repl(soft_reset=False, timeout_overall=self.timeout)
-                self._prelude_sent = False
-                return
-            except TransportError:
-                if attempt:
-                    break
-                self.wire.write(b"\r\x03\x03")  # a program that caught the first Ctrl-C
-                time.sleep(0.2)
-            except (serial.SerialException, OSError) as exc:
-                raise PytoolError(
-                    f"cannot talk to {self.resolved.spec}: {exc}", "check the cable and run again"
-                ) from exc
+        Like mpremote's, but bounded: a board that keeps printing cannot keep pytool draining its output forever."""
+        prompt = b"raw REPL; CTRL-B to exit\r\n"
+        try:
+            for attempt in range(2):
+                self.wire.write(b"\r\x03\x03" if attempt else b"\r\x03")  # 2nd try: a program that caught one
+                deadline = time.monotonic() + 0.5
+                while time.monotonic() < deadline and self.wire.in_waiting:  # drop what it printed so far
+                    self.wire.read(self.wire.in_waiting)
+                self.wire.write(b"\r\x01")
+                data = self.transport.read_until(1, prompt, timeout=2, timeout_overall=self.timeout)
+                if data.endswith(prompt):
+                    self.transport.in_raw_repl = True
+                    self._prelude_sent = False
+                    return
+        except (serial.SerialException, OSError) as exc:
+            raise PytoolError(f"cannot talk to {self.resolved.spec}: {exc}", "check the cable and run again") from exc
         raise PytoolError(
             f"the board on {self.resolved.spec} does not answer (no raw REPL prompt)",
             "press reset; if main.py blocks Ctrl-C, boot without it: `pytool reset --safe`",
@@ -442,7 +449,7 @@ class Board:
     def close(self, exit_raw: bool = True) -> None:
         """Leave the raw REPL (back to the friendly prompt) and release the port."""
         with contextlib.suppress(Exception):
-            if exit_raw and self.wire.is_open:
+            if exit_raw and self.wire.is_open and self.transport.in_raw_repl:
                 self.transport.exit_raw_repl()
         with contextlib.suppress(Exception):
             self.transport.close()
@@ -460,7 +467,24 @@ class Board:
         return f"{boot}_pt_x('{packed}')\n"
 
     def exec(self, code: str, timeout: float | None = None, stream: Callable[[bytes], None] | None = None) -> bytes:
-        """Run `code` in the raw REPL and return its stdout; raise BoardError if it raised on the board."""
+        """Run `code` in the raw REPL and return its stdout; raise BoardError if it raised on the board.
+
+        If the board did not even start the code (no "OK": it rebooted meanwhile, or printed over the prompt),
+        the raw REPL is entered again and the code sent once more (with the session's helpers)."""
+        try:
+            return self._exec_once(code, timeout, stream)
+        except _NotStarted:
+            self.enter_raw_repl()
+            self._loaded.clear()
+            try:
+                return self._exec_once(code, timeout, stream)
+            except _NotStarted as exc:
+                raise PytoolError(
+                    f"the board on {self.resolved.spec} does not run code: {exc}",
+                    "press reset; if main.py floods the console, boot without it: `pytool reset --safe`",
+                ) from exc
+
+    def _exec_once(self, code: str, timeout: float | None, stream: Callable[[bytes], None] | None) -> bytes:
         if not self._prelude_sent:
             code = PRELUDE + ("" if self._caps else PROBE) + code
         packed = self._pack(code)
@@ -500,7 +524,10 @@ class Board:
         check_payload(payload)
         with self.lock, self._errors("running code"):
             self.stats.round_trips += 1
-            self.transport.exec_raw_no_follow(payload)
+            try:
+                self.transport.exec_raw_no_follow(payload)
+            except TransportError as exc:
+                raise _NotStarted(str(exc)) from exc
             try:
                 out, err = self.transport.follow(timeout or self.timeout, stream)
             except TransportError as exc:
@@ -609,7 +636,7 @@ class Board:
             self.stats.round_trips += 1
             self.transport.exec_raw_no_follow(code.encode())
             try:
-                _, err = self.transport.follow(None, out)
+                _, err = self.transport.follow(None, lambda b: b == b"\x04" or out(b))
             except KeyboardInterrupt:
                 self.wire.write(b"\x03")
                 with contextlib.suppress(Exception):
@@ -618,11 +645,12 @@ class Board:
         return err
 
     def soft_reset(self) -> None:
-        """Ctrl-D from the friendly REPL: boot.py and main.py run again (main.py is not waited for)."""
+        """Ctrl-D from the friendly REPL: boot.py and main.py run again (waits for the prompt, at most `timeout`)."""
         with self._errors("resetting"):
             self.transport.exit_raw_repl()
             self.wire.write(b"\x04")
             self.transport.read_until(1, b"soft reboot", timeout=self.timeout)
+            self.wait_for_banner(self.timeout)  # boot.py and main.py have run (or main.py is still running)
         self._caps = None
         self._prelude_sent = False
 
@@ -631,6 +659,7 @@ class Board:
         with self._errors("resetting"):
             self.stats.round_trips += 1
             self.transport.exec_raw_no_follow(b"import machine\nmachine.reset()\n")
+        self.transport.in_raw_repl = False
         self._caps = None
         self._prelude_sent = False
 
@@ -649,7 +678,7 @@ class Board:
 
     def wait_for_banner(self, timeout: float = 15.0) -> bytes:
         """Read until the friendly prompt after a reset."""
-        return self.transport.read_until(1, b">>> ", timeout=2, timeout_overall=timeout)
+        return self.transport.read_until(1, b">>> ", timeout=timeout, timeout_overall=timeout)
 
     def repl(self, escape: bytes = b"\x1d") -> None:
         """Interactive friendly REPL on this terminal until `escape` (Ctrl-]) is typed."""

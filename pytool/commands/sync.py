@@ -62,7 +62,7 @@ def sync(
             reset=not no_reset,
             progress=lambda done, total: bar.update(task, completed=done, total=total, visible=True),
         )
-        summary = outcome.to_json(board)
+        summary = outcome.to_json(board) | {"config": cfg.source}
     plan, result, stats = outcome.plan, outcome.result, board.stats
 
     def human() -> None:

@@ -1,0 +1,151 @@
+"""Board commands against a simulated LoPy4 (Pycom 1.20.2.r4): files, exec/run, resets, info, payload safety."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+
+import pytest
+
+from pytool import cli
+from pytool.board import Board, check_payload
+from pytool.console import options
+from pytool.errors import PytoolError, UsageError
+from pytool.sync import get, put
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(autouse=True)
+def _reset_cli_options():
+    yield
+    options.port, options.json, options.debug = None, False, False
+
+
+def pytool(capsys, *argv: str) -> tuple[int, str, str]:
+    """Run the CLI in-process; (exit code, stdout, stderr)."""
+    code = cli.run(list(argv))
+    captured = capsys.readouterr()
+    options.port, options.json, options.debug = None, False, False
+    return code, captured.out, captured.err
+
+
+def test_every_byte_value_round_trips_through_put_and_get(port, tmp_path):
+    rng = random.Random(1)
+    data = bytes(range(256)) * 4 + bytes(rng.randrange(256) for _ in range(50_000))  # several chunks
+    src = tmp_path / "all.bin"
+    src.write_bytes(data)
+    with Board.connect(port) as board:
+        result = put(board, src, "/flash/bytes/all.bin")
+        assert result.uploaded == ["bytes/all.bin"]
+        back = tmp_path / "back.bin"
+        get(board, "/flash/bytes/all.bin", back)
+        assert back.read_bytes() == data
+        assert board.stat("/flash/bytes/all.bin") == (False, len(data))
+        board.remove("/flash/bytes", recursive=True)
+        assert board.stat("/flash/bytes") is None
+
+
+def test_put_and_get_folders_recursively(port, tmp_path, capsys):
+    tree = {"a.py": b"A = 1\n", "sub/b.txt": b"\x00\x06\x04\x01binary", "sub/deeper/c.bin": bytes(range(256))}
+    for rel, data in tree.items():
+        (tmp_path / "src" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "src" / rel).write_bytes(data)
+    code, _, err = pytool(capsys, "-p", port, "put", str(tmp_path / "src"), "/flash/tree")
+    assert code == 0, err
+    code, out, _ = pytool(capsys, "-p", port, "--json", "ls", "-r", "/flash/tree")
+    listing = {e["path"]: e["size"] for e in json.loads(out)}
+    assert listing == {
+        "/flash/tree/a.py": 6,
+        "/flash/tree/sub": -1,
+        "/flash/tree/sub/b.txt": 10,
+        "/flash/tree/sub/deeper": -1,
+        "/flash/tree/sub/deeper/c.bin": 256,
+    }
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    code, _, err = pytool(capsys, "-p", port, "get", "/flash/tree", str(dest))
+    assert code == 0, err
+    for rel, data in tree.items():
+        assert (dest / "tree" / rel).read_bytes() == data
+    code, out, _ = pytool(capsys, "-p", port, "cat", "/flash/tree/a.py")
+    assert (code, out) == (0, "A = 1\n")
+    assert pytool(capsys, "-p", port, "rm", "/flash/tree")[0] == 1  # a folder needs -r
+    assert pytool(capsys, "-p", port, "rm", "-r", "/flash/tree")[0] == 0
+    code, _, err = pytool(capsys, "-p", port, "cat", "/flash/tree/a.py")
+    assert code == 1 and "no such file" in err
+
+
+def test_mkdir_df_info_exec(port, capsys):
+    assert pytool(capsys, "-p", port, "mkdir", "x/y")[0] == 0
+    with Board.connect(port) as board:
+        assert board.stat("x/y") == (True, 0)
+        board.remove("x", recursive=True)
+    code, out, _ = pytool(capsys, "-p", port, "--json", "df")
+    usage = json.loads(out)
+    assert code == 0 and usage["path"] == "/flash" and 0 < usage["free"] < usage["total"]
+    code, out, _ = pytool(capsys, "-p", port, "--json", "info")
+    info = json.loads(out)
+    assert (info["sysname"], info["release"], info["flavour"]) == ("LoPy4", "1.20.2.r4", "pycom")
+    assert info["raw_paste"] is False and info["mem_free"] > 0  # Pycom 1.20 has no raw-paste (reference 3)
+    code, out, _ = pytool(capsys, "-p", port, "exec", "import os; print(os.uname().machine)")
+    assert (code, out.strip()) == (0, "LoPy4 with ESP32")
+    code, out, err = pytool(capsys, "-p", port, "exec", "1/0")
+    assert code == 1 and "ZeroDivisionError" in err and "_pt_" not in err
+
+
+def test_control_bytes_are_refused_before_anything_is_sent(port, capsys):
+    with pytest.raises(UsageError, match="0x06"):
+        check_payload(b"print('\x06')")
+    code, _, err = pytool(capsys, "-p", port, "exec", "print('\x06')")
+    assert code == 2 and "0x06" in err
+    with Board.connect(port) as board:  # the board did not reset into safe boot: the session goes on
+        assert board.eval("1 + 1") == 2
+        assert board.eval("'\\x06'") == "\x06"  # as an escape the byte is fine
+
+
+def test_run_streams_output_and_ctrl_c_stops_the_program(port, tmp_path):
+    script = tmp_path / "loop.py"
+    script.write_text("import time\nn = 0\nwhile True:\n    n += 1\n    print('tick', n)\n    time.sleep(0.01)\n")
+    seen = bytearray()
+
+    def out(data: bytes) -> None:
+        seen.extend(data)
+        if seen.count(b"tick") >= 5:
+            raise KeyboardInterrupt
+
+    with Board.connect(port) as board:
+        with pytest.raises(KeyboardInterrupt):
+            board.run(script.read_text(), out)
+        assert b"tick 1\r\n" in seen or b"tick 1\n" in seen
+        first = board.eval("n")
+        assert board.eval("n") == first  # the loop is no longer running on the board
+
+    finite = tmp_path / "hello.py"
+    finite.write_text("for i in range(3):\n    print('line', i)\nraise ValueError('boom')\n")
+    chunks = []
+    with Board.connect(port) as board:
+        error = board.run(finite.read_text(), chunks.append)
+    assert b"".join(chunks).replace(b"\r", b"").splitlines() == [b"line 0", b"line 1", b"line 2"]
+    assert b"ValueError: boom" in error
+
+
+def test_a_second_session_waits_for_the_port_and_errors_are_one_line(port, capsys):
+    code, _, err = pytool(capsys, "-p", "/dev/does-not-exist", "ls")
+    assert code == 1 and err.count("\n") == 1 and "cannot open /dev/does-not-exist" in err
+    with Board.connect(port) as board:
+        done = threading.Event()
+
+        def other() -> None:
+            try:
+                Board.connect(port)
+            except PytoolError as exc:
+                assert "cannot open" in str(exc)
+            done.set()
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join(30)
+        assert done.is_set()  # refused at once (exclusive open), not hung
+        assert board.eval("2 * 21") == 42

@@ -1,0 +1,65 @@
+"""A flashed simulated LoPy4 for the sync and board tests (shared by tests/sync and tests/board).
+
+The real path: `pytool firmware build` logic -> a simulator process (`running_sim`) -> `pytool flash` through
+esptool's API -> the firmware boots into the MicroPython REPL. The flashed image is made once per test session
+and each test module starts its own simulator on a copy of it.
+
+PYTOOL_SYNC_TEST_PORT=PORT runs the same tests against another board (a real one, at your own risk: they
+write to /flash) instead of the simulator.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+BOARD = "lopy4"
+FIRMWARE = "1.20.2.r4"
+ENV_PORT = "PYTOOL_SYNC_TEST_PORT"
+
+
+def flashed_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A LoPy4 flash image with Pycom 1.20.2.r4 written by `pytool flash` into a running simulator (cached)."""
+    base = tmp_path_factory.getbasetemp() / "sync-flashed"
+    image = base / "flash.bin"
+    if image.is_file():
+        return image
+    from pytool.deploy import simulator_firmware
+    from pytool.firmware import load_firmware
+    from pytool.flash import FlashOptions, flash
+    from pytool.ports import resolve_port
+    from pytool.sim.testing import running_sim
+
+    state, data = base / "state", base / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYTOOL_STATE_DIR", str(state))
+        mp.setenv("PYTOOL_DATA_DIR", str(data))
+        archive = simulator_firmware(BOARD, FIRMWARE)
+        with running_sim(BOARD, name="syncflash", state_dir=state, data_dir=data) as rec:
+            flash(load_firmware(archive), resolve_port(f"sim:{rec.name}"), FlashOptions())
+            flash_file = Path(rec.flash)
+        shutil.copyfile(flash_file, image.with_suffix(".tmp"))
+        image.with_suffix(".tmp").replace(image)
+    return image
+
+
+@contextlib.contextmanager
+def sim_port(tmp_path_factory: pytest.TempPathFactory, name: str, pacing: bool = False) -> Iterator[str]:
+    """The pty of a fresh simulator running the flashed image (or PYTOOL_SYNC_TEST_PORT)."""
+    if os.environ.get(ENV_PORT):
+        yield os.environ[ENV_PORT]
+        return
+    from pytool.sim.testing import running_sim
+
+    image = flashed_image(tmp_path_factory)
+    base = tmp_path_factory.mktemp(name)
+    copy = base / "flash.bin"
+    shutil.copyfile(image, copy)
+    args = ["--baud-pacing"] if pacing else []
+    with running_sim(BOARD, name=name, flash=copy, args=args, state_dir=base / "state", data_dir=base / "data") as rec:
+        yield rec.pty
