@@ -36,8 +36,10 @@ class BoardError(PytoolError):
 class HilBoard:
     """A serial session on the board under test with a capture of all its output (see module docstring)."""
 
-    def __init__(self, port: str | None, baudrate: int = 115200) -> None:
-        """Open `port` (device path, URL, sim:NAME, None = the single attached board) without disturbing it."""
+    def __init__(self, port: str | None, baudrate: int = 115200, busy_timeout: float = 5.0) -> None:
+        """Open `port` (device path, URL, sim:NAME, None = the single attached board) without disturbing it.
+
+        A port another program holds is retried for `busy_timeout` s before giving up."""
         import serial
 
         from pytool.ports import resolve_port
@@ -45,16 +47,24 @@ class HilBoard:
         self.resolved = resolve_port(port)
         self.port = self.resolved.spec
         self.capture = SerialCapture()
-        try:
-            self._serial = serial.serial_for_url(self.resolved.url, do_not_open=True, baudrate=baudrate, timeout=0.05)
-            if "://" not in self.resolved.url:
-                self._serial.exclusive = True
-            self._serial.open()
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise BoardError(
-                f"cannot open the board's serial port {self.port}: {exc}",
-                "check --board-port (a device path, URL or sim:NAME) and that no other program holds the port",
-            ) from exc
+        deadline = time.monotonic() + busy_timeout
+        while True:
+            try:
+                self._serial = serial.serial_for_url(
+                    self.resolved.url, do_not_open=True, baudrate=baudrate, timeout=0.05
+                )
+                if "://" not in self.resolved.url:
+                    self._serial.exclusive = True
+                self._serial.open()
+                break
+            except (serial.SerialException, OSError, ValueError) as exc:
+                if "exclusively lock" in str(exc) and time.monotonic() < deadline:
+                    time.sleep(0.2)  # another tool (esptool, mpremote) is just letting go of the port
+                    continue
+                raise BoardError(
+                    f"cannot open the board's serial port {self.port}: {exc}",
+                    "check --board-port (a device path, URL or sim:NAME) and that no other program holds the port",
+                ) from exc
         self._lock = threading.RLock()
         self._closed = threading.Event()
         self._test_start = 0

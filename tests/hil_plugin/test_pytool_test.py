@@ -170,7 +170,9 @@ def test_published_script_on_1_20_2_is_flagged_and_fails_over_the_air(tmp_path, 
     args = ["--json", "test", str(project), "--port", sim, "--no-check", "--junit", str(junit), "--", "-k", "read_seq"]
     run = pytool(args, env)
     assert run.returncode == 1, run.stderr[-3000:]
-    steps = {step["name"]: step for step in json.loads(run.stdout)["deploy"]["steps"]}
+    result = json.loads(run.stdout)
+    assert "deploy" in result, f"deploy failed: {result} {run.stderr[-3000:]}"
+    steps = {step["name"]: step for step in result["deploy"]["steps"]}
     # the refused deploy had already flashed 1.20.2.r4: this time the firmware step has nothing to do
     assert steps["firmware"]["status"] == "ok", steps["firmware"]
     assert steps["check"]["status"] == "skipped"
