@@ -454,7 +454,11 @@ def flash(
                 f"{Path(fw.source).name} is not a bootable {fw.image_kind} image ({problem})",
                 "download it again, or pass --force to write it anyway",
             )
-    with esptool_logging(sink, options.debug), open_session(port, options.baud, options.reset, say) as session:
+    with (
+        esptool_logging(sink, options.debug),
+        _link_lost(port),
+        open_session(port, options.baud, options.reset, say) as session,
+    ):
         target, how = _target_board(port, options, session)
         # 0x3FF000 is the Pycom config block on every Pycom module; on other ESP32 boards it is ordinary flash
         cb_offset, cb_size = fwmod.CONFIG_BLOCK
@@ -502,6 +506,25 @@ def flash(
             "check the firmware matches the board (pytool firmware info) and flash again",
         )
     return result
+
+
+@contextlib.contextmanager
+def _link_lost(port: ResolvedPort) -> Iterator[None]:
+    """The port vanished mid-flash (cable pulled, board lost power): pyserial's SerialException is an OSError;
+    pyserial's termios calls on a vanished pty raise termios.error."""
+    try:
+        import termios
+
+        errors: tuple[type[BaseException], ...] = (OSError, termios.error)
+    except ImportError:  # Windows
+        errors = (OSError,)
+    try:
+        yield
+    except errors as exc:
+        raise FlashError(
+            f"lost the chip on {port.spec} while flashing: {str(exc).strip() or type(exc).__name__}",
+            "reconnect the board and run the same command again; it resumes",
+        ) from exc
 
 
 def _boot_verdict(ident: fwmod.FirmwareIdentity, banner: str | None, target: str | None) -> str:

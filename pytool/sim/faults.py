@@ -19,6 +19,7 @@ Faults (name: parameters):
 - `power-loss`: the supply fails during a flash sector operation (`op`: erase, program or any) after `skip`
   complete sector operations: that sector is left partly done as on NOR flash (its first `fraction` of bytes
   erased/programmed, the rest in its old state), the board is off for `off_s` seconds, then boots from flash.
+  `unplug: true` = a USB-powered board whose cable is pulled: the host also loses the port (as `cut`).
 - `ble-drop`: the connected BLE client's link is lost now (supervision timeout).
 - `ble-refuse`: the next BLE connection is closed as soon as it is made (the board never sees it).
 - `ble-stop-adv`: the board stops advertising (and, while the fault is set, cannot start again).
@@ -50,7 +51,7 @@ FAULTS: dict[str, dict[str, Any]] = {
     "flip": {"rate": 0.001, "seed": 0, "direction": "both"},
     "drop": {"rate": 0.001, "seed": 0, "direction": "both"},
     "slow": {"bytes_per_s": 1000},
-    "power-loss": {"op": "any", "skip": 0, "fraction": 0.5, "off_s": 0.5},
+    "power-loss": {"op": "any", "skip": 0, "fraction": 0.5, "off_s": 0.5, "unplug": False},
     "ble-drop": {},
     "ble-refuse": {},
     "ble-stop-adv": {},
@@ -75,7 +76,13 @@ class Fault:
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "params": self.params, "repeat": self.repeat, "fired": self.fired}
+        return {
+            "name": self.name,
+            "params": self.params,
+            "repeat": self.repeat,
+            "fired": self.fired,
+            "seen": self.count,
+        }
 
 
 def make_fault(name: str, params: dict[str, Any] | None = None, repeat: bool = False) -> Fault:
@@ -125,6 +132,8 @@ def _validate(name: str, p: dict[str, Any]) -> None:
         number("skip", 0)
         number("fraction", 0, 1)
         number("off_s", 0, 3600)
+        if not isinstance(p["unplug"], bool):
+            raise UsageError("fault 'power-loss': unplug must be true or false")
 
 
 class FaultInjector:
@@ -304,8 +313,9 @@ class FaultInjector:
         self._fired(fault)
         self.unplug(float(fault.params["down_s"]))
 
-    def unplug(self, down_s: float) -> None:
-        """Pull the USB cable: the host loses the port at once; it is back (as a new pty) after `down_s`."""
+    def unplug(self, down_s: float, power_on: bool = False) -> None:
+        """Pull the USB cable: the host loses the port at once; it is back (as a new pty) after `down_s`, powering
+        the board on first when `power_on` (a bus-powered board)."""
         from pytool.sim.serial_port import PtyPort, Rfc2217Port
 
         self._unplugged = True
@@ -321,13 +331,15 @@ class FaultInjector:
             elif isinstance(fe, Rfc2217Port) and fe._conn is not None:
                 with contextlib.suppress(OSError):
                     fe._conn.shutdown(2)
-        self._later(down_s, self._replug)
+        self._later(down_s, lambda: self._replug(power_on))
 
-    def _replug(self) -> None:
+    def _replug(self, power_on: bool) -> None:
         from pytool.sim import registry
         from pytool.sim.serial_port import PtyPort
 
         board = self.board
+        if power_on:
+            board.power_on()
         pty = PtyPort(board, board.loop, self._pacing)
         board.attach(pty)
         board.on_shutdown.append(pty.close)
@@ -353,7 +365,7 @@ class FaultInjector:
                 cut = pos + int((piece_end - pos) * float(fault.params["fraction"]))
                 self._fired(fault)
                 self._partial(image, kind, offset, cut, data)
-                self._power_loss(float(fault.params["off_s"]))
+                self._power_loss(float(fault.params["off_s"]), bool(fault.params["unplug"]))
                 raise PowerLoss(f"power lost during {kind} at 0x{pos:x}")
             fault.count += 1
             pos = piece_end
@@ -372,10 +384,13 @@ class FaultInjector:
         finally:
             image.faults = hook
 
-    def _power_loss(self, off_s: float) -> None:
+    def _power_loss(self, off_s: float, unplug: bool) -> None:
         board = self.board
         board.power(False)
-        self._later(off_s, board.power_on)
+        if unplug:  # the supply comes back with the cable, before the port reappears
+            self.unplug(off_s, power_on=True)
+        else:
+            self._later(off_s, board.power_on)
 
     # ---- Bluetooth -----------------------------------------------------------------------------------------------
 

@@ -80,7 +80,8 @@ def start_sim(tmp_path_factory, name: str, image: Path | None) -> Iterator[Sim]:
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory, flashed_image, request) -> Iterator[Sim]:
     """A simulator of this test module running the flashed firmware."""
-    yield from start_sim(tmp_path_factory, "rel" + request.module.__name__.rsplit("_", 1)[-1][:10], flashed_image)
+    name = "rel-" + request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")[:20]
+    yield from start_sim(tmp_path_factory, name, flashed_image)
 
 
 @pytest.fixture
