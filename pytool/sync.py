@@ -60,7 +60,8 @@ DEFAULT_IGNORE = [
 ]
 STATE_DIR = ".pytool"  # on the board, under the root: manifest and temp files
 LIB_DIR = "lib"  # device_lib/ goes here
-KEY_LEN = 20  # hex digits of SHA-256 compared in the plan (the full hash verifies each upload)
+KEY_LEN = 20  # hex digits of the tree key compared in a no-change plan
+SHORT = 12  # hex digits of each file's SHA-256 in the plan (the full hash verifies each upload)
 ZLIB_WBITS = 12  # 4 KB window: small enough for any board's inflater
 
 
@@ -193,25 +194,21 @@ def _pt_walk(d, r, out):
   else:
    out.append(k)
  return out
-def _pt_state(L, mirror):
+def _pt_state(T, mirror):
  t = _pt_root + '/.pytool/tmp'
  if _pt_isdir(t):
   for n in os.listdir(t):
    os.remove(t + '/' + n)
- M = _pt_mload()
- ch = []
- for k in L:
+ A = {}
+ for k in _pt_mload():
   h = _pt_h(_pt_p(k))
-  if h is None or h[:20] != L[k]:
-   ch.append(k)
- gone = [k for k in M if k not in L]
- if mirror:
-  gone = [k for k in _pt_walk(_pt_root, _pt_root, []) if k not in L]
- stale = False
- for k in L:
-  if k not in ch and M.get(k, '')[:20] != L[k]:
-   stale = True
- return [ch, gone, stale]
+  A[k] = h[:12] if h else ''
+ s = ''
+ for k in sorted(A):
+  s = s + k + ':' + A[k] + '\n'
+ if not mirror and _pt_b.hexlify(_pt_hl.sha256(s.encode()).digest()).decode()[:20] == T:
+  return None
+ return [A, _pt_walk(_pt_root, _pt_root, []) if mirror else None]
 def _pt_fin(F, D, M2, rec=True):
  for t, k, s in F:
   if _pt_h(t) != s:
@@ -263,14 +260,27 @@ class Plan:
         }
 
 
+def tree_key(files: list[LocalFile]) -> str:
+    """What the board compares in a no-change sync: a hash of every (path, short file hash), as _pt_state does."""
+    text = "".join(f"{f.rel}:{f.sha256[:SHORT]}\n" for f in sorted(files, key=lambda f: f.rel))
+    return hashlib.sha256(text.encode()).hexdigest()[:KEY_LEN]
+
+
 def plan(board: Board, files: list[LocalFile], mirror: bool = False) -> Plan:
-    """Compare the local files with the board, in one exec round trip (it also carries the capability probe)."""
-    table = "{" + ",".join(f"{literal(f.rel)}:{literal(f.sha256[:KEY_LEN])}" for f in files) + "}"
-    code = board.helpers("sync", SYNC_HELPERS) + f"_pt_out(_pt_state({table}, {mirror}))\n"
-    changed, gone, stale = board.query(code, timeout=60)
-    by_rel = {f.rel: f for f in files}
-    upload = [by_rel[k] for k in sorted(changed)]
-    return Plan(upload, sorted(gone), [f for f in files if f.rel not in set(changed)], bool(stale))
+    """Compare the local files with the board in one exec round trip (which also carries the capability probe).
+
+    The board hashes every file its manifest lists; when they hash to what the host has (a single key is sent)
+    it answers "nothing to do", else it sends back the short hash of each, and the host plans from that."""
+    code = board.helpers("sync", SYNC_HELPERS) + f"_pt_out(_pt_state({literal(tree_key(files))}, {mirror}))\n"
+    answer = board.query(code, timeout=60)
+    if answer is None:
+        return Plan([], [], list(files), False)
+    on_board, everything = answer
+    local = {f.rel for f in files}
+    upload = [f for f in files if on_board.get(f.rel) != f.sha256[:SHORT]]
+    gone = set(everything if mirror else on_board) - local
+    changed = {f.rel for f in upload}
+    return Plan(upload, sorted(gone), [f for f in files if f.rel not in changed], bool(upload or gone))
 
 
 # ------------------------------------------------------------------------------------------------- apply

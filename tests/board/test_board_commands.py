@@ -131,6 +131,25 @@ def test_run_streams_output_and_ctrl_c_stops_the_program(port, tmp_path):
     assert b"ValueError: boom" in error
 
 
+def test_resets(port):
+    marker = "f = open('/flash/boots', 'a')\nf.write('m')\nf.close()\n"
+    with Board.connect(port, timeout=30) as board:
+        board.exec(f"f = open('/flash/main.py', 'w')\nf.write({marker!r})\nf.close()\n")
+        board.exec("f = open('/flash/boots', 'w')\nf.close()\n")
+        board.soft_reset()  # friendly-mode soft reset: main.py runs
+    with Board.connect(port, timeout=30) as board:
+        assert board.read_file("/flash/boots") == b"m"
+        board.hard_reset()
+        board.wait_for_banner()
+    with Board.connect(port, timeout=30) as board:
+        assert board.read_file("/flash/boots") == b"mm"
+        banner = board.safe_boot()
+        assert b"Pycom MicroPython 1.20.2.r4" in banner
+    with Board.connect(port, timeout=30) as board:
+        assert board.read_file("/flash/boots") == b"mm"  # safe boot skipped main.py
+        board.exec("import os\nos.remove('/flash/boots')\nf = open('/flash/main.py', 'w')\nf.close()\n")
+
+
 def test_a_second_session_waits_for_the_port_and_errors_are_one_line(port, capsys):
     code, _, err = pytool(capsys, "-p", "/dev/does-not-exist", "ls")
     assert code == 1 and err.count("\n") == 1 and "cannot open /dev/does-not-exist" in err
