@@ -12,6 +12,7 @@ import sys
 import traceback
 
 import typer
+from rich.markup import escape
 
 try:  # typer >= 0.22 vendors click; older typer uses the click package
     from typer import _click as click
@@ -94,7 +95,7 @@ def split_global_options(argv: list[str]) -> list[str]:
 
 
 def _fail(message: str, code: int) -> int:
-    err.print(f"[bold red]Error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    err.print(f"[bold red]Error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
     if options.json:
         import json
 

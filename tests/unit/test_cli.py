@@ -122,3 +122,4 @@ def test_pytool_error_exit_code_and_json(monkeypatch, capsys):
         payload = json.loads(captured.out)
         assert payload == {"ok": False, "error": str(exc), "exit_code": code}
         assert captured.err.count("Error:") == 1
+        assert str(exc) in captured.err  # rich markup characters in messages are shown, not interpreted
