@@ -416,7 +416,8 @@ def read_archive(path: Path) -> dict[str, bytes]:
         if isinstance(exc, FileNotFoundError | IsADirectoryError | PermissionError):
             raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
         raise FirmwareError(
-            f"{path.name} is corrupt or truncated ({exc})", "download the archive again from Pycom, or rebuild it"
+            f"{path.name} is corrupt or truncated ({' '.join(str(exc).split())})",  # tarfile's text has newlines
+            "download the archive again from Pycom, or rebuild it",
         ) from exc
     if not files:
         raise FirmwareError(f"{path.name} is empty or not a firmware archive")

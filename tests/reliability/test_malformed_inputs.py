@@ -1,0 +1,405 @@
+"""Malformed input corpus: broken archives and images, wrong firmware scripts, hostile member names, unknown
+boards, missing or busy ports, a board that never answers, broken project files. Each one ends with ONE clear
+line on stderr (a PytoolError, not an 'unexpected' bug line), a non-zero exit code, no traceback, and nothing
+written to the board (its flash image is byte-for-byte the same)."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import socket
+import tarfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import serial
+
+from pytool import cli
+from pytool.console import options
+
+pytestmark = pytest.mark.timeout(120)
+
+Case = Callable[[Path, dict], list[str]]
+CASES: dict[str, Case] = {}
+
+
+def case(name: str) -> Callable[[Case], Case]:
+    def register(fn: Case) -> Case:
+        CASES[name] = fn
+        return fn
+
+    return register
+
+
+# ------------------------------------------------------------------------------------------ archive building
+
+
+def members(archive: Path) -> dict[str, bytes]:
+    with tarfile.open(archive) as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+
+
+def write_tar(path: Path, files: dict[str, bytes], extra: list[tarfile.TarInfo] = (), gz: bool = True) -> Path:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for info in extra:
+            tar.addfile(info)
+    path.write_bytes(gzip.compress(buf.getvalue()) if gz else buf.getvalue())
+    return path
+
+
+def with_script(ctx: dict, script: object, **replace: bytes) -> dict[str, bytes]:
+    files = {k: v for k, v in ctx["members"].items() if not k.startswith("script")}
+    files["script"] = script if isinstance(script, bytes) else json.dumps(script).encode()
+    files.update(replace)
+    return files
+
+
+APP_SCRIPT = [["w", "0x1000", "bootloader.bin"], ["w", "0x8000", "partitions_8MB.bin"], ["w", "0x10000", "lopy4.bin"]]
+
+
+def flash_args(ctx: dict, path: Path) -> list[str]:
+    return ["--port", ctx["port"], "flash", str(path), "--no-check"]
+
+
+# ------------------------------------------------------------------------------------------ the corpus
+
+
+@case("archive-truncated-half")
+def _(tmp: Path, ctx: dict) -> list[str]:
+    data = ctx["archive"].read_bytes()
+    (tmp / "LoPy4-1.20.2.r4.tar.gz").write_bytes(data[: len(data) // 2])
+    return flash_args(ctx, tmp / "LoPy4-1.20.2.r4.tar.gz")
+
+
+@case("archive-truncated-header")
+def _(tmp, ctx):
+    (tmp / "fw.tar.gz").write_bytes(ctx["archive"].read_bytes()[:300])
+    return flash_args(ctx, tmp / "fw.tar.gz")
+
+
+@case("archive-empty-file")
+def _(tmp, ctx):
+    (tmp / "fw.tar.gz").write_bytes(b"")
+    return flash_args(ctx, tmp / "fw.tar.gz")
+
+
+@case("archive-random-bytes")
+def _(tmp, ctx):
+    (tmp / "fw.tar.gz").write_bytes(os.urandom(50_000))
+    return flash_args(ctx, tmp / "fw.tar.gz")
+
+
+@case("archive-gzip-of-garbage")
+def _(tmp, ctx):
+    (tmp / "fw.tar.gz").write_bytes(gzip.compress(os.urandom(20_000)))
+    return flash_args(ctx, tmp / "fw.tar.gz")
+
+
+@case("archive-gzip-truncated")
+def _(tmp, ctx):
+    data = gzip.compress(ctx["archive"].read_bytes())
+    (tmp / "fw.tar.gz").write_bytes(data[: len(data) * 2 // 3])
+    return flash_args(ctx, tmp / "fw.tar.gz")
+
+
+@case("archive-no-script")
+def _(tmp, ctx):
+    files = {k: v for k, v in ctx["members"].items() if not k.startswith("script")}
+    return flash_args(ctx, write_tar(tmp / "fw.tar.gz", files))
+
+
+@case("script-not-json")
+def _(tmp, ctx):
+    return flash_args(ctx, write_tar(tmp / "fw.tar.gz", with_script(ctx, b'[["w", "0x1000", "bootloader.bin"')))
+
+
+@case("script-json-object")
+def _(tmp, ctx):
+    return flash_args(ctx, write_tar(tmp / "fw.tar.gz", with_script(ctx, {"hello": "world"})))
+
+
+@case("script-json-number")
+def _(tmp, ctx):
+    return flash_args(ctx, write_tar(tmp / "fw.tar.gz", with_script(ctx, 42)))
+
+
+@case("script-unknown-op")
+def _(tmp, ctx):
+    return flash_args(ctx, write_tar(tmp / "fw.tar.gz", with_script(ctx, [["x", "0x1000", "bootloader.bin"]])))
+
+
+@case("script-bad-offset")
+def _(tmp, ctx):
+    return flash_args(ctx, write_tar(tmp / "fw.tar.gz", with_script(ctx, [["w", "0xZZ", "lopy4.bin"]])))
+
+
+@case("script-missing-file")
+def _(tmp, ctx):
+    return flash_args(ctx, write_tar(tmp / "fw.tar.gz", with_script(ctx, [*APP_SCRIPT, ["w", "0x300000", "nope.bin"]])))
+
+
+@case("script-writes-config-block")
+def _(tmp, ctx):
+    script = [*APP_SCRIPT, ["w", "0x3FF000", "bootloader.bin"]]
+    return flash_args(ctx, write_tar(tmp / "fw.tar.gz", with_script(ctx, script)))
+
+
+@case("script-beyond-flash")
+def _(tmp, ctx):
+    script = [*APP_SCRIPT, ["w", "0x7FFF00", "bootloader.bin"]]  # runs past the end of the 8 MB chip
+    return flash_args(ctx, write_tar(tmp / "fw.tar.gz", with_script(ctx, script)))
+
+
+@case("script-wrong-arity")
+def _(tmp, ctx):
+    return flash_args(ctx, write_tar(tmp / "fw.tar.gz", with_script(ctx, [["w", "0x1000"]])))
+
+
+@case("member-dotdot")
+def _(tmp, ctx):
+    files = with_script(ctx, [*APP_SCRIPT[:2], ["w", "0x10000", "../lopy4.bin"]])
+    files["../lopy4.bin"] = files.pop("lopy4.bin")
+    return flash_args(ctx, write_tar(tmp / "fw.tar.gz", files))
+
+
+@case("member-absolute")
+def _(tmp, ctx):
+    files = with_script(ctx, [*APP_SCRIPT[:2], ["w", "0x10000", "/tmp/lopy4.bin"]])
+    files["/tmp/lopy4.bin"] = files.pop("lopy4.bin")
+    return flash_args(ctx, write_tar(tmp / "fw.tar.gz", files))
+
+
+@case("member-symlink")
+def _(tmp, ctx):
+    files = with_script(ctx, APP_SCRIPT)
+    files.pop("lopy4.bin")
+    link = tarfile.TarInfo("lopy4.bin")
+    link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+    return flash_args(ctx, write_tar(tmp / "fw.tar.gz", files, [link]))
+
+
+@case("member-hardlink")
+def _(tmp, ctx):
+    files = with_script(ctx, APP_SCRIPT)
+    files.pop("lopy4.bin")
+    link = tarfile.TarInfo("lopy4.bin")
+    link.type, link.linkname = tarfile.LNKTYPE, "../../etc/passwd"
+    return flash_args(ctx, write_tar(tmp / "fw.tar.gz", files, [link]))
+
+
+def app_variant(ctx: dict, mutate: Callable[[bytearray], None]) -> bytes:
+    app = bytearray(ctx["members"]["lopy4.bin"])
+    mutate(app)
+    return bytes(app)
+
+
+@case("app-bad-magic")
+def _(tmp, ctx):
+    app = app_variant(ctx, lambda a: a.__setitem__(0, 0x00))
+    return flash_args(ctx, write_tar(tmp / "fw.tar.gz", with_script(ctx, APP_SCRIPT, **{"lopy4.bin": app})))
+
+
+@case("app-bad-checksum")
+def _(tmp, ctx):
+    app = app_variant(ctx, lambda a: a.__setitem__(len(a) // 2, a[len(a) // 2] ^ 0x55))
+    return flash_args(ctx, write_tar(tmp / "fw.tar.gz", with_script(ctx, APP_SCRIPT, **{"lopy4.bin": app})))
+
+
+@case("app-bad-sha256")
+def _(tmp, ctx):
+    app = app_variant(ctx, lambda a: a.__setitem__(len(a) - 1, a[-1] ^ 0xFF))
+    return flash_args(ctx, write_tar(tmp / "fw.tar.gz", with_script(ctx, APP_SCRIPT, **{"lopy4.bin": app})))
+
+
+@case("app-truncated")
+def _(tmp, ctx):
+    app = ctx["members"]["lopy4.bin"][:5000]
+    return flash_args(ctx, write_tar(tmp / "fw.tar.gz", with_script(ctx, APP_SCRIPT, **{"lopy4.bin": app})))
+
+
+@case("app-oversized")
+def _(tmp, ctx):
+    app = ctx["members"]["lopy4.bin"] + b"\xff" * 0x300000
+    return flash_args(ctx, write_tar(tmp / "fw.tar.gz", with_script(ctx, APP_SCRIPT, **{"lopy4.bin": app})))
+
+
+@case("image-bad-magic")
+def _(tmp, ctx):
+    (tmp / "app.bin").write_bytes(app_variant(ctx, lambda a: a.__setitem__(0, 0x12)))
+    return flash_args(ctx, tmp / "app.bin")
+
+
+@case("image-bad-sha256")
+def _(tmp, ctx):
+    (tmp / "app.bin").write_bytes(app_variant(ctx, lambda a: a.__setitem__(len(a) - 3, a[-3] ^ 0x01)))
+    return flash_args(ctx, tmp / "app.bin")
+
+
+@case("image-empty")
+def _(tmp, ctx):
+    (tmp / "app.bin").write_bytes(b"")
+    return flash_args(ctx, tmp / "app.bin")
+
+
+@case("image-larger-than-flash")
+def _(tmp, ctx):
+    (tmp / "app.bin").write_bytes(ctx["members"]["lopy4.bin"] + b"\xff" * (9 << 20))
+    return flash_args(ctx, tmp / "app.bin")
+
+
+@case("image-bad-offset-option")
+def _(tmp, ctx):
+    (tmp / "app.bin").write_bytes(ctx["members"]["lopy4.bin"])
+    return [*flash_args(ctx, tmp / "app.bin"), "--offset", "zz"]
+
+
+@case("firmware-missing-file")
+def _(tmp, ctx):
+    return flash_args(ctx, tmp / "LoPy4-9.9.9.tar.gz")
+
+
+@case("firmware-info-corrupt-archive")
+def _(tmp, ctx):
+    (tmp / "fw.tar.gz").write_bytes(gzip.compress(os.urandom(1000)))
+    return ["firmware", "info", str(tmp / "fw.tar.gz")]
+
+
+@case("unknown-board-flash")
+def _(tmp, ctx):
+    return [*flash_args(ctx, ctx["archive"]), "--board", "lopy99"]
+
+
+@case("unknown-board-sim-start")
+def _(tmp, ctx):
+    return ["sim", "start", "--board", "nosuchboard", "--detach"]
+
+
+@case("port-does-not-exist-flash")
+def _(tmp, ctx):
+    return ["--port", "/dev/ttyUSB-pytool-missing", "flash", str(ctx["archive"]), "--no-check"]
+
+
+@case("port-does-not-exist-sync")
+def _(tmp, ctx):
+    (tmp / "main.py").write_text("print(1)\n")
+    return ["--port", "/dev/ttyUSB-pytool-missing", "sync", str(tmp)]
+
+
+@case("port-unknown-simulator")
+def _(tmp, ctx):
+    return ["--port", "sim:nobody-here", "info"]
+
+
+@case("port-busy")
+def _(tmp, ctx):
+    ctx["hold"] = serial.serial_for_url(ctx["rfc2217"], timeout=1)  # another program holds the USB-UART bridge
+    return ["--port", ctx["rfc2217"], "info"]
+
+
+@case("board-never-answers")
+def _(tmp, ctx):
+    return ["--port", ctx["silent"], "info"]
+
+
+@case("board-never-answers-sync")
+def _(tmp, ctx):
+    (tmp / "main.py").write_text("print(1)\n")
+    return ["--port", ctx["silent"], "sync", str(tmp)]
+
+
+@case("project-bad-toml")
+def _(tmp, ctx):
+    (tmp / "main.py").write_text("print(1)\n")
+    (tmp / "pytool.toml").write_text("[project\nname = ")
+    return ["--port", ctx["port"], "sync", str(tmp)]
+
+
+@case("project-not-a-folder")
+def _(tmp, ctx):
+    return ["--port", ctx["port"], "sync", str(tmp / "nowhere")]
+
+
+@case("sim-fault-unknown")
+def _(tmp, ctx):
+    return ["sim", "fault", "meteor-strike", "--sim", ctx["sim"]]
+
+
+@case("sim-fault-bad-parameter")
+def _(tmp, ctx):
+    return ["sim", "fault", "flip", "rate=7", "--sim", ctx["sim"]]
+
+
+# ------------------------------------------------------------------------------------------ the test
+
+
+@pytest.fixture(scope="module")
+def silent_board() -> Iterator[str]:
+    """A 'board' that accepts the connection and never says a word (socket:// on 127.0.0.1)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"socket://127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+    for conn in held:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def corpus_ctx(sim, firmware_archive, silent_board) -> dict:
+    from pytool.sim import registry
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYTOOL_STATE_DIR", str(sim.state))
+        record = registry.find(sim.name)
+    return {
+        "archive": firmware_archive,
+        "members": members(firmware_archive),
+        "port": sim.port,
+        "sim": sim.name,
+        "rfc2217": record.rfc2217,
+        "silent": silent_board,
+    }
+
+
+def test_the_corpus_is_large_enough():
+    assert len(CASES) >= 30
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_malformed_input_gives_one_clear_line_and_writes_nothing(name, port, sim, corpus_ctx, tmp_path, capsys):
+    ctx = dict(corpus_ctx)
+    argv = CASES[name](tmp_path, ctx)
+    image_before = hashlib.sha256(sim.flash.read_bytes()).hexdigest()
+    try:
+        code = cli.run(argv)
+    finally:
+        options.port, options.json, options.debug = None, False, False
+        if "hold" in ctx:
+            ctx["hold"].close()
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    assert code != 0, f"{name}: exit code 0"
+    assert "Traceback" not in captured.err + captured.out
+    assert lines, f"{name}: no error line"
+    error = lines[-1]
+    assert error.startswith("Error:"), f"{name}: the last line is not the error: {captured.err!r}"
+    assert not error.startswith("Error: unexpected "), f"{name}: a bug, not a clear message: {error}"
+    assert hashlib.sha256(sim.flash.read_bytes()).hexdigest() == image_before, f"{name} wrote to the board"
