@@ -415,9 +415,16 @@ class FaultInjector:
         never sees it (`ble-refuse`)."""
         for fault in self._active("ble-refuse"):
             self._fired(fault)
-            self.board.loop.create_task(connection.disconnect())
+            self.board.loop.create_task(self._refuse(connection))
             return True
         return False
+
+    async def _refuse(self, connection: Any) -> None:
+        """Close the connection; the board keeps advertising (connecting stopped its advertiser)."""
+        await connection.disconnect()
+        service = self.board.services.get("bt")
+        if service is not None and service.advertising and service.device is not None:
+            await service._start_advertising()
 
     def ble_advertising_allowed(self) -> bool:
         """False while `ble-stop-adv` is set."""

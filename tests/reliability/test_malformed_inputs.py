@@ -403,3 +403,27 @@ def test_malformed_input_gives_one_clear_line_and_writes_nothing(name, port, sim
     assert error.startswith("Error:"), f"{name}: the last line is not the error: {captured.err!r}"
     assert not error.startswith("Error: unexpected "), f"{name}: a bug, not a clear message: {error}"
     assert hashlib.sha256(sim.flash.read_bytes()).hexdigest() == image_before, f"{name} wrote to the board"
+
+
+def test_sim_fault_command_arms_lists_and_clears(port, sim, capsys):
+    """`pytool sim fault` (through the CLI): arm a repeating fault, see it with --json, clear it."""
+    try:
+        assert (
+            cli.run(["--port", port, "sim", "fault", "flip", "rate=0.5", "seed=3", "direction=board", "--repeat"]) == 0
+        )
+        capsys.readouterr()
+        assert cli.run(["--json", "sim", "fault", "--sim", sim.name]) == 0
+        listed = json.loads(capsys.readouterr().out)
+        assert listed["faults"] == [
+            {
+                "name": "flip",
+                "params": {"rate": 0.5, "seed": 3, "direction": "board"},
+                "repeat": True,
+                "fired": 0,
+                "seen": 0,
+            }
+        ]
+        assert cli.run(["--json", "sim", "fault", "flip", "--clear", "--sim", sim.name]) == 0
+        assert json.loads(capsys.readouterr().out)["faults"] == []
+    finally:
+        options.port, options.json, options.debug = None, False, False
