@@ -99,6 +99,7 @@ def _pt_inf(d):
   import deflate, io
   return deflate.DeflateIO(io.BytesIO(d), deflate.ZLIB).read()
 def _pt_w(t, d, z, a):
+ gc.collect()
  d = _pt_b.a2b_base64(d)
  if z:
   d = _pt_inf(d)
@@ -241,8 +242,9 @@ class Capabilities:
         return f"MicroPython {self.release} ({self.machine or self.platform})"
 
     def chunk_size(self) -> int:
-        """Raw payload bytes per exec: an eighth of the free heap (decode + inflate need ~4 copies), 1-16 KB."""
-        return max(1024, min(16384, self.mem_free // 8))
+        """Raw payload bytes per exec: 1/16 of the free heap (the code text, its string, the decoded and inflated
+        copies, and the filesystem's own 4 KB buffers must fit, fragmented), 512 B-16 KB."""
+        return max(512, min(16384, self.mem_free // 16))
 
     def to_json(self) -> dict:
         return asdict(self)
