@@ -23,9 +23,9 @@ FIRMWARE = "1.20.2.r4"
 ENV_PORT = "PYTOOL_SYNC_TEST_PORT"
 
 
-def flashed_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A LoPy4 flash image with Pycom 1.20.2.r4 written by `pytool flash` into a running simulator (cached)."""
-    base = tmp_path_factory.getbasetemp() / "sync-flashed"
+def flashed_image(tmp_path_factory: pytest.TempPathFactory, board: str = BOARD, firmware: str = FIRMWARE) -> Path:
+    """A flash image with Pycom `firmware` written by `pytool flash` into a running simulator (cached per session)."""
+    base = tmp_path_factory.getbasetemp() / f"sync-flashed-{board}-{firmware}"
     image = base / "flash.bin"
     if image.is_file():
         return image
@@ -39,8 +39,8 @@ def flashed_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PYTOOL_STATE_DIR", str(state))
         mp.setenv("PYTOOL_DATA_DIR", str(data))
-        archive = simulator_firmware(BOARD, FIRMWARE)
-        with running_sim(BOARD, name="syncflash", state_dir=state, data_dir=data) as rec:
+        archive = simulator_firmware(board, firmware)
+        with running_sim(board, name=f"syncflash{board}", state_dir=state, data_dir=data) as rec:
             flash(load_firmware(archive), resolve_port(f"sim:{rec.name}"), FlashOptions())
             flash_file = Path(rec.flash)
         shutil.copyfile(flash_file, image.with_suffix(".tmp"))
@@ -49,17 +49,24 @@ def flashed_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @contextlib.contextmanager
-def sim_port(tmp_path_factory: pytest.TempPathFactory, name: str, pacing: bool = False) -> Iterator[str]:
+def sim_port(
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    pacing: bool = False,
+    board: str = BOARD,
+    firmware: str = FIRMWARE,
+) -> Iterator[str]:
     """The pty of a fresh simulator running the flashed image (or PYTOOL_SYNC_TEST_PORT)."""
     if os.environ.get(ENV_PORT):
         yield os.environ[ENV_PORT]
         return
     from pytool.sim.testing import running_sim
 
-    image = flashed_image(tmp_path_factory)
+    image = flashed_image(tmp_path_factory, board, firmware)
     base = tmp_path_factory.mktemp(name)
     copy = base / "flash.bin"
     shutil.copyfile(image, copy)
     args = ["--baud-pacing"] if pacing else []
-    with running_sim(BOARD, name=name, flash=copy, args=args, state_dir=base / "state", data_dir=base / "data") as rec:
+    dirs = {"state_dir": base / "state", "data_dir": base / "data"}
+    with running_sim(board, name=name, flash=copy, args=args, **dirs) as rec:
         yield rec.pty

@@ -1,0 +1,41 @@
+"""`pytool sync` on the smallest board: a simulated LoPy (512 KB RAM, about 60 KB of MicroPython heap) running
+Pycom 1.20.1, whose uhashlib allows one active hash at a time. Chunks are sized to the heap; nothing runs out."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+import pytest
+from sync_simboard import sim_port
+
+from pytool import config, sync
+from pytool.board import Board
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture(scope="module")
+def port(tmp_path_factory):
+    if __import__("os").environ.get("PYTOOL_SYNC_TEST_PORT"):
+        pytest.skip("this module needs the simulated LoPy")
+    with sim_port(tmp_path_factory, "smallboard", board="lopy", firmware="1.20.1") as pty:
+        yield pty
+
+
+def test_sync_fits_a_small_heap(port, tmp_path):
+    (tmp_path / "main.py").write_text("print('hello')\n")
+    (tmp_path / "blob.bin").write_bytes(random.Random(3).randbytes(30_000))  # several heap-sized chunks
+    with Board.connect(port) as board:
+        caps = board.capabilities()
+        assert (caps.sysname, caps.release, caps.hash_concurrent) == ("LoPy", "1.20.1", False)
+        assert caps.chunk_size() < 8192 < caps.mem_free < 100_000
+        outcome = sync.sync_project(board, config.load(tmp_path))
+        assert {"main.py", "blob.bin"} <= set(outcome.result.uploaded)
+        assert board.stats.round_trips > 3  # the blob went in several execs
+    with Board.connect(port) as board:
+        board.exec(sync.SYNC_HELPERS)
+        on_board = board.eval("_pt_h('/flash/blob.bin')")
+        assert on_board == hashlib.sha256((tmp_path / "blob.bin").read_bytes()).hexdigest()
+        again = sync.sync_project(board, config.load(tmp_path))
+        assert again.plan.empty
