@@ -25,7 +25,12 @@ MPREMOTE = [sys.executable, "-m", "mpremote"]
 
 
 def mpremote(board: HarnessBoard, *args: str, check: bool = True) -> str:
-    r = subprocess.run([*MPREMOTE, "connect", board.port, *args], capture_output=True, timeout=60)
+    for _ in range(20):
+        r = subprocess.run([*MPREMOTE, "connect", board.port, *args], capture_output=True, timeout=60)
+        # another program on this shared machine may hold the pty's lock for a moment (port scans)
+        if b"failed to access" not in r.stderr or not os.path.exists(board.port):
+            break
+        time.sleep(0.25)
     out = r.stdout.decode()  # not text=True: the board's "\r\n" must stay visible
     if check:
         assert r.returncode == 0, out + r.stderr.decode()
