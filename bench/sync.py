@@ -151,14 +151,21 @@ def flashed_image(tmp: Path, env: dict) -> Path:
     """A flash image with the firmware written by `pytool flash` (unpaced, to keep the benchmark short)."""
     from pytool.deploy import simulator_firmware
     from pytool.firmware import load_firmware
-    from pytool.flash import FlashOptions, flash
+    from pytool.flash import FlashError, FlashOptions, flash
     from pytool.ports import resolve_port
     from pytool.sim.testing import running_sim
 
     archive = simulator_firmware(BOARD, FIRMWARE)
     dirs = {"state_dir": env["PYTOOL_STATE_DIR"], "data_dir": env["PYTOOL_DATA_DIR"]}
     with running_sim(BOARD, name="benchflash", **dirs) as rec:
-        flash(load_firmware(archive), resolve_port(f"sim:{rec.name}"), FlashOptions())
+        for attempt in range(3):  # the fresh pty is at times briefly held ("port is busy"): try again
+            try:
+                flash(load_firmware(archive), resolve_port(f"sim:{rec.name}"), FlashOptions())
+                break
+            except FlashError:
+                if attempt == 2:
+                    raise
+                time.sleep(1)
         image = tmp / "flashed.bin"
         shutil.copyfile(rec.flash, image)
     return image

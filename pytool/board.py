@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import base64
 import contextlib
+import hashlib
 import sys
 import threading
 import time
@@ -214,6 +215,55 @@ _pt_out(_pt_probe())
 """
 
 
+PROBE_CALL = "_pt_out(_pt_probe())\n"
+PROBE_DEFS = PROBE.replace(PROBE_CALL, "")
+#: Helper sets other modules define on the board (sync's); part of the cached helper file.
+REGISTERED: dict[str, str] = {}
+HELPERS_MISSING = "pytool-helpers-missing"
+# Sessions with `cache_helpers` keep the helper definitions in a file on the board: the first exec of a session
+# then sends a few hundred bytes instead of several KB (a no-change sync is mostly this exec).
+CACHE_STUB = """
+_pt_src = None
+for _r in ('/flash', ''):
+ try:
+  _f = open(_r + '/.pytool/%s')
+  _pt_src = _f.read()
+  _f.close()
+  break
+ except OSError:
+  pass
+if _pt_src is None:
+ raise ImportError('%s')
+exec(_pt_src)
+del _pt_src
+"""
+CACHE_SAVE = """
+def _pt_keep(src, name):
+ d = _pt_root + '/.pytool'
+ _pt_md(d + '/x')
+ for n in os.listdir(d):
+  if n[0] == 'h' and n[-3:] == '.py':
+   os.remove(d + '/' + n)
+ f = open(d + '/h.tmp', 'w')
+ f.write(src)
+ f.close()
+ _pt_mv(d + '/h.tmp', d + '/' + name)
+_pt_keep(_pt_src, %r)
+del _pt_src
+"""
+
+
+def register_helpers(name: str, definitions: str) -> None:
+    """Add a set of helper definitions that cached sessions keep on the board (see `Board.helpers`)."""
+    REGISTERED[name] = definitions
+
+
+def helper_file() -> tuple[str, str]:
+    """(file name, text) of the cached helpers: every definition a session needs, named by its hash."""
+    text = PRELUDE + PROBE_DEFS + "".join(REGISTERED[k] for k in sorted(REGISTERED))
+    return f"h{hashlib.sha256(text.encode()).hexdigest()[:10]}.py", text
+
+
 @dataclass
 class Capabilities:
     """What the connected board can do (probed once per session)."""
@@ -374,6 +424,7 @@ class Board:
         self._caps: Capabilities | None = None
         self._inflate: bool | None = None  # can the board inflate compressed code? None = not tried yet
         self._loaded: set[str] = set()  # helper sets defined on the board this session (see `helpers`)
+        self.cache_helpers = False  # keep the helpers in a file on the board (sync turns this on)
         self.lock = threading.Lock()
 
     # ------------------------------------------------------------------ session
@@ -487,8 +538,24 @@ class Board:
                 ) from exc
 
     def _exec_once(self, code: str, timeout: float | None, stream: Callable[[bytes], None] | None) -> bytes:
-        if not self._prelude_sent:
-            code = PRELUDE + ("" if self._caps else PROBE) + code
+        if self._prelude_sent:
+            return self._run(code, timeout, stream)
+        probe = "" if self._caps else PROBE_CALL
+        if not self.cache_helpers:
+            return self._run(PRELUDE + PROBE_DEFS + probe + code, timeout, stream)
+        name, text = helper_file()
+        self._loaded.update(REGISTERED)
+        try:
+            return self._run(CACHE_STUB % (name, HELPERS_MISSING) + probe + code, timeout, stream)
+        except BoardError as exc:
+            if HELPERS_MISSING not in exc.traceback:
+                raise
+            self._prelude_sent = False
+        return self._run(
+            f"_pt_src = {literal(text)}\nexec(_pt_src)\n" + CACHE_SAVE % name + probe + code, timeout, stream
+        )
+
+    def _run(self, code: str, timeout: float | None, stream: Callable[[bytes], None] | None) -> bytes:
         packed = self._pack(code)
         out, err = self._exec_raw(packed, timeout, stream)
         if packed is not code:
@@ -541,6 +608,8 @@ class Board:
 
     def helpers(self, name: str, definitions: str) -> str:
         """`definitions` the first time they are needed in this session (prefix them to the exec's code), else ""."""
+        if self.cache_helpers and not self._prelude_sent and name in REGISTERED:
+            return ""  # the session's first exec brings them (from the cached file, or with it)
         if name in self._loaded and self._prelude_sent:
             return ""
         self._loaded.add(name)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pathspec
 
-from pytool.board import Board, Capabilities, literal
+from pytool.board import Board, Capabilities, literal, register_helpers
 from pytool.check import CheckReport
 from pytool.config import TOOL_FILES, ProjectConfig
 from pytool.errors import PytoolError, UsageError
@@ -239,6 +239,9 @@ def _pt_fin(F, D, M2, rec=True):
 """
 
 
+register_helpers("sync", SYNC_HELPERS)
+
+
 @dataclass
 class Plan:
     """What a sync will do."""
@@ -428,6 +431,7 @@ def sync_project(
     from pytool import check
 
     started = time.monotonic()
+    board.cache_helpers = True
     files = collect(config)
     lib = device_lib_dir().resolve()
     project_py = [(f.source, f.rel) for f in files if lib not in f.source.resolve().parents]

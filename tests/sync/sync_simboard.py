@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,7 +32,7 @@ def flashed_image(tmp_path_factory: pytest.TempPathFactory, board: str = BOARD, 
         return image
     from pytool.deploy import simulator_firmware
     from pytool.firmware import load_firmware
-    from pytool.flash import FlashOptions, flash
+    from pytool.flash import FlashError, FlashOptions, flash
     from pytool.ports import resolve_port
     from pytool.sim.testing import running_sim
 
@@ -41,7 +42,14 @@ def flashed_image(tmp_path_factory: pytest.TempPathFactory, board: str = BOARD, 
         mp.setenv("PYTOOL_DATA_DIR", str(data))
         archive = simulator_firmware(board, firmware)
         with running_sim(board, name=f"syncflash{board}", state_dir=state, data_dir=data) as rec:
-            flash(load_firmware(archive), resolve_port(f"sim:{rec.name}"), FlashOptions())
+            for attempt in range(3):  # the fresh pty is at times briefly held ("port is busy"): try again
+                try:
+                    flash(load_firmware(archive), resolve_port(f"sim:{rec.name}"), FlashOptions())
+                    break
+                except FlashError:
+                    if attempt == 2:
+                        raise
+                    time.sleep(1)
             flash_file = Path(rec.flash)
         shutil.copyfile(flash_file, image.with_suffix(".tmp"))
         image.with_suffix(".tmp").replace(image)
