@@ -99,6 +99,7 @@ def test_first_sync_uploads_all_and_second_moves_nothing_in_one_round_trip(port,
     assert second.result.uploaded == [] and second.result.deleted == []
     assert second.result.payload_bytes == 0 and second.result.encoded_bytes == 0
     assert board.stats.round_trips == 1  # probe + plan in one exec, nothing else
+    assert board.stats.tx < 1024  # helpers cached on the board, one tree key: a few hundred bytes in all
     assert second.plan.empty
 
 
