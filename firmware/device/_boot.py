@@ -38,6 +38,7 @@ def _install(cfg):
     sys.modules["uhashlib"] = sys.modules["hashlib"] = _uhashlib
     for name in sorted(cfg["preload"]):
         if name not in sys.modules:
+            gc.collect()  # compiling a module needs a transient peak: give it the whole free heap
             try:
                 __import__(name)
             except Exception as e:
