@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
 import time
 from pathlib import Path
@@ -28,6 +30,20 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def record(category: str, **counts: int) -> None:
+    """Add figures (injected, recovered, files_checked, corrupt, tracebacks) to the stats file bench/reliability.py
+    reads (PYTOOL_RELIABILITY_STATS); called BEFORE the assertions, so failures are counted too."""
+    path = os.environ.get("PYTOOL_RELIABILITY_STATS")
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps({"category": category, **counts}) + "\n")
+
+
+def has_traceback(text: str) -> bool:
+    """A user-facing message that leaks a traceback or reports a bug ('unexpected X')."""
+    return "Traceback" in text or text.startswith("unexpected ")
+
+
 def arm(control: str, name: str, repeat: bool = False, **params: Any) -> dict:
     """Arm fault `name` on the simulator behind `control`; returns the fault status."""
     return SimControl(control).request({"op": "fault", "name": name, "params": params, "repeat": repeat})
@@ -43,13 +59,26 @@ def injected(control: str) -> dict[str, int]:
 
 
 def wait_ready(sim_name: str, control: str) -> None:
-    """Until the cable is back (the registered pty exists) and the board runs its firmware."""
+    """Until the cable is back (the registered pty exists), the board runs its firmware and its REPL is up.
+
+    The REPL check does not interrupt anything (Ctrl-B: from the raw or the friendly REPL to the friendly prompt,
+    read by the firmware only once its REPL runs): a Ctrl-C while the SIMULATED firmware boots
+    interrupts its _boot.py before /flash is mounted (a real board mounts /flash in C, before any Python), which
+    would make the next session see no /flash at all."""
+    import serial
+
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
         record = next((r for r in registry.running() if r.name == sim_name), None)
         status = SimControl(control).status()
         if record is not None and Path(record.pty).exists() and status["mode"] == "app":
-            return
+            with contextlib.suppress(serial.SerialException, OSError), serial.Serial(record.pty, timeout=0.5) as port:
+                port.write(b"\x02")
+                seen = b""
+                while time.monotonic() < deadline and not seen.endswith(b">>> "):
+                    seen += port.read(port.in_waiting or 1)
+                if seen.endswith(b">>> "):
+                    return
         time.sleep(0.05)
     raise AssertionError(f"simulator {sim_name} did not come back within {WAIT_S} s")
 
@@ -77,6 +106,7 @@ def board_state(port: str) -> tuple[dict[str, str | None], dict, list[str]]:
     """(SHA-256 of every file under /flash, the manifest, leftover temp files), computed on the board."""
     with Board.connect(port) as board:
         board.exec(sync.SYNC_HELPERS)
+        assert board.eval("_pt_root") == "/flash", "the board has no /flash mounted"
         hashes = board.eval("dict((k, _pt_h(_pt_p(k))) for k in _pt_walk(_pt_root, _pt_root, []))")
         manifest = board.eval("_pt_mload()")
         tmp = board.eval("os.listdir(_pt_root + '/.pytool/tmp') if _pt_isdir(_pt_root + '/.pytool/tmp') else []")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import serial
+from faultkit import record
 
 from pytool import cli
 from pytool.console import options
@@ -396,6 +397,16 @@ def test_malformed_input_gives_one_clear_line_and_writes_nothing(name, port, sim
             ctx["hold"].close()
     captured = capsys.readouterr()
     lines = [line for line in captured.err.splitlines() if line.strip()]
+    written = hashlib.sha256(sim.flash.read_bytes()).hexdigest() != image_before
+    clear_line = bool(lines) and lines[-1].startswith("Error:") and not lines[-1].startswith("Error: unexpected ")
+    record(
+        "malformed-input",
+        injected=1,
+        recovered=int(code != 0 and clear_line),
+        files_checked=1,  # the board's flash image
+        corrupt=int(written),
+        tracebacks=int("Traceback" in captured.err + captured.out),
+    )
     assert code != 0, f"{name}: exit code 0"
     assert "Traceback" not in captured.err + captured.out
     assert lines, f"{name}: no error line"
