@@ -90,3 +90,18 @@ def test_noise_never_corrupts_a_file_silently(sim, port, projects, kind, directi
     assert not stray, f"files {stray} appeared and the next sync would not remove them"
     assert recovered and tmp == []
     run_sync(port, v1)
+
+
+def test_a_slow_line_delays_but_never_changes_a_byte(sim, port, projects):
+    """`slow`: both directions paced to a few KB/s; the sync still completes and every file is exact."""
+    v1, v2 = projects
+    arm(sim.control, "slow", bytes_per_s=20_000)
+    try:
+        board = run_sync(port, v2)
+    finally:
+        clear(sim.control)
+    files, manifest, tmp = board_state(port)
+    assert board.stats.tx > 20_000  # long enough to have been paced
+    assert {rel: files.get(rel) for rel in V2} == {rel: digest(data) for rel, data in V2.items()}
+    assert manifest == {rel: digest(data) for rel, data in V2.items()} and tmp == []
+    run_sync(port, v1)

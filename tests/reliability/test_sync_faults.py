@@ -110,3 +110,23 @@ def test_sync_interrupted_by_the_board_side_leaves_old_or_new_files(sim, port, p
     assert problems == [], f"neither old nor new after a {fault} at host byte {at}/{total}: {problems}"
     assert recovered and tmp == []
     run_sync(port, v1)  # back to the starting point
+
+
+def test_brownout_resets_the_board_like_an_esp32_and_the_next_sync_completes(sim, port, projects):
+    """`brownout` after N bytes: the board resets with the ESP32's RTCWDT_BROWN_OUT_RESET; nothing is lost."""
+    from pytool.sim.control import SimControl
+
+    v1, v2, total = projects
+    arm(sim.control, "brownout", after_bytes=total // 2)
+    with pytest.raises(PytoolError):
+        run_sync(port, v2)
+    clear(sim.control)
+    status = SimControl(sim.control).status()
+    assert status["boot_reason"] == "0xf (RTCWDT_BROWN_OUT_RESET)"
+    wait_ready(sim.name, sim.control)
+    assert corrupt_files(port)[1] == []
+    run_sync(port, v2)
+    files, manifest, _ = board_state(port)
+    assert {rel: files.get(rel) for rel in V2} == {rel: digest(data) for rel, data in V2.items()}
+    assert manifest == {rel: digest(data) for rel, data in V2.items()}
+    run_sync(port, v1)
