@@ -62,7 +62,7 @@ class Setup(NamedTuple):
 
 @pytest.mark.parametrize("fault", ["cut", "power-loss"])
 @settings(
-    max_examples=examples(2),
+    max_examples=examples(1),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
     database=None,

@@ -50,7 +50,6 @@ def projects(sim, tmp_path_factory):
     seed=st.integers(0, 2**32 - 1),
 )
 @example(direction="host", rate=2e-4, seed=1)
-@example(direction="board", rate=2e-4, seed=2)
 def test_noise_never_corrupts_a_file_silently(sim, port, projects, kind, direction, rate, seed):
     v1, v2 = projects
     present, _, _ = board_state(port)

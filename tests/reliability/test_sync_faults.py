@@ -70,7 +70,7 @@ def corrupt_files(port: str) -> tuple[int, list[str]]:
 
 @pytest.mark.parametrize("fault", ["cut", "reset"])
 @settings(
-    max_examples=examples(2),
+    max_examples=examples(1),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
     database=None,
