@@ -7,6 +7,7 @@ PYTOOL_DEEP=1 (set by bench/reliability.py) raises the number of hypothesis exam
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +49,7 @@ def firmware_archive(tmp_path_factory) -> Path:
 def flashed_image(tmp_path_factory, firmware_archive) -> Path:
     """A LoPy4 flash image written by `pytool flash` into a running simulator."""
     from pytool.firmware import load_firmware
-    from pytool.flash import FlashOptions, flash
+    from pytool.flash import FlashError, FlashOptions, flash
     from pytool.ports import resolve_port
     from pytool.sim.testing import running_sim
 
@@ -58,7 +59,14 @@ def flashed_image(tmp_path_factory, firmware_archive) -> Path:
         mp.setenv("PYTOOL_STATE_DIR", str(state))
         mp.setenv("PYTOOL_DATA_DIR", str(data))
         with running_sim(BOARD, name="relflash", state_dir=state, data_dir=data) as rec:
-            flash(load_firmware(firmware_archive), resolve_port(f"sim:{rec.name}"), FlashOptions())
+            for attempt in range(3):  # on a shared machine a fresh pty can be locked for a moment by a stray opener
+                try:
+                    flash(load_firmware(firmware_archive), resolve_port(f"sim:{rec.name}"), FlashOptions())
+                    break
+                except FlashError as exc:
+                    if "busy" not in str(exc) or attempt == 2:
+                        raise
+                    time.sleep(1)
             image = Path(rec.flash)
         kept = base / "flash.bin"
         shutil.copyfile(image, kept)
