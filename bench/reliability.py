@@ -42,6 +42,10 @@ def run_suite(examples: int | None, deep: bool, select: str | None, stats: Path)
     failures = [line for line in lines if line.startswith("FAILED")]
     for line in failures:
         print(line)
+    if failures:
+        log = Path(tempfile.gettempdir()) / "pytool-reliability-pytest.log"
+        log.write_text(proc.stdout + proc.stderr)
+        print(f"pytest's report: {log}")
     return proc.returncode, lines[-1] if lines else proc.stderr.strip()[-300:]
 
 
