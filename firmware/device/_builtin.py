@@ -16,6 +16,24 @@ def load(name):
             sys.modules.pop(name, None)
 
 
+class AttrTuple(tuple):
+    """MicroPython's attrtuple (os.uname(), Bluetooth.get_adv()): a tuple whose fields are also attributes and
+    which prints with their names. Subclasses set `_fields`."""
+
+    _fields = ()
+
+    def __getattr__(self, name):
+        try:
+            return self[self._fields.index(name)]
+        except ValueError:
+            raise AttributeError(name)
+
+    def __repr__(self):
+        return "(" + ", ".join("%s=%r" % (f, v) for f, v in zip(self._fields, self)) + ")"
+
+    __str__ = __repr__
+
+
 def print_exception(e):
     """sys.print_exception without the frames of the simulated firmware's own modules (on the board they
     are frozen C code and do not show up in tracebacks)."""

@@ -6,6 +6,7 @@
 # from 1.20.2.r2); an exception in a handler kills every later callback until soft reset; read-callback
 # returns become the response (int big-endian 1/2/4 bytes, buffers raw) without being stored.
 import _bridge
+import _builtin
 
 
 def _call(method, *args):
@@ -123,23 +124,10 @@ def _on_event(name, payload):
 _bridge.handle("bt", _on_event)
 
 
-class _AttrTuple(tuple):
-    _fields = ()
-
-    def __getattr__(self, name):
-        try:
-            return self[self._fields.index(name)]
-        except ValueError:
-            raise AttributeError(name)
-
-    def __repr__(self):
-        return "(" + ", ".join("%s=%r" % (f, v) for f, v in zip(self._fields, self)) + ")"
-
-
 def _adv(record):
     if record is None:
         return None
-    t = _AttrTuple(record)
+    t = _builtin.AttrTuple(record)
     t._fields = ("mac", "addr_type", "adv_type", "rssi", "data")
     return t
 

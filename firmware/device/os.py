@@ -9,21 +9,6 @@ sep = "/"
 _cfg = None  # set by _boot.py
 
 
-class _Uname(tuple):
-    _fields = ()
-
-    def __getattr__(self, name):
-        try:
-            return self[self._fields.index(name)]
-        except ValueError:
-            raise AttributeError(name)
-
-    def __repr__(self):
-        return "(" + ", ".join("%s=%r" % (f, v) for f, v in zip(self._fields, self)) + ")"
-
-    __str__ = __repr__
-
-
 def uname():
     c = _cfg
     fields = ["sysname", "nodename", "release", "version", "machine"]
@@ -32,7 +17,7 @@ def uname():
         if c.get(extra):
             fields.append(extra)
             values.append(c[extra])
-    u = _Uname(values)
+    u = _builtin.AttrTuple(values)
     u._fields = tuple(fields)
     return u
 

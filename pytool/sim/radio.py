@@ -309,23 +309,13 @@ def _reachable(port: int) -> bool:
         return False
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def running_radio() -> dict | None:
     """The record of the running hub ({"pid", "port", "transport"}), or None."""
     try:
         record = json.loads(_record_path().read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(record, dict) or not _alive(int(record.get("pid", 0))):
+    if not isinstance(record, dict) or not registry.process_alive(int(record.get("pid", 0))):
         return None
     return record
 
@@ -374,7 +364,7 @@ def stop_radio(timeout: float = 5.0) -> bool:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, 15)
     deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
+    while registry.process_alive(pid) and time.monotonic() < deadline:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
         time.sleep(0.05)

@@ -41,7 +41,8 @@ def _dir() -> Path:
     return path
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (owned by anyone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -79,7 +80,7 @@ def running() -> list[SimRecord]:
             record = SimRecord(**json.loads(path.read_text()))
         except (OSError, ValueError, TypeError):
             continue
-        if _alive(record.pid):
+        if process_alive(record.pid):
             records.append(record)
         else:
             path.unlink(missing_ok=True)
