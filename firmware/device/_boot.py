@@ -66,6 +66,16 @@ def _install(cfg):
     gc.collect()
 
 
+def _hide_host():
+    # a failed start-up must not leave the host's filesystem mounted at / for device code
+    import sys
+
+    try:
+        (sys.modules.get("_builtin") or __import__("_builtin")).load("os").umount("/")
+    except Exception:
+        pass
+
+
 def _run(name, g):
     import sys
 
@@ -86,6 +96,10 @@ def _run(name, g):
 def _boot():
     import sys
     import json
+    import micropython
+
+    # the firmware's own code is C on the board: no Ctrl-C lands in it (only in boot.py and main.py)
+    micropython.kbd_intr(-1)
 
     with open(sys.argv[1]) as f:
         cfg = json.load(f)
@@ -98,12 +112,23 @@ def _boot():
             print("simulated firmware: boot failed:")
             sys.print_exception(e)
             ok = False
-        for name in ("__file__", "_install"):
+            _hide_host()
+        # tells the supervisor that the firmware's own start-up is over: the host's bytes (a Ctrl-C among
+        # them) reach the interpreter only from here on, as a real board's UART input reaches its Python code
+        # only once the C start-up (which mounts /flash) is done
+        sys.stdout.write("\x1b[pytool:" + cfg["token"] + ":up]")
+        for name in ("__file__", "_install", "_hide_host"):
             g.pop(name, None)
         if ok and not cfg["safe_boot"]:
-            _run("boot.py", g)
-            if cfg["run_main"]:
-                _run("main.py", g)
+            try:
+                micropython.kbd_intr(3)
+                _run("boot.py", g)
+                if cfg["run_main"]:
+                    _run("main.py", g)
+            except KeyboardInterrupt:  # between the scripts: as good as inside them
+                pass
+            finally:
+                micropython.kbd_intr(-1)
     finally:
         g.pop("_run", None)
         import gc

@@ -247,6 +247,24 @@ def test_ctrl_f_resets_into_safe_boot_once(lopy4, term):
         write_scripts(lopy4, boot="# boot.py -- run on boot-up", main="# main.py -- put your code here!")
 
 
+def test_ctrl_c_while_the_board_boots_never_unmounts_flash(lopy4, term):
+    """A host interrupting the board as it boots (pytool, mpremote, a reset mid-sync) stops boot.py/main.py at
+    most: /flash is mounted by the firmware itself, and device code never sees the host's filesystem."""
+    write_scripts(lopy4, main='import time\nprint("LOOP")\nwhile True: time.sleep(1)')
+    term.sync()
+    try:
+        lopy4.loop.call_soon_threadsafe(lopy4._hard_reset, False)
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:  # Ctrl-C all through the boot, from its first moment
+            term.send(b"\x03")
+            time.sleep(0.003)
+        term.sync()
+        term.send(b"import os; print(os.listdir('/'), os.getcwd(), sorted(os.listdir()))\r")
+        assert b"['flash'] /flash ['boot.py', 'cert', 'lib', 'main.py', 'sys']\r\n>>> " in term.expect(b">>> ")
+    finally:
+        write_scripts(lopy4, main="# main.py -- put your code here!")
+
+
 # ---------------------------------------------------------------------------------------------- per board
 
 

@@ -5,7 +5,7 @@ firmware/device/_boot.py (mount /flash, Pycom modules, boot.py, main.py). The su
 stream so that the port behaves like Pycom firmware: Pycom's banner instead of the unix one, "\\r\\n" line ends,
 no raw-paste on Pycom 1.20, "PYB: soft reboot" when the interpreter exits (Ctrl-D, sys.exit, soft_reset),
 Ctrl-C as SIGINT into running code, Ctrl-F (0x06) as a hard reset into safe boot, output dropped while the
-port is closed. See pycom-platform.txt section 3 and simulator-findings.txt section 1.
+port is closed, host input held until the firmware's own start-up (which mounts /flash) is over. See pycom-platform.txt section 3 and simulator-findings.txt section 1.
 """
 
 from __future__ import annotations
@@ -208,7 +208,7 @@ class Runtime:
 
     async def _spawn(self) -> None:
         self._token = secrets.token_hex(4).encode()
-        self._state = "boot"
+        self._state = "init"
         self._pending = b""
         self._raw_tail = b""
         self._sigint_pending = False
@@ -307,7 +307,7 @@ class Runtime:
             self._state = "off"
             self.ctx.hard_reset(True)
             return
-        if self._state in ("banner", "enter_raw"):
+        if self._state in ("init", "banner", "enter_raw"):
             self._held_input += data
             return
         self._forward(data)
@@ -410,7 +410,14 @@ class Runtime:
         buf = self._pending + data
         self._pending = b""
         while buf:
-            if self._state == "boot":
+            if self._state == "init":  # the firmware's start-up: host input is held until it is over
+                buf = self._scan(buf, [self._up_sentinel], self._emit)
+                if buf is None:
+                    return
+                buf = buf[len(self._up_sentinel) :]
+                self._state = "boot"
+                self._release_held_input()
+            elif self._state == "boot":
                 buf = self._scan(buf, [self._sentinel], self._emit)
                 if buf is None:
                     return
@@ -467,6 +474,10 @@ class Runtime:
     def _sentinel(self) -> bytes:
         return b"\x1b[pytool:" + self._token + b"]"
 
+    @property
+    def _up_sentinel(self) -> bytes:
+        return b"\x1b[pytool:" + self._token + b":up]"
+
     def _scan(self, buf: bytes, patterns: list[bytes], emit) -> bytes | None:
         """Emit `buf` up to the first pattern and return the rest (starting with it); None if no pattern
         occurs (a possible partial match at the end is held back for a moment)."""
@@ -493,13 +504,16 @@ class Runtime:
 
     def _flush_pending(self) -> None:
         self._flush_handle = None
-        if self._pending and self._state in ("boot", "run"):
+        if self._pending and self._state in ("init", "boot", "run"):
             pending, self._pending = self._pending, b""
             self._emit(pending)
 
     def _now_ready(self) -> None:
         self._state = "run"
         self.ready.set()
+        self._release_held_input()
+
+    def _release_held_input(self) -> None:
         if self._held_input:
             held = bytes(self._held_input)
             self._held_input.clear()
