@@ -423,7 +423,7 @@ class Board:
         self._prelude_sent = False
         self._caps: Capabilities | None = None
         self._inflate: bool | None = None  # can the board inflate compressed code? None = not tried yet
-        self._loaded: set[str] = set()  # helper sets defined on the board this session (see `helpers`)
+        self._loaded: dict[str, str] = {}  # helper sets defined on the board this session (see `helpers`)
         self.cache_helpers = False  # keep the helpers in a file on the board (sync turns this on)
         self.lock = threading.Lock()
 
@@ -528,9 +528,11 @@ class Board:
             return self._exec_once(code, timeout, stream)
         except _NotStarted:
             self.enter_raw_repl()
-            self._loaded.clear()
+            # maybe a new interpreter (the board rebooted): `code` counted on helpers it no longer has
+            cached = REGISTERED if self.cache_helpers else {}
+            lost = "".join(d for name, d in self._loaded.items() if name not in cached)
             try:
-                return self._exec_once(code, timeout, stream)
+                return self._exec_once(lost + code, timeout, stream)
             except _NotStarted as exc:
                 raise PytoolError(
                     f"the board on {self.resolved.spec} does not run code: {exc}",
@@ -612,7 +614,7 @@ class Board:
             return ""  # the session's first exec brings them (from the cached file, or with it)
         if name in self._loaded and self._prelude_sent:
             return ""
-        self._loaded.add(name)
+        self._loaded[name] = definitions
         return definitions
 
     def query(self, code: str, timeout: float | None = None) -> Any:
