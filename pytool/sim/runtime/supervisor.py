@@ -5,7 +5,8 @@ firmware/device/_boot.py (mount /flash, Pycom modules, boot.py, main.py). The su
 stream so that the port behaves like Pycom firmware: Pycom's banner instead of the unix one, "\\r\\n" line ends,
 no raw-paste on Pycom 1.20, "PYB: soft reboot" when the interpreter exits (Ctrl-D, sys.exit, soft_reset),
 Ctrl-C as SIGINT into running code, Ctrl-F (0x06) as a hard reset into safe boot, output dropped while the
-port is closed, host input held until the firmware's own start-up (which mounts /flash) is over. See pycom-platform.txt section 3 and simulator-findings.txt section 1.
+port is closed, host input held until the firmware's own start-up (which mounts /flash) is over.
+See pycom-platform.txt section 3 and simulator-findings.txt section 1.
 """
 
 from __future__ import annotations
