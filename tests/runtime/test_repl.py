@@ -259,7 +259,9 @@ def test_ctrl_c_while_the_board_boots_never_unmounts_flash(lopy4, term):
             term.send(b"\x03")
             time.sleep(0.003)
         term.sync()
-        term.send(b"import os; print(os.listdir('/'), os.getcwd(), {'boot.py', 'main.py', 'lib'} <= set(os.listdir()))\r")
+        term.send(
+            b"import os; print(os.listdir('/'), os.getcwd(), {'boot.py', 'main.py', 'lib'} <= set(os.listdir()))\r"
+        )
         assert b"['flash'] /flash True\r\n>>> " in term.expect(b">>> ")
     finally:
         write_scripts(lopy4, main="# main.py -- put your code here!")
