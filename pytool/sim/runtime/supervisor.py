@@ -448,7 +448,9 @@ class Runtime:
                 self._emit(RAW_PROMPT)
                 self._now_ready()
             else:  # "run"
-                patterns = [RAW_MARKER, b">>> ", b"\x04>"]
+                patterns = [RAW_MARKER, b"\x04>"]
+                if self.mode != "raw":  # (in raw mode a ">" is the raw prompt: never hold it back for a ">>> ")
+                    patterns.append(b">>> ")
                 if self._unix_banner:
                     patterns.append(self._unix_banner)
                 rest = self._scan(buf, patterns, self._emit)
