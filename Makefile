@@ -9,6 +9,9 @@ PYTEST_ARGS ?=
 .PHONY: install demo test bench lint clean
 
 install: $(STAMP) $(MPY_CROSS_111)
+	@# bytecode for pytool itself, as pip writes it for an installed package (the editable install has none, and
+	@# with PYTHONDONTWRITEBYTECODE every run would compile it again); quick when nothing changed
+	@$(BIN)/python -m compileall -q pytool > /dev/null
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "pytool needs Python >= 3.11")'

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import typer
 from rich.table import Table
 
@@ -45,6 +43,8 @@ def start(
     def ready(record: registry.SimRecord) -> None:
         emit(record.to_json(), lambda: _print_record(record))
         status("[dim]Running; press Ctrl-C to stop.[/]")
+
+    import asyncio
 
     asyncio.run(daemon.serve(config, on_ready=ready))
     status(f"Simulator {config.name} stopped.")

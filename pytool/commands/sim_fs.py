@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -11,7 +12,9 @@ from pytool.boards import get_board
 from pytool.console import emit, out
 from pytool.errors import UsageError
 from pytool.sim import registry
-from pytool.sim.runtime.fs_image import FlashFS
+
+if TYPE_CHECKING:
+    from pytool.sim.runtime.fs_image import FlashFS
 
 fs_app = typer.Typer(
     help="Read a simulated board's /flash image from the host (read-only; safe while it runs).", no_args_is_help=True
@@ -23,6 +26,8 @@ _BOARD = typer.Option(None, "--board", help="Board of --image (catalogue key, e.
 
 def _open(name: str | None, path: str | None, image: Path | None, board: str | None) -> tuple[FlashFS, str | None]:
     """The filesystem and the path on it (with --image the only positional argument is the path)."""
+    from pytool.sim.runtime.fs_image import FlashFS  # (littlefs: loaded only when an image is read)
+
     if image is not None:
         if board is None:
             raise UsageError("--image needs --board", "e.g. --board lopy4 (see `pytool devices` for keys)")

@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from pytool.console import emit, err, options, status
-from pytool.deploy import DeployOptions, DeployResult, Step
+
+if TYPE_CHECKING:  # pytool.deploy (asyncio, the simulator) is loaded by the commands that need it
+    from pytool.deploy import DeployOptions, DeployResult, Step
 
 _MARK = {"ok": "[green]✓[/]", "done": "[green]✓[/]", "warning": "[yellow]![/]", "skipped": "[dim]-[/]"}
 
@@ -33,6 +36,8 @@ def deploy(
     no_advertise: bool = typer.Option(False, "--no-advertise", help="Do not wait for the board to advertise."),
 ) -> None:
     """Flash if needed, check, sync, reset and wait until the board advertises."""
+    from pytool.deploy import DeployOptions
+
     opts = DeployOptions(firmware=firmware, flash=not no_flash, check=not no_check, advertise=not no_advertise)
     result = _deploy(directory, options.port, opts)
     emit(result.to_json(), lambda: status(f"[bold green]Deployed[/] to {result.port}."))
@@ -61,7 +66,7 @@ def test(
             port = stack.enter_context(deploy_mod.throwaway_sim(board))
         result = None
         if not no_deploy:
-            opts = DeployOptions(firmware=firmware, check=not no_check)
+            opts = deploy_mod.DeployOptions(firmware=firmware, check=not no_check)
             result = _deploy(cfg.root, port or cfg.port, opts)
         port = port or cfg.port or (result.port if result else None)
         if port is None:
