@@ -222,20 +222,13 @@ REGISTERED: dict[str, str] = {}
 HELPERS_MISSING = "pytool-helpers-missing"
 # Sessions with `cache_helpers` keep the helper definitions in a file on the board: the first exec of a session
 # then sends a few hundred bytes instead of several KB (a no-change sync is mostly this exec).
-CACHE_STUB = """
-_pt_src = None
-for _r in ('/flash', ''):
- try:
-  _f = open(_r + '/.pytool/%s')
-  _pt_src = _f.read()
-  _f.close()
-  break
- except OSError:
-  pass
-if _pt_src is None:
- raise ImportError('%s')
-exec(_pt_src)
-del _pt_src
+# (terse: with the probe and a no-change plan it stays within one of mpremote's 256-byte chunks)
+CACHE_STUB = """\
+for _r in ('/flash',''):
+ try:_f=open(_r+'/.pytool/%s');break
+ except OSError:_f=0
+if not _f:raise ImportError('%s')
+exec(_f.read());_f.close();del _f
 """
 CACHE_SAVE = """
 def _pt_keep(src, name):
