@@ -96,6 +96,9 @@ class Runtime:
         self._flush_handle: asyncio.TimerHandle | None = None
         self._held_input = bytearray()
         self._to_interp = bytearray()
+        self._queued = 0  # bytes ever queued for the interpreter's stdin ...
+        self._written = 0  # ... and written into its pty
+        self._ctrl_c_at = 0  # position (1-based) in that stream of the last 0x03 sent as a plain byte
         self._writer_on = False
         self._last_cr = False
         self._token = b""
@@ -326,8 +329,10 @@ class Runtime:
                     self._sigint_pending = True
                     _tgkill(pid, signal.SIGINT)
                     continue
-                if pid is not None and self._ctrl_c_watch is None:
-                    self._ctrl_c_watch = self.ctx.loop.call_later(CTRL_C_RECHECK_S, self._recheck_ctrl_c, 0)
+                if pid is not None:
+                    self._ctrl_c_at = self._queued + len(out) + 1
+                    if self._ctrl_c_watch is None:
+                        self._ctrl_c_watch = self.ctx.loop.call_later(CTRL_C_RECHECK_S, self._recheck_ctrl_c, 0)
             elif byte == CTRL_A and self.mode == "raw" and self._raw_tail == b"\x05A" and self._pycom:
                 out.append(CTRL_C)  # no raw-paste on Pycom 1.20: "\x05A" stays plain input, 0x01 resets
             out.append(byte)
@@ -346,10 +351,12 @@ class Runtime:
         if pid is None or self._slave is None:
             return
         unread = struct.unpack("i", fcntl.ioctl(self._slave, termios.FIONREAD, b"\0\0\0\0"))[0]
-        if unread == 0 and not self._to_interp:
-            return  # the REPL read it: a Ctrl-C at the prompt
-        if _sigint_caught(pid):
-            termios.tcflush(self._slave, termios.TCIFLUSH)
+        after = self._written - self._ctrl_c_at  # bytes that went into the pty after the 0x03 (< 0: not yet in)
+        if 0 <= after and unread <= after:
+            return  # the REPL read it: a Ctrl-C at the prompt (what is unread came later: the host's next input)
+        if after >= 0 and _sigint_caught(pid):
+            if after == 0:  # drop the byte, so the REPL does not read it after the KeyboardInterrupt; never what
+                termios.tcflush(self._slave, termios.TCIFLUSH)  # came after it (the host's next exec)
             self._sigint_pending = True
             _tgkill(pid, signal.SIGINT)
         elif attempt < CTRL_C_RECHECKS:
@@ -363,6 +370,7 @@ class Runtime:
         if not data or self._master is None:
             return
         self._to_interp += data
+        self._queued += len(data)
         self._write_interp()
 
     def _write_interp(self) -> None:
@@ -375,6 +383,7 @@ class Runtime:
                 self._to_interp.clear()
                 break
             del self._to_interp[:n]
+            self._written += n
         want = bool(self._to_interp) and self._master is not None
         if want and not self._writer_on:
             self.ctx.loop.add_writer(self._master, self._write_interp)
