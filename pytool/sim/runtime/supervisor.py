@@ -352,7 +352,7 @@ class Runtime:
             return
         unread = struct.unpack("i", fcntl.ioctl(self._slave, termios.FIONREAD, b"\0\0\0\0"))[0]
         after = self._written - self._ctrl_c_at  # bytes that went into the pty after the 0x03 (< 0: not yet in)
-        if 0 <= after and unread <= after:
+        if after >= 0 and unread <= after:
             return  # the REPL read it: a Ctrl-C at the prompt (what is unread came later: the host's next input)
         if after >= 0 and _sigint_caught(pid):
             if after == 0:  # drop the byte, so the REPL does not read it after the KeyboardInterrupt; never what
