@@ -221,6 +221,10 @@ class Runtime:
         self._config_path.write_text(json.dumps(self._config()))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MICROPY", "PYTHON"))}
         env["MICROPYPATH"] = str(device)
+        # the unix port keeps its REPL history in $HOME/.micropython.history and reads all of it into the heap
+        # when the REPL starts (a grown file made 512 KB boards die at boot); a board has no such file: point
+        # HOME at a folder that does not exist
+        env["HOME"] = str(self.ctx.workdir / "no-home")
         argv = [
             sys.executable,
             "-c",
