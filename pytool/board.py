@@ -232,6 +232,8 @@ exec(_f.read());_f.close();del _f
 """
 CACHE_SAVE = """
 def _pt_keep(src, name):
+ if _pt_b.hexlify(_pt_hl.sha256(src.encode()).digest()).decode()[:10] != name[1:11]:
+  return
  d = _pt_root + '/.pytool'
  _pt_md(d + '/x')
  for n in os.listdir(d):

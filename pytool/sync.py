@@ -200,9 +200,10 @@ def _pt_state(T, mirror):
   for n in os.listdir(t):
    os.remove(t + '/' + n)
  A = {}
- for k in _pt_mload():
+ M = _pt_mload()
+ for k in M:
   h = _pt_h(_pt_p(k))
-  A[k] = h[:12] if h else ''
+  A[k] = h[:12] if h and h == M[k] else ''
  s = ''
  for k in sorted(A):
   s = s + k + ':' + A[k] + '\n'
