@@ -104,6 +104,7 @@ def _boot():
     with open(sys.argv[1]) as f:
         cfg = json.load(f)
     g = globals()
+    mark = "\x1b[pytool:" + cfg["token"]  # markers for the supervisor
     try:
         try:
             _install(cfg)
@@ -116,7 +117,7 @@ def _boot():
         # tells the supervisor that the firmware's own start-up is over: the host's bytes (a Ctrl-C among
         # them) reach the interpreter only from here on, as a real board's UART input reaches its Python code
         # only once the C start-up (which mounts /flash) is done
-        sys.stdout.write("\x1b[pytool:" + cfg["token"] + ":up]")
+        sys.stdout.write(mark + ":up]")
         for name in ("__file__", "_install", "_hide_host"):
             g.pop(name, None)
         if ok and not cfg["safe_boot"]:
@@ -135,7 +136,7 @@ def _boot():
 
         gc.collect()
         # tells the supervisor that the REPL comes next (it replaces the interpreter's banner)
-        sys.stdout.write("\x1b[pytool:" + cfg["token"] + "]")
+        sys.stdout.write(mark + "]")
 
 _boot()
 del _boot

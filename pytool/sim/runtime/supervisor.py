@@ -96,8 +96,7 @@ class Runtime:
         self._flush_handle: asyncio.TimerHandle | None = None
         self._held_input = bytearray()
         self._to_interp = bytearray()
-        self._queued = 0  # bytes ever queued for the interpreter's stdin ...
-        self._written = 0  # ... and written into its pty
+        self._written = 0  # bytes ever written into the interpreter's pty
         self._ctrl_c_at = 0  # position (1-based) in that stream of the last 0x03 sent as a plain byte
         self._writer_on = False
         self._last_cr = False
@@ -334,7 +333,7 @@ class Runtime:
                     _tgkill(pid, signal.SIGINT)
                     continue
                 if pid is not None:
-                    self._ctrl_c_at = self._queued + len(out) + 1
+                    self._ctrl_c_at = self._written + len(self._to_interp) + len(out) + 1
                     if self._ctrl_c_watch is None:
                         self._ctrl_c_watch = self.ctx.loop.call_later(CTRL_C_RECHECK_S, self._recheck_ctrl_c, 0)
             elif byte == CTRL_A and self.mode == "raw" and self._raw_tail == b"\x05A" and self._pycom:
@@ -374,7 +373,6 @@ class Runtime:
         if not data or self._master is None:
             return
         self._to_interp += data
-        self._queued += len(data)
         self._write_interp()
 
     def _write_interp(self) -> None:
