@@ -267,6 +267,30 @@ def test_ctrl_c_while_the_board_boots_never_unmounts_flash(lopy4, term):
         write_scripts(lopy4, main="# main.py -- put your code here!")
 
 
+def test_the_hosts_repl_history_never_reaches_the_board(tmp_path, monkeypatch):
+    """The unix port loads $HOME/.micropython.history into the heap and saves its REPL lines there; a board has
+    no such file (a 112 KB one made simulated 512 KB boards die at boot)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    history = home / ".micropython.history"
+    history.write_text("print('HOST' + 'HISTORY')\n")
+    monkeypatch.setenv("HOME", str(home))
+    (tmp_path / "board").mkdir()
+    hb = start_board("lopy4", tmp_path / "board")
+    try:
+        t = Terminal(hb.port)
+        t.sync()  # its own line is now the newest history entry
+        t.send(b"\x1b[A\x1b[A\r")  # up twice: the host's line if it were loaded, else the oldest (sync) line
+        recalled = t.expect(b">>> ")
+        t.close()
+    finally:
+        hb.close()
+    assert b"HOSTHISTORY" not in recalled
+    assert b"sync%d\r\n" % Terminal._n in recalled  # up-arrow history works on the board itself
+    assert history.read_text() == "print('HOST' + 'HISTORY')\n"
+    assert list(home.iterdir()) == [history]
+
+
 # ---------------------------------------------------------------------------------------------- per board
 
 
