@@ -438,3 +438,14 @@ def test_sim_fault_command_arms_lists_and_clears(port, sim, capsys):
         assert json.loads(capsys.readouterr().out)["faults"] == []
     finally:
         options.port, options.json, options.debug = None, False, False
+
+
+def test_a_fault_the_simulator_refuses_comes_back_as_pytools_own_error(port, sim, capsys):
+    """A refusal made inside the simulator reaches the user as one line with what to do, and its exit code."""
+    try:
+        code = cli.run(["sim", "fault", "ble-drop", "--sim", sim.name])
+    finally:
+        options.port, options.json, options.debug = None, False, False
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert lines == ["Error: no BLE client is connected to this board - connect one first, then drop its link"]
