@@ -20,8 +20,8 @@ DEEP = os.environ.get("PYTOOL_DEEP") == "1"
 
 
 def examples(quick: int, deep: int = 200) -> int:
-    """How many fault points hypothesis tries: a few in `make test`, hundreds with PYTOOL_DEEP=1
-    (bench/reliability.py)."""
+    """How many fault points hypothesis tries: a few in `make test`, hundreds with `--deep`
+    (PYTOOL_DEEP=1; bench/reliability.py)."""
     forced = os.environ.get("PYTOOL_RELIABILITY_EXAMPLES")
     return int(forced) if forced else deep if DEEP else quick
 
