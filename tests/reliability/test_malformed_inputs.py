@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 import serial
-from faultkit import record
+from faultkit import examples, record
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pytool import cli
 from pytool.console import options
@@ -414,6 +416,60 @@ def test_malformed_input_gives_one_clear_line_and_writes_nothing(name, port, sim
     assert error.startswith("Error:"), f"{name}: the last line is not the error: {captured.err!r}"
     assert not error.startswith("Error: unexpected "), f"{name}: a bug, not a clear message: {error}"
     assert hashlib.sha256(sim.flash.read_bytes()).hexdigest() == image_before, f"{name} wrote to the board"
+
+
+def _gzip_body_start(data: bytes) -> int:
+    """Where the deflate stream of a gzip file starts (past the header and its optional name and comment)."""
+    assert data[:3] == b"\x1f\x8b\x08", "the test archive is gzip-compressed, as Pycom's are"
+    flags, start = data[3], 10
+    assert not flags & 0x06, "the test archive has no FEXTRA/FHCRC fields"
+    for field in (0x08, 0x10):  # FNAME, FCOMMENT: NUL-terminated
+        if flags & field:
+            start = data.index(0, start) + 1
+    return start
+
+
+@settings(
+    max_examples=examples(20),  # ~20 ms each: the board is never reached
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+    database=None,
+)
+@given(damage=st.sampled_from(["truncate", "flip"]), point=st.floats(0.0, 0.9999), bit=st.integers(0, 7))
+def test_an_archive_damaged_anywhere_is_refused_before_anything_is_written(
+    port, sim, firmware_archive, tmp_path_factory, capsys, damage, point, bit
+):
+    """A download cut short or a flipped bit anywhere past the gzip header (the mtime there is not checked by
+    anyone): gzip's CRC and length, read to the end before flashing, catch it."""
+    data = bytearray(firmware_archive.read_bytes())
+    start = _gzip_body_start(data)
+    at = start + int(point * (len(data) - start))
+    if damage == "truncate":
+        del data[at:]
+    else:
+        data[at] ^= 1 << bit
+    archive = tmp_path_factory.mktemp("damaged") / "LoPy4-1.20.2.r4.tar.gz"
+    archive.write_bytes(bytes(data))
+    image_before = hashlib.sha256(sim.flash.read_bytes()).hexdigest()
+    try:
+        code = cli.run(["flash", str(archive), "--no-check"])
+    finally:
+        options.port, options.json, options.debug = None, False, False
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    written = hashlib.sha256(sim.flash.read_bytes()).hexdigest() != image_before
+    record(
+        "archive-damage",
+        injected=1,
+        recovered=int(code != 0 and len(lines) == 1 and lines[0].startswith(f"Error: {archive.name}")),
+        files_checked=1,
+        corrupt=int(written),
+        tracebacks=int("Traceback" in captured.err + captured.out),
+    )
+    assert code != 0, f"{damage} at byte {at} of {len(data)} was flashed"
+    assert "Traceback" not in captured.err + captured.out
+    assert len(lines) == 1 and lines[0].startswith(f"Error: {archive.name}"), lines
+    assert not written
 
 
 def test_sim_fault_command_arms_lists_and_clears(port, sim, capsys):
