@@ -13,12 +13,13 @@ import os
 import socket
 import tarfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import serial
-from faultkit import examples, record
+from faultkit import WAIT_S, arm, examples, record, wait_ready
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -505,3 +506,27 @@ def test_a_fault_the_simulator_refuses_comes_back_as_pytools_own_error(port, sim
     lines = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert lines == ["Error: no BLE client is connected to this board - connect one first, then drop its link"]
+
+
+def test_while_the_cable_is_cut_sim_name_leads_nowhere_and_then_to_the_new_port(port, sim, capsys):
+    """The kernel may hand the vanished /dev/pts/N to another program at once: while a simulated cable is pulled,
+    `--port sim:NAME` is one clear error (never that stale path); once it is back, it is the new port."""
+    from pytool.ports import resolve_port
+
+    old = resolve_port(port).url
+    arm(sim.control, "cut", after_s=0, down_s=3)
+    deadline = time.monotonic() + WAIT_S
+    while os.path.exists(old) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        code = cli.run(["--port", port, "ls"])
+    finally:
+        options.port, options.json, options.debug = None, False, False
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert lines == [
+        f"Error: simulated board '{sim.name}' has no serial port: its USB cable is unplugged (a 'cut' fault) - "
+        "wait until it is back (`pytool sim list` shows its port), then run again"
+    ]
+    wait_ready(sim.name, sim.control)
+    assert os.path.exists(resolve_port(port).url)
