@@ -1,6 +1,6 @@
 """Reliability figures: run tests/reliability with many fault points and count what happened.
 
-    python bench/reliability.py            # deep mode: PYTOOL_DEEP=1, hundreds of fault points per category
+    python bench/reliability.py            # deep mode: pytest --deep, hundreds of fault points per category
     python bench/reliability.py --quick    # a handful (what CI smoke-runs)
     python bench/reliability.py --examples 50 -k sync   # a chosen count, a subset of the suite
 
@@ -30,11 +30,11 @@ FIELDS = ("injected", "recovered", "files_checked", "corrupt", "tracebacks")
 def run_suite(examples: int | None, deep: bool, select: str | None, stats: Path) -> tuple[int, str]:
     """Run pytest on tests/reliability; returns (exit code, its last summary line)."""
     env = dict(os.environ, PYTOOL_RELIABILITY_STATS=str(stats))
-    if deep:
-        env["PYTOOL_DEEP"] = "1"
     if examples is not None:
         env["PYTOOL_RELIABILITY_EXAMPLES"] = str(examples)
     args = [sys.executable, "-m", "pytest", "tests/reliability", "-q", "-p", "no:cacheprovider", "-o", "timeout=0"]
+    if deep:
+        args.append("--deep")
     if select:
         args += ["-k", select]
     proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)

@@ -29,7 +29,8 @@ import serial
 from pytool.errors import PytoolError, UsageError
 from pytool.ports import ResolvedPort, resolve_port
 
-RESULT_MARK = "@@pt:"
+RESULT_MARK = "@@pt:"  # a `_pt_out(value)` line: mark, repr(value), " #<bytes>.<byte sum mod 65536>"
+PROBE_MARK = "@@pt?"  # the capability probe's line (same form), so a garbled one is never taken for the other
 #: Bytes that must never appear in code sent to the raw REPL (0x04 ends the code, 0x06 = safe-boot reset).
 FORBIDDEN = frozenset(range(0x00, 0x07))
 
@@ -54,8 +55,10 @@ try:
  _pt_root = '/flash'
 except OSError:
  _pt_root = ''
-def _pt_out(v):
- print('@@pt:' + repr(v))
+def _pt_out(v, k='@@pt:'):
+ s = k + repr(v)
+ b = s.encode()
+ print(s + ' #' + str(len(b)) + '.' + str(sum(b) & 65535))
 def _pt_p(p):
  return _pt_root + '/' + p if p else (_pt_root or '/')
 def _pt_h(p):
@@ -210,12 +213,12 @@ def _pt_probe():
   r['fs'] = [s[0] * s[2], s[0] * s[3]]
  except Exception:
   r['fs'] = None
- return r
-_pt_out(_pt_probe())
+ _pt_out(r, '@@pt?')
+_pt_probe()
 """
 
 
-PROBE_CALL = "_pt_out(_pt_probe())\n"
+PROBE_CALL = "_pt_probe()\n"
 PROBE_DEFS = PROBE.replace(PROBE_CALL, "")
 #: Helper sets other modules define on the board (sync's); part of the cached helper file.
 REGISTERED: dict[str, str] = {}
@@ -396,11 +399,32 @@ def literal(value: str | bytes) -> str:
     return ascii(value)
 
 
+class _Garbled(Exception):
+    """A result line whose length or checksum does not match what the board computed (line noise)."""
+
+
+def _result_value(line: bytes, mark: str) -> Any:
+    """The value a `_pt_out` line carries, checked against its length and byte sum (_Garbled otherwise)."""
+    body, sep, check = line.rstrip(b"\r").rpartition(b" #")
+    if not sep or check != b"%d.%d" % (len(body), sum(body) & 0xFFFF):
+        raise _Garbled(line[:60])
+    try:
+        return ast.literal_eval(body[len(mark) :].decode())
+    except (ValueError, SyntaxError, UnicodeDecodeError, MemoryError, RecursionError) as exc:
+        raise _Garbled(line[:60]) from exc
+
+
 def parse_result(output: bytes) -> Any:
-    """The value of the last `_pt_out(...)` line in `output` (board prints may interleave: other lines are skipped)."""
-    for line in reversed(output.decode("utf-8", "replace").splitlines()):
-        if line.startswith(RESULT_MARK):
-            return ast.literal_eval(line[len(RESULT_MARK) :])
+    """The value of the last `_pt_out(...)` line in `output` (board prints may interleave: other lines are skipped).
+
+    A missing line, or one that arrived with bytes lost or changed, is a PytoolError: a noisy line never gives the
+    host a wrong answer."""
+    for line in reversed(output.split(b"\n")):
+        if line.startswith(RESULT_MARK.encode()):
+            try:
+                return _result_value(line, RESULT_MARK)
+            except _Garbled:
+                break
     raise PytoolError(
         "the board's answer was cut or garbled", "run again; if it persists, reset the board (`pytool reset`)"
     )
@@ -561,9 +585,8 @@ class Board:
                 out, err = self._exec_raw(code, timeout, stream)
             else:
                 self._inflate = True
-        if not self._prelude_sent:
-            self._prelude_sent = True
-            out = self._take_probe(out)
+        self._prelude_sent = True
+        out = self._take_probe(out)
         if err:
             text = err.decode("utf-8", "replace").strip()
             raise BoardError(f"the board raised {text.splitlines()[-1] if text else 'an error'}", text)
@@ -575,9 +598,11 @@ class Board:
             return out
         lines = out.split(b"\n")
         for i, line in enumerate(lines):
-            if line.startswith(RESULT_MARK.encode()):
-                raw = ast.literal_eval(line[len(RESULT_MARK) :].decode().strip())
-                self._caps = capabilities_from(raw, self.transport.use_raw_paste)
+            if line.startswith(PROBE_MARK.encode()):
+                with contextlib.suppress(_Garbled):  # left unset: capabilities() asks again
+                    raw = _result_value(line, PROBE_MARK)
+                    if isinstance(raw, dict):
+                        self._caps = capabilities_from(raw, self.transport.use_raw_paste)
                 return b"\n".join(lines[:i] + lines[i + 1 :])
         return out
 
@@ -623,7 +648,7 @@ class Board:
     def capabilities(self) -> Capabilities:
         """The board's capabilities (probed once per session; free heap/space as of the probe)."""
         if self._caps is None:
-            self.exec("")
+            self.exec(PROBE_CALL if self._prelude_sent else "")  # the session's first exec carries the probe
             if self._caps is None:
                 raise PytoolError("the board did not answer the capability probe", "reset it and run again")
         return self._caps

@@ -149,7 +149,7 @@ def simulator_firmware(board_key: str, version: str) -> Path:
     path = data_home() / "firmware" / archive_name(board, version)
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_name(f".tmp-{path.name}")  # same suffix: write_archive gzips a .tar.gz
         write_archive(build_pycom_archive(board.key, version), tmp)
         tmp.replace(path)
     return path

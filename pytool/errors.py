@@ -25,10 +25,3 @@ class UsageError(PytoolError):
     """The command line or an input file is wrong (exit code 2)."""
 
     exit_code = 2
-
-
-class NotYetAvailable(PytoolError):
-    """A planned command whose issue has not landed yet (kept visible in --help on purpose)."""
-
-    def __init__(self, what: str, issue: int) -> None:
-        super().__init__(f"{what} is not implemented yet", f"it is planned in issue #{issue}")

@@ -131,7 +131,7 @@ def list_devices(
                     f"sim:{rec.name}",
                     None,
                     None,
-                    f"simulated {rec.board} ({rec.pty})",
+                    f"simulated {rec.board} ({rec.pty or 'USB cable unplugged'})",
                     None,
                     SIM_FAMILY.name,
                     SIM_FAMILY.reset,
@@ -168,6 +168,11 @@ def resolve_port(spec: str | None, comports: Callable[[], Iterable] = _system_po
         from pytool.sim import registry
 
         rec = registry.find(spec[4:])
+        if not rec.pty:
+            raise PytoolError(
+                f"simulated board '{rec.name}' has no serial port: its USB cable is unplugged (a 'cut' fault)",
+                "wait until it is back (`pytool sim list` shows its port), then run again",
+            )
         return ResolvedPort(spec, rec.pty, "sim", SIM_FAMILY.name, rec.name)
     if "://" in spec:
         return ResolvedPort(spec, spec, "dtr-rts" if spec.startswith("rfc2217://") else "none", "network port")

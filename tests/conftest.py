@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--deep",
+        action="store_true",
+        help="reliability suite: hundreds of fault points per test instead of a handful (bench/reliability.py)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--deep"):
+        os.environ["PYTOOL_DEEP"] = "1"  # read by tests/reliability/faultkit.py when the test modules load
 
 
 @pytest.fixture(autouse=True)

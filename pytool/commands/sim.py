@@ -61,7 +61,7 @@ def list_() -> None:
             return
         table = Table("name", "board", "port", "rfc2217", "hci", box=None, header_style="bold")
         for r in records:
-            table.add_row(r.name, r.board, r.pty, r.rfc2217 or "-", r.hci or "-")
+            table.add_row(r.name, r.board, r.pty or "(unplugged)", r.rfc2217 or "-", r.hci or "-")
         out.print(table)
 
     emit([r.to_json() for r in records], human)

@@ -2,7 +2,8 @@
 
 Requests are objects with an "op": `status`, `reset` (`"bootloader": bool`, `"safe_boot": bool`), `power`
 (`"on": bool`), `stop`. Replies are
-`{"ok": true, ...}` or `{"ok": false, "error": "..."}`. Other components add operations with
+`{"ok": true, ...}` or `{"ok": false, "error": "..."}` (with `"hint"` and `"exit_code"` when the simulator refused
+with a `PytoolError`, which the client raises again). Other components add operations with
 `ControlServer.add_handler(op, async_fn)` (e.g. fault injection). `SimControl` is the blocking client pytool
 and tests use.
 """
@@ -17,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from pytool.errors import PytoolError
+from pytool.errors import PytoolError, UsageError
 
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -71,6 +72,8 @@ class ControlServer:
             if handler is None:
                 return {"ok": False, "error": f"unknown request {line.decode(errors='replace').strip()[:80]}"}
             return {"ok": True} | await handler(request)
+        except PytoolError as exc:  # a refusal the user can act on: relayed as pytool would say it
+            return {"ok": False, "error": exc.message, "hint": exc.hint, "exit_code": exc.exit_code}
         except ValueError as exc:
             return {"ok": False, "error": f"bad request: {exc}"}
         except Exception as exc:  # reported to the client, the simulator keeps running
@@ -133,6 +136,9 @@ class SimControl:
         except ValueError as exc:
             raise PytoolError("the simulator closed the control connection", "see `pytool sim list`") from exc
         if not reply.get("ok"):
+            if "exit_code" in reply:
+                error = UsageError if reply["exit_code"] == UsageError.exit_code else PytoolError
+                raise error(reply["error"], reply.get("hint"))
             raise PytoolError(f"simulator: {reply.get('error', 'request failed')}")
         return reply
 

@@ -331,10 +331,11 @@ class FaultInjector:
             elif isinstance(fe, Rfc2217Port) and fe._conn is not None:
                 with contextlib.suppress(OSError):
                     fe._conn.shutdown(2)
+        # the kernel may give /dev/pts/N to another program at once: `sim:NAME` must not lead anyone there
+        self._publish_pty("")
         self._later(down_s, lambda: self._replug(power_on))
 
     def _replug(self, power_on: bool) -> None:
-        from pytool.sim import registry
         from pytool.sim.serial_port import PtyPort
 
         board = self.board
@@ -344,9 +345,15 @@ class FaultInjector:
         board.attach(pty)
         board.on_shutdown.append(pty.close)
         self._unplugged = False
+        self._publish_pty(pty.path)
+
+    def _publish_pty(self, path: str) -> None:
+        """Update this board's registry record: its serial port is now `path` ("" = unplugged)."""
+        from pytool.sim import registry
+
         for record in registry.running():
-            if record.name == board.name and record.pid == os.getpid():
-                record.pty = pty.path
+            if record.name == self.board.name and record.pid == os.getpid():
+                record.pty = path
                 registry.register(record)
 
     # ---- the flash chip ------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from pytool import cli
-from pytool.board import Board, check_payload
+from pytool.board import RESULT_MARK, Board, check_payload, parse_result
 from pytool.console import options
 from pytool.errors import PytoolError, UsageError
 from pytool.sync import get, put
@@ -93,6 +93,28 @@ def test_mkdir_df_info_exec(port, capsys):
     assert (code, out.strip()) == (0, "LoPy4 with ESP32")
     code, out, err = pytool(capsys, "-p", port, "exec", "1/0")
     assert code == 1 and "ZeroDivisionError" in err and "_pt_" not in err
+
+
+def test_a_result_line_damaged_by_line_noise_is_never_taken_for_an_answer(port):
+    """Every answer the board prints carries its length and byte sum: any one byte lost or one bit flipped on the
+    way (what `pytool sim fault drop/flip` does) gives a clear PytoolError, never a different value."""
+    value = {"main.py": "3e23e8160039", "lib/x.py": "", "n": [1, -2, 3.5, None, True], "s": "a #3.14 \u00e9"}
+    with Board.connect(port) as board:
+        out = board.exec(f"_pt_out({value!r})\n")
+    assert parse_result(out) == value
+    line = next(x for x in out.split(b"\n") if x.startswith(RESULT_MARK.encode()))
+    damaged = [line[:i] + line[i + 1 :] for i in range(len(line))]  # one byte lost
+    damaged += [line[:i] + bytes([line[i] ^ 1 << bit]) + line[i + 1 :] for i in range(len(line)) for bit in range(8)]
+    taken = []
+    for bad in damaged:
+        try:
+            answer = parse_result(out.replace(line, bad))
+        except PytoolError as exc:
+            assert "cut or garbled" in str(exc)
+            continue
+        taken.append((bad, answer))
+    # the only harmless damage: the line's trailing carriage return (the answer is still exact)
+    assert all(answer == value for _, answer in taken) and len(taken) <= 1, taken[:3]
 
 
 def test_control_bytes_are_refused_before_anything_is_sent(port, capsys):

@@ -1,7 +1,8 @@
 """Fixtures of the reliability suite: a simulated LoPy4 flashed once per session by `pytool flash`, and one
 simulator per test module running a copy of that image (faults go through its control socket).
 
-PYTOOL_DEEP=1 (set by bench/reliability.py) raises the number of hypothesis examples from a handful to hundreds.
+`pytest --deep` (what bench/reliability.py runs; or PYTOOL_DEEP=1) raises the number of hypothesis examples
+from a handful to hundreds.
 """
 
 from __future__ import annotations

@@ -7,11 +7,13 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pytool import sync
 from pytool.board import Board
+from pytool.errors import PytoolError
 from pytool.sim import registry
 from pytool.sim.control import SimControl
 
@@ -20,8 +22,8 @@ DEEP = os.environ.get("PYTOOL_DEEP") == "1"
 
 
 def examples(quick: int, deep: int = 200) -> int:
-    """How many fault points hypothesis tries: a few in `make test`, hundreds with PYTOOL_DEEP=1
-    (bench/reliability.py)."""
+    """How many fault points hypothesis tries: a few in `make test`, hundreds with `--deep`
+    (PYTOOL_DEEP=1; bench/reliability.py)."""
     forced = os.environ.get("PYTOOL_RELIABILITY_EXAMPLES")
     return int(forced) if forced else deep if DEEP else quick
 
@@ -37,6 +39,18 @@ def record(category: str, **counts: int) -> None:
     if path:
         with open(path, "a") as f:
             f.write(json.dumps({"category": category, **counts}) + "\n")
+
+
+def failure_of(action: Callable[[], object]) -> str:
+    """Run `action` as the user would: "" when it completed, the one-line message of a PytoolError, or (a bug the
+    user would see as a traceback) "Traceback: unexpected <type>: ..." for any other exception, so it is counted."""
+    try:
+        action()
+    except PytoolError as exc:
+        return str(exc)
+    except Exception as exc:
+        return f"Traceback: unexpected {type(exc).__name__}: {exc}"
+    return ""
 
 
 def has_traceback(text: str) -> bool:
@@ -71,7 +85,7 @@ def wait_ready(sim_name: str, control: str) -> None:
     while time.monotonic() < deadline:
         record = next((r for r in registry.running() if r.name == sim_name), None)
         status = SimControl(control).status()
-        if record is not None and Path(record.pty).exists() and status["mode"] == "app":
+        if record is not None and record.pty and Path(record.pty).exists() and status["mode"] == "app":
             with contextlib.suppress(serial.SerialException, OSError), serial.Serial(record.pty, timeout=0.5) as port:
                 port.write(b"\x02")
                 seen = b""

@@ -9,7 +9,7 @@ import time
 from typing import NamedTuple
 
 import pytest
-from faultkit import WAIT_S, arm, clear, examples, has_traceback, injected, record
+from faultkit import WAIT_S, arm, clear, examples, failure_of, has_traceback, injected, record
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -76,11 +76,7 @@ def test_flash_interrupted_anywhere_is_recovered_by_flashing_again(sim, port, se
     else:
         skip = int(point * setup.sector_ops)
         arm(sim.control, "power-loss", skip=skip, fraction=fraction, off_s=0.2, unplug=True)
-    message = ""
-    try:
-        flash(setup.fw, resolve_port(port), FlashOptions(skip_unchanged=False))
-    except PytoolError as exc:
-        message = str(exc)
+    message = failure_of(lambda: flash(setup.fw, resolve_port(port), FlashOptions(skip_unchanged=False)))
     fired = injected(sim.control).get(fault, 0) - before
     clear(sim.control)
     cb_after_fault = config_block(sim.flash) == setup.reference
@@ -106,6 +102,11 @@ def test_flash_interrupted_anywhere_is_recovered_by_flashing_again(sim, port, se
 def _flash_when_back(fw, port):
     """`pytool flash` once the replugged port is there (the user waits for the board to enumerate)."""
     deadline = time.monotonic() + WAIT_S
-    while not os.path.exists(resolve_port(port).url) and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        try:  # "" while unplugged; a stale /dev/pts/N may already belong to another program
+            if os.path.exists(resolve_port(port).url):
+                break
+        except PytoolError:
+            pass
         time.sleep(0.05)
     return flash(fw, resolve_port(port), FlashOptions())

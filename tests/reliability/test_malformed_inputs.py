@@ -13,12 +13,15 @@ import os
 import socket
 import tarfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import serial
-from faultkit import record
+from faultkit import WAIT_S, arm, examples, record, wait_ready
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pytool import cli
 from pytool.console import options
@@ -416,6 +419,60 @@ def test_malformed_input_gives_one_clear_line_and_writes_nothing(name, port, sim
     assert hashlib.sha256(sim.flash.read_bytes()).hexdigest() == image_before, f"{name} wrote to the board"
 
 
+def _gzip_body_start(data: bytes) -> int:
+    """Where the deflate stream of a gzip file starts (past the header and its optional name and comment)."""
+    assert data[:3] == b"\x1f\x8b\x08", "the test archive is gzip-compressed, as Pycom's are"
+    flags, start = data[3], 10
+    assert not flags & 0x06, "the test archive has no FEXTRA/FHCRC fields"
+    for field in (0x08, 0x10):  # FNAME, FCOMMENT: NUL-terminated
+        if flags & field:
+            start = data.index(0, start) + 1
+    return start
+
+
+@settings(
+    max_examples=examples(20),  # ~20 ms each: the board is never reached
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+    database=None,
+)
+@given(damage=st.sampled_from(["truncate", "flip"]), point=st.floats(0.0, 0.9999), bit=st.integers(0, 7))
+def test_an_archive_damaged_anywhere_is_refused_before_anything_is_written(
+    port, sim, firmware_archive, tmp_path_factory, capsys, damage, point, bit
+):
+    """A download cut short or a flipped bit anywhere past the gzip header (the mtime there is not checked by
+    anyone): gzip's CRC and length, read to the end before flashing, catch it."""
+    data = bytearray(firmware_archive.read_bytes())
+    start = _gzip_body_start(data)
+    at = start + int(point * (len(data) - start))
+    if damage == "truncate":
+        del data[at:]
+    else:
+        data[at] ^= 1 << bit
+    archive = tmp_path_factory.mktemp("damaged") / "LoPy4-1.20.2.r4.tar.gz"
+    archive.write_bytes(bytes(data))
+    image_before = hashlib.sha256(sim.flash.read_bytes()).hexdigest()
+    try:
+        code = cli.run(["flash", str(archive), "--no-check"])
+    finally:
+        options.port, options.json, options.debug = None, False, False
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    written = hashlib.sha256(sim.flash.read_bytes()).hexdigest() != image_before
+    record(
+        "archive-damage",
+        injected=1,
+        recovered=int(code != 0 and len(lines) == 1 and lines[0].startswith(f"Error: {archive.name}")),
+        files_checked=1,
+        corrupt=int(written),
+        tracebacks=int("Traceback" in captured.err + captured.out),
+    )
+    assert code != 0, f"{damage} at byte {at} of {len(data)} was flashed"
+    assert "Traceback" not in captured.err + captured.out
+    assert len(lines) == 1 and lines[0].startswith(f"Error: {archive.name}"), lines
+    assert not written
+
+
 def test_sim_fault_command_arms_lists_and_clears(port, sim, capsys):
     """`pytool sim fault` (through the CLI): arm a repeating fault, see it with --json, clear it."""
     try:
@@ -438,3 +495,38 @@ def test_sim_fault_command_arms_lists_and_clears(port, sim, capsys):
         assert json.loads(capsys.readouterr().out)["faults"] == []
     finally:
         options.port, options.json, options.debug = None, False, False
+
+
+def test_a_fault_the_simulator_refuses_comes_back_as_pytools_own_error(port, sim, capsys):
+    """A refusal made inside the simulator reaches the user as one line with what to do, and its exit code."""
+    try:
+        code = cli.run(["sim", "fault", "ble-drop", "--sim", sim.name])
+    finally:
+        options.port, options.json, options.debug = None, False, False
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert lines == ["Error: no BLE client is connected to this board - connect one first, then drop its link"]
+
+
+def test_while_the_cable_is_cut_sim_name_leads_nowhere_and_then_to_the_new_port(port, sim, capsys):
+    """The kernel may hand the vanished /dev/pts/N to another program at once: while a simulated cable is pulled,
+    `--port sim:NAME` is one clear error (never that stale path); once it is back, it is the new port."""
+    from pytool.ports import resolve_port
+
+    old = resolve_port(port).url
+    arm(sim.control, "cut", after_s=0, down_s=3)
+    deadline = time.monotonic() + WAIT_S
+    while os.path.exists(old) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        code = cli.run(["--port", port, "ls"])
+    finally:
+        options.port, options.json, options.debug = None, False, False
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert lines == [
+        f"Error: simulated board '{sim.name}' has no serial port: its USB cable is unplugged (a 'cut' fault) - "
+        "wait until it is back (`pytool sim list` shows its port), then run again"
+    ]
+    wait_ready(sim.name, sim.control)
+    assert os.path.exists(resolve_port(port).url)

@@ -11,6 +11,7 @@ from faultkit import (
     clear,
     digest,
     examples,
+    failure_of,
     has_traceback,
     injected,
     materialise,
@@ -21,8 +22,6 @@ from faultkit import (
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_sync_faults import ALLOWED, V1, V2
-
-from pytool.errors import PytoolError
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -55,11 +54,8 @@ def test_noise_never_corrupts_a_file_silently(sim, port, projects, kind, directi
     present, _, _ = board_state(port)
     before = injected(sim.control).get(kind, 0)
     arm(sim.control, kind, repeat=True, rate=rate, seed=seed, direction=direction)
-    message = ""
     try:
-        run_sync(port, v2)
-    except PytoolError as exc:
-        message = str(exc)
+        message = failure_of(lambda: run_sync(port, v2))
     finally:
         clear(sim.control)
     hits = injected(sim.control).get(kind, 0) - before

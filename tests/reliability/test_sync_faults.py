@@ -13,6 +13,7 @@ from faultkit import (
     clear,
     digest,
     examples,
+    failure_of,
     has_traceback,
     injected,
     materialise,
@@ -22,8 +23,6 @@ from faultkit import (
 )
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-
-from pytool.errors import PytoolError
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -82,11 +81,7 @@ def test_sync_interrupted_by_the_board_side_leaves_old_or_new_files(sim, port, p
     at = int(fraction * total)
     before = injected(sim.control).get(fault, 0)
     arm(sim.control, fault, after_bytes=at, **({"down_s": 0.2} if fault == "cut" else {}))
-    message = ""
-    try:
-        run_sync(port, v2)
-    except PytoolError as exc:
-        message = str(exc)
+    message = failure_of(lambda: run_sync(port, v2))
     clear(sim.control)
     fired = injected(sim.control).get(fault, 0) - before
     wait_ready(sim.name, sim.control)
@@ -119,11 +114,8 @@ def test_brownout_resets_the_board_like_an_esp32_and_the_next_sync_completes(sim
     v1, v2, total = projects
     before = injected(sim.control).get("brownout", 0)
     arm(sim.control, "brownout", after_bytes=total // 2)
-    message = ""
-    try:  # between two execs the session carries on on the rebooted board; within one, the sync fails
-        run_sync(port, v2)
-    except PytoolError as exc:
-        message = str(exc)
+    # between two execs the session carries on on the rebooted board; within one, the sync fails
+    message = failure_of(lambda: run_sync(port, v2))
     clear(sim.control)
     assert injected(sim.control).get("brownout", 0) - before == 1, "the fault did not fire"
     assert not has_traceback(message), message
