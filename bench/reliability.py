@@ -43,7 +43,7 @@ def run_suite(examples: int | None, deep: bool, select: str | None, stats: Path)
     for line in failures:
         print(line)
     if failures:
-        log = Path(tempfile.gettempdir()) / "pytool-reliability-pytest.log"
+        log = Path(tempfile.gettempdir()) / f"pytool-reliability-pytest-{os.getpid()}.log"
         log.write_text(proc.stdout + proc.stderr)
         print(f"pytest's report: {log}")
     return proc.returncode, lines[-1] if lines else proc.stderr.strip()[-300:]
