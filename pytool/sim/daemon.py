@@ -122,7 +122,7 @@ async def serve(config: SimConfig, on_ready: Callable[[registry.SimRecord], None
     flash = FlashImage(config.flash, config.board.flash_size)
     mac = efuse_mac(config.flash, config.name, config.board.chip_revision)
     board = SimBoard(config.name, config.board, flash, mac, loop, workdir)
-    pty = PtyPort(board, loop, config.pacing)
+    pty = PtyPort(board, loop, config.pacing, link=workdir / "tty")
     rfc = Rfc2217Port(board, loop, config.pacing)
     board.attach(pty)
     board.attach(rfc)
@@ -137,7 +137,7 @@ async def serve(config: SimConfig, on_ready: Callable[[registry.SimRecord], None
             name=config.name,
             board=config.board.key,
             pid=os.getpid(),
-            pty=pty.path,
+            pty=pty.port,
             rfc2217=rfc.url,
             control=str(control.path),
             hci=hci,

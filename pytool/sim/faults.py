@@ -8,9 +8,9 @@ One `FaultInjector` per board (`board.faults`). It sits on three seams of the si
 
 Faults (name: parameters):
 - `cut`: the USB cable is pulled after `after_bytes` host bytes or `after_s` seconds: the pty's master is closed
-  (the host's reads/writes fail as with a vanished /dev/ttyUSB0; the path disappears) and the RFC2217 client is
-  disconnected. The cable comes back after `down_s` seconds as a NEW pty (the registry record is updated, so
-  `--port sim:NAME` finds it). The board keeps running (it has its own supply).
+  (the host's reads/writes fail as with a vanished /dev/ttyUSB0; the port's path disappears and `--port sim:NAME`
+  says the cable is unplugged) and the RFC2217 client is disconnected. The cable comes back after `down_s`
+  seconds as a NEW pty behind the same path (like a /dev/serial/by-id name). The board keeps running.
 - `reset` / `brownout`: the board resets (EN pulse, POWERON_RESET) or browns out (the ESP32's
   "Brownout detector was triggered", RTCWDT_BROWN_OUT_RESET) after `after_bytes` host bytes.
 - `flip` / `drop`: each byte on the wire (`direction`: host, board or both) has its bits flipped / is lost with
@@ -36,6 +36,7 @@ import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pytool.errors import UsageError
@@ -149,6 +150,7 @@ class FaultInjector:
         self._slow_timer: asyncio.TimerHandle | None = None
         self._timers: list[asyncio.TimerHandle] = []
         self._pacing = False  # the replugged pty paces like the one it replaces
+        self._link: Path | None = None  # and is reached through the same stable link
 
     # ---- API (control socket) ------------------------------------------------------------------------------------
 
@@ -322,17 +324,16 @@ class FaultInjector:
         for queue in self._slow_queues.values():
             queue.clear()
         board = self.board
+        self._publish_pty("")  # `sim:NAME` is "unplugged" now, not a path that may soon be someone else's
         for fe in list(board.front_ends):
             if isinstance(fe, PtyPort):
-                self._pacing = fe._pacing
+                self._pacing, self._link = fe._pacing, fe._link
                 board.front_ends.remove(fe)
-                fe.close()  # the slave's reads and writes now fail (EIO) and /dev/pts/N disappears
+                fe.close()  # its link goes, the slave's reads and writes fail (EIO) and /dev/pts/N disappears
                 board.port_open(fe, False)
             elif isinstance(fe, Rfc2217Port) and fe._conn is not None:
                 with contextlib.suppress(OSError):
                     fe._conn.shutdown(2)
-        # the kernel may give /dev/pts/N to another program at once: `sim:NAME` must not lead anyone there
-        self._publish_pty("")
         self._later(down_s, lambda: self._replug(power_on))
 
     def _replug(self, power_on: bool) -> None:
@@ -341,11 +342,11 @@ class FaultInjector:
         board = self.board
         if power_on:
             board.power_on()
-        pty = PtyPort(board, board.loop, self._pacing)
+        pty = PtyPort(board, board.loop, self._pacing, self._link)
         board.attach(pty)
         board.on_shutdown.append(pty.close)
         self._unplugged = False
-        self._publish_pty(pty.path)
+        self._publish_pty(pty.port)
 
     def _publish_pty(self, path: str) -> None:
         """Update this board's registry record: its serial port is now `path` ("" = unplugged)."""

@@ -24,7 +24,7 @@ class SimRecord:
     name: str
     board: str  # catalogue key, e.g. "lopy4"
     pid: int  # simulator process
-    pty: str  # real /dev/pts/N path (fast path for esptool and mpremote); "" while its USB cable is pulled
+    pty: str  # the serial port (a stable link to its /dev/pts/N; fast path for esptool, mpremote); "" = unplugged
     rfc2217: str | None = None  # rfc2217://127.0.0.1:PORT (carries DTR/RTS resets)
     control: str | None = None  # unix socket path of the control API (reset, faults)
     hci: str | None = None  # Bumble transport for testers, e.g. tcp-client:127.0.0.1:PORT

@@ -21,6 +21,7 @@ import termios
 import threading
 import time
 import tty
+from pathlib import Path
 from typing import Protocol
 
 import serial
@@ -55,14 +56,26 @@ class FrontEnd(Protocol):
 
 class PtyPort:
     """A pty whose slave side (/dev/pts/N) is the board's serial port. The slave is not held open here, so the
-    master sees when a client opens (POLLHUP clears) and closes it (read -> EIO)."""
+    master sees when a client opens (POLLHUP clears) and closes it (read -> EIO).
 
-    def __init__(self, sink: UartSink, loop: asyncio.AbstractEventLoop, pacing: bool = False) -> None:
+    With `link`, clients are given that symlink to the pty (`port`), like udev's /dev/serial/by-id names: it
+    is removed before the pty closes, so a client that reopens it after a cable pull never lands on whatever
+    the kernel gives the freed /dev/pts/N number to next (another simulator, another program)."""
+
+    def __init__(
+        self, sink: UartSink, loop: asyncio.AbstractEventLoop, pacing: bool = False, link: Path | None = None
+    ) -> None:
         self._sink = sink
         self._loop = loop
         self._pacing = pacing
         self._master, slave = os.openpty()
         self.path = os.ttyname(slave)
+        self._link = link
+        if link is not None:
+            tmp = link.with_name(f".{link.name}.{os.getpid()}")
+            tmp.unlink(missing_ok=True)
+            tmp.symlink_to(self.path)
+            tmp.replace(link)
         tty.setraw(slave)
         attrs = termios.tcgetattr(slave)
         attrs[4] = attrs[5] = termios.B115200
@@ -173,10 +186,17 @@ class PtyPort:
             self._loop.remove_writer(self._master)
         self._writer_on = False
 
+    @property
+    def port(self) -> str:
+        """What clients open: the link, or the pty itself."""
+        return str(self._link) if self._link is not None else self.path
+
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        if self._link is not None and os.path.realpath(self._link) == self.path:
+            self._link.unlink(missing_ok=True)  # before the pty number is freed
         if self._timer:
             self._timer.cancel()
         self._loop.remove_reader(self._master)

@@ -509,19 +509,30 @@ def test_a_fault_the_simulator_refuses_comes_back_as_pytools_own_error(port, sim
 
 
 def test_while_the_cable_is_cut_sim_name_leads_nowhere_and_then_to_the_new_port(port, sim, capsys):
-    """The kernel may hand the vanished /dev/pts/N to another program at once: while a simulated cable is pulled,
-    `--port sim:NAME` is one clear error (never that stale path); once it is back, it is the new port."""
+    """The kernel hands a freed /dev/pts/N to the next program that asks: while a simulated cable is pulled,
+    `--port sim:NAME` is one clear error and the port's path (a link, like /dev/serial/by-id) does not exist, so
+    a client reopening it cannot land on someone else's pty; once the cable is back, the same path works."""
     from pytool.ports import resolve_port
 
-    old = resolve_port(port).url
+    link = resolve_port(port).url
+    pty = os.path.realpath(link)
     arm(sim.control, "cut", after_s=0, down_s=3)
     deadline = time.monotonic() + WAIT_S
-    while os.path.exists(old) and time.monotonic() < deadline:
+    while os.path.exists(pty) and time.monotonic() < deadline:
         time.sleep(0.02)
+    grabbed = [os.openpty() for _ in range(3)]  # another program takes the freed pty numbers
     try:
-        code = cli.run(["--port", port, "ls"])
+        assert pty in {os.ttyname(slave) for _, slave in grabbed}  # the old number is in use again...
+        with pytest.raises(serial.SerialException, match="No such file"):  # ...but not behind the board's path
+            serial.Serial(link)
+        try:
+            code = cli.run(["--port", port, "ls"])
+        finally:
+            options.port, options.json, options.debug = None, False, False
     finally:
-        options.port, options.json, options.debug = None, False, False
+        for fds in grabbed:
+            for fd in fds:
+                os.close(fd)
     lines = capsys.readouterr().err.strip().splitlines()
     assert code == 1
     assert lines == [
@@ -529,4 +540,4 @@ def test_while_the_cable_is_cut_sim_name_leads_nowhere_and_then_to_the_new_port(
         "wait until it is back (`pytool sim list` shows its port), then run again"
     ]
     wait_ready(sim.name, sim.control)
-    assert os.path.exists(resolve_port(port).url)
+    assert resolve_port(port).url == link and os.path.realpath(link).startswith("/dev/pts/")
