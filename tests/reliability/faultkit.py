@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from pytool import sync
 from pytool.board import Board
 from pytool.errors import PytoolError
@@ -26,6 +28,12 @@ def examples(quick: int, deep: int = 200) -> int:
     (PYTOOL_DEEP=1; bench/reliability.py)."""
     forced = os.environ.get("PYTOOL_RELIABILITY_EXAMPLES")
     return int(forced) if forced else deep if DEEP else quick
+
+
+def time_limit(bounded_s: float, per_example_s: float = 60.0) -> pytest.MarkDecorator:
+    """The pytest-timeout of a module of hypothesis tests (a hang detector): `bounded_s` in `make test`, and
+    `per_example_s` for each of the hundreds of examples of a deep run (a whole test is one timeout)."""
+    return pytest.mark.timeout(max(bounded_s, per_example_s * examples(1)))
 
 
 def digest(data: bytes) -> str:

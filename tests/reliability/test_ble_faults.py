@@ -8,14 +8,14 @@ import asyncio
 
 import pytest
 from bleak import BleakClient, BleakScanner
-from faultkit import arm, clear, examples, injected, record
+from faultkit import arm, clear, examples, injected, record, time_limit
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import pytool.ble
 from pytool.board import Board
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = time_limit(300)
 NAME = "relble"
 SERVICE = "12345678-1234-5678-1234-56789abcdef0"
 CHAR = "12345678-1234-5678-1234-56789abcdef1"

@@ -9,7 +9,7 @@ import time
 from typing import NamedTuple
 
 import pytest
-from faultkit import WAIT_S, arm, clear, examples, failure_of, has_traceback, injected, record
+from faultkit import WAIT_S, arm, clear, examples, failure_of, has_traceback, injected, record, time_limit
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -19,7 +19,7 @@ from pytool.flash import FlashOptions, flash
 from pytool.ports import resolve_port
 from pytool.sim.control import SimControl
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = time_limit(900)
 CB_MARK = b"LPWAN-MAC:70b3d5499a1b2c3d SIGFOX:0042f00d"  # a board's identity, kept across every flash
 
 

@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pytest
 import serial
-from faultkit import WAIT_S, arm, examples, record, wait_ready
+from faultkit import WAIT_S, arm, examples, record, time_limit, wait_ready
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytool import cli
 from pytool.console import options
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = time_limit(120)
 
 Case = Callable[[Path, dict], list[str]]
 CASES: dict[str, Case] = {}

@@ -17,13 +17,14 @@ from faultkit import (
     materialise,
     record,
     run_sync,
+    time_limit,
     wait_ready,
 )
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_sync_faults import ALLOWED, V1, V2
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = time_limit(900)
 
 
 @pytest.fixture(scope="module")

@@ -19,12 +19,13 @@ from faultkit import (
     materialise,
     record,
     run_sync,
+    time_limit,
     wait_ready,
 )
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = time_limit(600)
 
 _rng = random.Random(11)
 V1 = {
