@@ -70,17 +70,17 @@ class PtyPort:
         self._pacing = pacing
         self._master, slave = os.openpty()
         self.path = os.ttyname(slave)
-        self._link = link
-        if link is not None:
-            tmp = link.with_name(f".{link.name}.{os.getpid()}")
-            tmp.unlink(missing_ok=True)
-            tmp.symlink_to(self.path)
-            tmp.replace(link)
         tty.setraw(slave)
         attrs = termios.tcgetattr(slave)
         attrs[4] = attrs[5] = termios.B115200
         termios.tcsetattr(slave, termios.TCSANOW, attrs)
         os.close(slave)
+        self._link = link
+        if link is not None:  # published once the pty is set up
+            tmp = link.with_name(f".{link.name}.{os.getpid()}")
+            tmp.unlink(missing_ok=True)
+            tmp.symlink_to(self.path)
+            tmp.replace(link)
         os.set_blocking(self._master, False)
         self.is_open = False
         self._closed = False
