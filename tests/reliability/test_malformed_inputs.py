@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import serial
@@ -69,6 +70,15 @@ def with_script(ctx: dict, script: object, **replace: bytes) -> dict[str, bytes]
 
 
 APP_SCRIPT = [["w", "0x1000", "bootloader.bin"], ["w", "0x8000", "partitions_8MB.bin"], ["w", "0x10000", "lopy4.bin"]]
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, Any]:
+    """Run the CLI in-process as a user would (global options reset after); (exit code, capsys's `.out`/`.err`)."""
+    try:
+        code = cli.run(argv)
+    finally:
+        options.port, options.json, options.debug = None, False, False
+    return code, capsys.readouterr()
 
 
 def flash_args(ctx: dict, path: Path) -> list[str]:
@@ -393,12 +403,10 @@ def test_malformed_input_gives_one_clear_line_and_writes_nothing(name, port, sim
     argv = CASES[name](tmp_path, ctx)
     image_before = hashlib.sha256(sim.flash.read_bytes()).hexdigest()
     try:
-        code = cli.run(argv)
+        code, captured = run_cli(capsys, argv)
     finally:
-        options.port, options.json, options.debug = None, False, False
         if "hold" in ctx:
             ctx["hold"].close()
-    captured = capsys.readouterr()
     lines = [line for line in captured.err.splitlines() if line.strip()]
     written = hashlib.sha256(sim.flash.read_bytes()).hexdigest() != image_before
     clear_line = bool(lines) and lines[-1].startswith("Error:") and not lines[-1].startswith("Error: unexpected ")
@@ -452,11 +460,7 @@ def test_an_archive_damaged_anywhere_is_refused_before_anything_is_written(
     archive = tmp_path_factory.mktemp("damaged") / "LoPy4-1.20.2.r4.tar.gz"
     archive.write_bytes(bytes(data))
     image_before = hashlib.sha256(sim.flash.read_bytes()).hexdigest()
-    try:
-        code = cli.run(["flash", str(archive), "--no-check"])
-    finally:
-        options.port, options.json, options.debug = None, False, False
-    captured = capsys.readouterr()
+    code, captured = run_cli(capsys, ["flash", str(archive), "--no-check"])
     lines = [line for line in captured.err.splitlines() if line.strip()]
     written = hashlib.sha256(sim.flash.read_bytes()).hexdigest() != image_before
     record(
@@ -499,11 +503,8 @@ def test_sim_fault_command_arms_lists_and_clears(port, sim, capsys):
 
 def test_a_fault_the_simulator_refuses_comes_back_as_pytools_own_error(port, sim, capsys):
     """A refusal made inside the simulator reaches the user as one line with what to do, and its exit code."""
-    try:
-        code = cli.run(["sim", "fault", "ble-drop", "--sim", sim.name])
-    finally:
-        options.port, options.json, options.debug = None, False, False
-    lines = capsys.readouterr().err.strip().splitlines()
+    code, captured = run_cli(capsys, ["sim", "fault", "ble-drop", "--sim", sim.name])
+    lines = captured.err.strip().splitlines()
     assert code == 2
     assert lines == ["Error: no BLE client is connected to this board - connect one first, then drop its link"]
 
@@ -525,15 +526,12 @@ def test_while_the_cable_is_cut_sim_name_leads_nowhere_and_then_to_the_new_port(
         assert pty in {os.ttyname(slave) for _, slave in grabbed}  # the old number is in use again...
         with pytest.raises(serial.SerialException, match="No such file"):  # ...but not behind the board's path
             serial.Serial(link)
-        try:
-            code = cli.run(["--port", port, "ls"])
-        finally:
-            options.port, options.json, options.debug = None, False, False
+        code, captured = run_cli(capsys, ["--port", port, "ls"])
     finally:
         for fds in grabbed:
             for fd in fds:
                 os.close(fd)
-    lines = capsys.readouterr().err.strip().splitlines()
+    lines = captured.err.strip().splitlines()
     assert code == 1
     assert lines == [
         f"Error: simulated board '{sim.name}' has no serial port: its USB cable is unplugged (a 'cut' fault) - "
