@@ -50,9 +50,11 @@ def _install(cfg):
         if getattr(mod, "__file__", "").startswith(here):
             del mod.__file__
 
+    import _grammar
+
     _flash.mount(cfg)  # from here on the host filesystem is unreachable
 
-    blocked = ("ffi", "termios", "vfs", "socket", "usocket", "jni", "_flash", "_builtin")
+    blocked = ("ffi", "termios", "vfs", "socket", "usocket", "jni", "_flash", "_builtin", "_grammar")
     real_import = builtins.__import__
 
     def guarded_import(name, *args):
@@ -61,6 +63,8 @@ def _install(cfg):
         return real_import(name, *args)
 
     builtins.__import__ = guarded_import
+    if cfg.get("grammar") == "1.11":  # Pycom 1.20.x: MicroPython 1.11's parser for exec/eval/compile/import
+        _grammar.install(_builtin.load("os"), sys.modules, guarded_import)
     sys.path[:] = ["", "/flash", "/flash/lib"]
     sys.argv[:] = []
     gc.collect()

@@ -1,5 +1,6 @@
 # The interpreter's own module `name`, even where a file of the simulated firmware shadows it.
 import sys
+from collections import namedtuple
 
 
 def load(name):
@@ -16,22 +17,17 @@ def load(name):
             sys.modules.pop(name, None)
 
 
-class AttrTuple(tuple):
-    """MicroPython's attrtuple (os.uname(), Bluetooth.get_adv()): a tuple whose fields are also attributes and
-    which prints with their names. Subclasses set `_fields`."""
+_attrtuple_types = {}
 
-    _fields = ()
 
-    def __getattr__(self, name):
-        try:
-            return self[self._fields.index(name)]
-        except ValueError:
-            raise AttributeError(name)
-
-    def __repr__(self):
-        return "(" + ", ".join("%s=%r" % (f, v) for f, v in zip(self._fields, self)) + ")"
-
-    __str__ = __repr__
+def attrtuple(fields, values):
+    """MicroPython's attrtuple (os.uname(), Bluetooth.get_adv()): a real tuple (so `"%s" % t` and unpacking work
+    as on the board) whose fields are also attributes and which prints as "(sysname='LoPy4', ...)". Built as a
+    namedtuple without a name (only type(t) differs: <class ''> instead of <class 'tuple'>)."""
+    cls = _attrtuple_types.get(fields)
+    if cls is None:
+        cls = _attrtuple_types[fields] = namedtuple("", fields)
+    return cls(*values)
 
 
 def print_exception(e):

@@ -127,9 +127,7 @@ _bridge.handle("bt", _on_event)
 def _adv(record):
     if record is None:
         return None
-    t = _builtin.AttrTuple(record)
-    t._fields = ("mac", "addr_type", "adv_type", "rssi", "data")
-    return t
+    return _builtin.attrtuple(("mac", "addr_type", "adv_type", "rssi", "data"), record)
 
 
 class Bluetooth:

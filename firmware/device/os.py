@@ -17,9 +17,7 @@ def uname():
         if c.get(extra):
             fields.append(extra)
             values.append(c[extra])
-    u = _builtin.AttrTuple(values)
-    u._fields = tuple(fields)
-    return u
+    return _builtin.attrtuple(tuple(fields), values)
 
 
 listdir = _os.listdir

@@ -31,6 +31,8 @@ from pathlib import Path
 from pytool.paths import firmware_dir
 from pytool.sim.runtime import heap
 from pytool.sim.runtime.bridge import BridgeConnection, BridgeServer
+from pytool.sim.runtime.grammar import GrammarChecker, GrammarService, grammar_for
+from pytool.sim.runtime.raw_gate import RawCodeGate
 from pytool.sim.runtime.services import RuntimeService, TimerService
 
 log = logging.getLogger(__name__)
@@ -111,6 +113,9 @@ class Runtime:
         self._config_path = Path()
         self.runtime_service = RuntimeService(self)
         self.timer_service = TimerService()
+        self.grammar = GrammarChecker(grammar_for(ctx.identity))  # the board's parser (1.11 on Pycom 1.20.x)
+        self.grammar_service = GrammarService(self.grammar)
+        self._gate = RawCodeGate(self.grammar)
 
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -126,7 +131,7 @@ class Runtime:
         sock = self.ctx.workdir / f"{stem}.sock"
         self._config_path = self.ctx.workdir / f"{stem}.json"
         # looked up on every call: the board may register services (Bluetooth) while the runtime runs
-        own = {"runtime": self.runtime_service, "timer": self.timer_service}
+        own = {"runtime": self.runtime_service, "timer": self.timer_service, "grammar": self.grammar_service}
         services = ChainMap(own, self.ctx.services)
         self._bridge = BridgeServer(sock, services, self._interpreter_started)
         await self._bridge.start()
@@ -170,7 +175,7 @@ class Runtime:
         return self._proc.pid if self._proc is not None and self._proc.returncode is None else None
 
     def _all_services(self):
-        return [*self.ctx.services.values(), self.runtime_service, self.timer_service]
+        return [*self.ctx.services.values(), self.runtime_service, self.timer_service, self.grammar_service]
 
     def _interpreter_started(self, conn: BridgeConnection) -> None:
         for service in self._all_services():
@@ -195,6 +200,7 @@ class Runtime:
             "run_main": self.mode == "friendly",
             "mac": self.ctx.mac.hex(),
             "flavour": ident.flavour,
+            "grammar": self.grammar.grammar,
             # stock MicroPython: sysname 'esp32', machine = the banner's board ("Generic ESP32 module with ESP32")
             "sysname": ident.board_name if ident.flavour == "pycom" else "esp32",
             "release": ident.version,
@@ -215,6 +221,7 @@ class Runtime:
         self._pending = b""
         self._raw_tail = b""
         self._sigint_pending = False
+        self._gate.leave()
         self.ready.clear()
         device = firmware_dir() / "device"
         self._config_path.write_text(json.dumps(self._config()))
@@ -316,6 +323,13 @@ class Runtime:
             return
         if self._state in ("init", "banner", "enter_raw"):
             self._held_input += data
+            return
+        if self._gate.idle and self.grammar.active:  # raw-REPL code: checked with the board's grammar first
+            for kind, chunk in self._gate.feed(data):
+                if kind == "emit":
+                    self._emit(chunk)
+                else:
+                    self._forward(chunk)
             return
         self._forward(data)
 
@@ -457,6 +471,7 @@ class Runtime:
                     return
                 buf = buf[end + len(RAW_PROMPT) :]
                 self._emit(RAW_PROMPT)
+                self._gate.prompt()
                 self._now_ready()
             else:  # "run"
                 patterns = [RAW_MARKER, b"\x04>"]
@@ -470,9 +485,11 @@ class Runtime:
                 if rest.startswith(RAW_MARKER):
                     self.mode = "raw"
                     self._emit(RAW_MARKER)
+                    self._gate.prompt()
                     rest = rest[len(RAW_MARKER) :]
                 elif self._unix_banner and rest.startswith(self._unix_banner):
                     self.mode = "friendly"
+                    self._gate.leave()
                     self._emit(self._pycom_banner()[: -len(HELP_LINE)])
                     rest = rest[len(self._unix_banner) :]
                 else:  # a prompt: the code run by the REPL has finished
@@ -481,6 +498,8 @@ class Runtime:
                         self._rearm_on_prompt = False
                         self._reset_char = True
                     self._emit(prompt)
+                    if prompt == b"\x04>":
+                        self._gate.prompt()
                     rest = rest[len(prompt) :]
                 buf = rest
 

@@ -1,0 +1,66 @@
+"""Raw-REPL code on its way to the interpreter: held until Ctrl-D, checked with the board's grammar, line ends
+as the board's compiler sees them.
+
+Pycom's raw REPL (pyexec.c, MicroPython 1.11) collects code bytes unchanged until Ctrl-D and then compiles them;
+its lexer reads "\\r\\n" as one newline. The unix port's stdin turns every "\\n" into "\\r" (unix_mphal.c), so a
+CRLF sent as is would reach the lexer as "\\r\\r" (two newlines: 'abc\\n\\ndef' instead of 'abc\\ndef' for a
+CRLF inside a string literal). Sending "\\n" for "\\r\\n" gives the lexer exactly one newline, as on the board.
+Code the board's parser rejects is not sent at all: the gate answers with what the board prints
+("OK", "\\x04", the SyntaxError traceback, "\\x04", ">") and the interpreter stays at its raw prompt.
+"""
+
+from __future__ import annotations
+
+from pytool.sim.runtime.grammar import GrammarChecker
+
+CTRL_A, CTRL_B, CTRL_C, CTRL_D = 1, 2, 3, 4
+
+
+class RawCodeGate:
+    """Raw-REPL input while the interpreter waits at its raw prompt (`idle`); see the module docstring."""
+
+    def __init__(self, checker: GrammarChecker) -> None:
+        self.checker = checker
+        self.idle = False
+        self._code = bytearray()
+
+    def prompt(self) -> None:
+        """The interpreter shows its raw prompt: the next bytes are code."""
+        self.idle = True
+        self._code.clear()
+
+    def leave(self) -> None:
+        """The interpreter left the raw prompt (runs code, soft reboot, friendly REPL)."""
+        self.idle = False
+        self._code.clear()
+
+    def feed(self, data: bytes) -> list[tuple[str, bytes]]:
+        """Bytes from the host -> [("forward", bytes to the interpreter) | ("emit", bytes to the host)]."""
+        out: list[tuple[str, bytes]] = []
+        i = 0
+        while i < len(data) and self.idle:
+            byte = data[i]
+            i += 1
+            if byte == CTRL_D:
+                if not self._code:
+                    self.leave()  # Ctrl-D on an empty line: soft reset
+                    out.append(("forward", b"\x04"))
+                    continue
+                code = bytes(self._code).replace(b"\r\n", b"\n")
+                self._code.clear()
+                issue = self.checker.check(code)
+                if issue is None:
+                    self.leave()
+                    out.append(("forward", code + b"\x04"))
+                else:
+                    out.append(("emit", b"OK\x04" + issue.traceback("<stdin>").encode() + b"\x04>"))
+            elif byte in (CTRL_A, CTRL_B, CTRL_C):  # reset the raw REPL / leave it / clear the line
+                self._code.clear()
+                if byte == CTRL_B:
+                    self.leave()
+                out.append(("forward", bytes([byte])))
+            else:
+                self._code.append(byte)
+        if i < len(data):
+            out.append(("forward", data[i:]))
+        return out
