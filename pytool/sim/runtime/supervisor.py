@@ -31,6 +31,7 @@ from pathlib import Path
 from pytool.paths import firmware_dir
 from pytool.sim.runtime import heap
 from pytool.sim.runtime.bridge import BridgeConnection, BridgeServer
+from pytool.sim.runtime.friendly_gate import FriendlyGate
 from pytool.sim.runtime.grammar import GrammarChecker, GrammarService, grammar_for
 from pytool.sim.runtime.raw_gate import RawCodeGate
 from pytool.sim.runtime.services import RuntimeService, TimerService
@@ -116,6 +117,8 @@ class Runtime:
         self.grammar = GrammarChecker(grammar_for(ctx.identity))  # the board's parser (1.11 on Pycom 1.20.x)
         self.grammar_service = GrammarService(self.grammar)
         self._gate = RawCodeGate(self.grammar)
+        self._line_gate = FriendlyGate(self.grammar)
+        self._refused: bytes | None = None  # the board's error for a statement the gate refused (see _output)
 
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -222,6 +225,8 @@ class Runtime:
         self._raw_tail = b""
         self._sigint_pending = False
         self._gate.leave()
+        self._line_gate.leave()
+        self._refused = None
         self.ready.clear()
         device = firmware_dir() / "device"
         self._config_path.write_text(json.dumps(self._config()))
@@ -325,13 +330,21 @@ class Runtime:
             self._held_input += data
             return
         if self._gate.idle and self.grammar.active:  # raw-REPL code: checked with the board's grammar first
-            for kind, chunk in self._gate.feed(data):
-                if kind == "emit":
-                    self._emit(chunk)
-                else:
-                    self._forward(chunk)
+            self._apply(self._gate.feed(data))
+            return
+        if self._line_gate.idle and self.grammar.active:  # a statement typed at ">>> ": the same
+            self._apply(self._line_gate.feed(data))
             return
         self._forward(data)
+
+    def _apply(self, actions: list[tuple[str, bytes]]) -> None:
+        for kind, chunk in actions:
+            if kind == "emit":
+                self._emit(chunk)
+            elif kind == "refused":
+                self._refused = chunk
+            else:
+                self._forward(chunk)
 
     def _forward(self, data: bytes) -> None:
         if not data:
@@ -463,6 +476,7 @@ class Runtime:
                     self._send(bytes([CTRL_A]))
                 else:
                     self._emit(self._pycom_banner() + b">>> ")
+                    self._line_gate.prompt()
                     self._now_ready()
             elif self._state == "enter_raw":
                 end = buf.find(RAW_PROMPT)
@@ -474,6 +488,14 @@ class Runtime:
                 self._gate.prompt()
                 self._now_ready()
             else:  # "run"
+                if self._refused is not None:  # the interpreter's "\r\n" for the Ctrl-C -> the board's error
+                    end = buf.find(b">>> ")
+                    if end < 0:
+                        self._pending = buf
+                        return
+                    self._emit(buf[:end].removesuffix(b"\n").removesuffix(b"\r") + self._refused)
+                    self._refused = None
+                    buf = buf[end:]
                 patterns = [RAW_MARKER, b"\x04>"]
                 if self.mode != "raw":  # (in raw mode a ">" is the raw prompt: never hold it back for a ">>> ")
                     patterns.append(b">>> ")
@@ -485,6 +507,7 @@ class Runtime:
                 if rest.startswith(RAW_MARKER):
                     self.mode = "raw"
                     self._emit(RAW_MARKER)
+                    self._line_gate.leave()
                     self._gate.prompt()
                     rest = rest[len(RAW_MARKER) :]
                 elif self._unix_banner and rest.startswith(self._unix_banner):
@@ -500,6 +523,8 @@ class Runtime:
                     self._emit(prompt)
                     if prompt == b"\x04>":
                         self._gate.prompt()
+                    else:
+                        self._line_gate.prompt()
                     rest = rest[len(prompt) :]
                 buf = rest
 
