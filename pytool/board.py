@@ -303,7 +303,8 @@ def capabilities_from(raw: dict, raw_paste: bool) -> Capabilities:
     uname = raw.get("uname") or ["", "", "", "", ""]
     impl = raw.get("impl") or ["micropython", 0, 0, 0]
     mp_version = tuple(int(v) for v in impl[1:4] if isinstance(v, int))
-    pycom = bool(uname[4]) and uname[4].endswith("with ESP32") and uname[2][:2] == "1." and uname[0] != "ESP32"
+    # Pycom: machine = BOARD + " with ESP32", sysname = BOARD; stock: sysname 'esp32', machine '... module with ESP32'
+    pycom = bool(uname[4]) and uname[4] == f"{uname[0]} with ESP32" and uname[2][:2] == "1." and uname[0] != "ESP32"
     release = uname[2] if pycom or uname[2] else ".".join(map(str, mp_version))
     fs = raw.get("fs") or [None, None]
     return Capabilities(

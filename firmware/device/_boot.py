@@ -51,7 +51,9 @@ def _install(cfg):
             del mod.__file__
 
     import _grammar
+    import _sys
 
+    _sys.setup(cfg)  # the firmware's sys.implementation/version/platform, not the host's
     _flash.mount(cfg)  # from here on the host filesystem is unreachable
 
     blocked = ("ffi", "termios", "vfs", "socket", "usocket", "jni", "_flash", "_builtin", "_grammar")
@@ -65,7 +67,11 @@ def _install(cfg):
     builtins.__import__ = guarded_import
     if cfg.get("grammar") == "1.11":  # Pycom 1.20.x: MicroPython 1.11's parser for exec/eval/compile/import
         _grammar.install(_builtin.load("os"), sys.modules, guarded_import)
-    sys.path[:] = ["", "/flash", "/flash/lib"]
+    sys.path[:] = ["", "/flash", "/flash/lib"] if cfg["flavour"] == "pycom" else ["", ".frozen", "/lib"]
+    sys.modules["sys"] = _sys
+    if cfg["flavour"] != "pycom":  # stock MicroPython: no pycom module, usys is sys
+        sys.modules["usys"] = _sys
+        del sys.modules["pycom"]
     sys.argv[:] = []
     gc.collect()
 

@@ -59,7 +59,10 @@ def write(offset, data):
 
 
 def fs_type(cfg):
-    """'FAT' or 'LittleFS' as the config block selects it."""
+    """'FAT' or 'LittleFS' as the config block selects it (stock MicroPython: always LittleFS, and its vfs
+    partition covers the place of Pycom's config block)."""
+    if cfg["flavour"] != "pycom":
+        return "LittleFS"
     b = read(cfg["config"] + CONFIG_FS_TYPE, 1)[0]
     return "FAT" if b == 0 else "LittleFS"
 
@@ -93,6 +96,11 @@ def _populate():
                 f.write(text)
 
 
+def mount_point(cfg):
+    """/flash on Pycom firmware; stock MicroPython mounts its filesystem at / (ports/esp32/modules/_boot.py)."""
+    return "/flash" if cfg["flavour"] == "pycom" else "/"
+
+
 def mount(cfg):
     """Open the image, mount /flash (formatting it if it holds no filesystem), hide the host filesystem."""
     global _image
@@ -100,14 +108,30 @@ def mount(cfg):
     kind = fs_type(cfg)
     bdev, cls = make_vfs(cfg, kind)
     os.umount("/")
+    point = mount_point(cfg)
     try:
-        os.mount(cls(bdev), "/flash")
-    except OSError:  # no filesystem (first boot, erased region): format it, as mptask.c does
+        os.mount(cls(bdev), point)
+    except OSError:  # no filesystem (first boot, erased region): format it, as mptask.c / inisetup.py do
+        if point == "/":
+            print("Performing initial setup")
         cls.mkfs(bdev)
-        os.mount(cls(bdev), "/flash")
-    os.chdir("/flash")
-    _populate()
+        os.mount(cls(bdev), point)
+        if point == "/":
+            with open("/boot.py", "w") as f:
+                f.write(_STOCK_BOOT)
+    os.chdir(point)
+    if point == "/flash":
+        _populate()
     return kind
+
+
+_STOCK_BOOT = """\
+# This file is executed on every boot (including wake-boot from deepsleep)
+#import esp
+#esp.osdebug(None)
+#import webrepl
+#webrepl.start()
+"""
 
 
 def format_flash(cfg):

@@ -31,6 +31,7 @@ from pathlib import Path
 from pytool.paths import firmware_dir
 from pytool.sim.runtime import heap
 from pytool.sim.runtime.bridge import BridgeConnection, BridgeServer
+from pytool.sim.runtime.device_config import device_config
 from pytool.sim.runtime.friendly_gate import FriendlyGate
 from pytool.sim.runtime.grammar import GrammarChecker, GrammarService, grammar_for
 from pytool.sim.runtime.raw_gate import RawCodeGate
@@ -72,11 +73,6 @@ def _tgkill(pid: int, sig: int) -> None:
     """Signal the main thread of `pid` (where MicroPython runs user code), not any of its threads."""
     if _libc.syscall(234, pid, pid, sig) != 0:  # SYS_tgkill on x86-64
         os.kill(pid, sig)
-
-
-def _stock_machine(banner: str) -> str:
-    """'MicroPython v1.24.1 on 2024-11-29; Generic ESP32 module with ESP32' -> 'Generic ESP32 module with ESP32'."""
-    return banner.rsplit("; ", 1)[-1]
 
 
 class Runtime:
@@ -187,37 +183,6 @@ class Runtime:
             except Exception:
                 log.exception("service %s failed in interpreter_started", getattr(service, "name", service))
 
-    def _config(self) -> dict:
-        board = self.ctx.board
-        ident = self.ctx.identity
-        layout = board.layout
-        return {
-            "token": self._token.decode(),
-            "bridge": str(self._bridge.path),
-            "flash": str(self.ctx.flash_path),
-            "fs": [layout.fs.offset, layout.fs.size],
-            "nvs": [layout.nvs.offset, layout.nvs.size],
-            "otadata": layout.otadata.offset,
-            "config": layout.config.offset,
-            "safe_boot": self._safe_boot,
-            "run_main": self.mode == "friendly",
-            "mac": self.ctx.mac.hex(),
-            "flavour": ident.flavour,
-            "grammar": self.grammar.grammar,
-            # stock MicroPython: sysname 'esp32', machine = the banner's board ("Generic ESP32 module with ESP32")
-            "sysname": ident.board_name if ident.flavour == "pycom" else "esp32",
-            "release": ident.version,
-            "version": f"{ident.micropython} on {ident.build_date}",
-            "machine": f"{ident.board_name} with ESP32" if ident.flavour == "pycom" else _stock_machine(ident.banner),
-            "lorawan": board.lorawan if ident.flavour == "pycom" else None,
-            "sigfox": board.sigfox if ident.flavour == "pycom" else None,
-            "psram": board.psram_kb > 0,
-            "idf_internal_free": heap.IDF_INTERNAL_FREE,
-            "idf_psram_free": heap.IDF_PSRAM_FREE,
-            "reset_cause": 4 if self.boots else 0,  # machine.SOFT_RESET after a soft reboot, else PWRON_RESET
-            "preload": sorted(p.stem for p in (firmware_dir() / "device").glob("*.py") if not p.stem.startswith("_")),
-        }
-
     async def _spawn(self) -> None:
         self._token = secrets.token_hex(4).encode()
         self._state = "init"
@@ -229,7 +194,7 @@ class Runtime:
         self._refused = None
         self.ready.clear()
         device = firmware_dir() / "device"
-        self._config_path.write_text(json.dumps(self._config()))
+        self._config_path.write_text(json.dumps(device_config(self)))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MICROPY", "PYTHON"))}
         env["MICROPYPATH"] = str(device)
         # the unix port keeps its REPL history in $HOME/.micropython.history and reads all of it into the heap

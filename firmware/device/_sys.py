@@ -1,0 +1,46 @@
+# The board's sys module (installed as sys.modules["sys"] by _boot.py): what the firmware reports, not the host
+# interpreter. Pycom 1.20.x = MicroPython 1.11 (py/modsys.c at v1.11): implementation (name, version) =
+# ('micropython', (1, 11, 0)), version '3.4.0', platform 'esp32', and only 1.11's names. Stock MicroPython 1.2x
+# for ESP32: implementation (name, version, _machine, _mpy) with its own version, version
+# '3.4.0; MicroPython vX on DATE', platform 'esp32'. Lists and streams are the interpreter's own objects.
+import _builtin
+
+_s = _builtin.load("sys")
+
+# MPY_VERSION | (MPY_SUB_VERSION | arch xtensawin (10) << 2) << 8 of stock ESP32 builds (py/persistentcode.h)
+_MPY_SUB = ((1, 23, 3), (1, 22, 2), (1, 20, 1), (1, 19, 0))
+
+
+def _mpy(version):
+    for since, sub in ((v[:2], v[2]) for v in _MPY_SUB):
+        if tuple(version[:2]) >= since:
+            return 6 | (sub | 10 << 2) << 8
+    return 6 | (10 << 2) << 8
+
+
+def setup(cfg):
+    """Fill the module for the firmware in `cfg` (flavour, micropython tag, build date, machine)."""
+    g = globals()
+    g["__name__"] = "sys"
+    for name in ("argv", "byteorder", "exit", "maxsize", "modules", "path", "print_exception"):
+        g[name] = getattr(_s, name)
+    for name in ("stdin", "stdout", "stderr"):
+        g[name] = getattr(_s, name)
+    tag = cfg["version"].split(" on ")[0]  # "v1.11-ffb0e1c on 2021-01-12" -> "v1.11-ffb0e1c"
+    nums = [int(n) for n in tag.lstrip("v").split("-")[0].split(".") if n.isdigit()] + [0, 0, 0]
+    version_info = (3, 4, 0)
+    g["version_info"] = version_info
+    g["platform"] = "esp32"
+    if cfg["flavour"] == "pycom":
+        g["implementation"] = _builtin.attrtuple(("name", "version"), ("micropython", tuple(nums[:3])))
+        g["version"] = "3.4.0"
+    else:
+        ver = tuple(nums[:3]) + ("",)
+        fields = ("name", "version", "_machine", "_mpy")
+        g["implementation"] = _builtin.attrtuple(fields, ("micropython", ver, cfg["machine"], _mpy(ver)))
+        g["version"] = "3.4.0; MicroPython " + cfg["version"]
+        for name in ("atexit", "exc_info", "ps1", "ps2"):
+            if hasattr(_s, name):
+                g[name] = getattr(_s, name)
+    for name in ("setup", "_mpy", "_MPY_SUB", "_builtin", "_s"):
+        g.pop(name, None)

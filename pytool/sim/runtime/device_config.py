@@ -1,0 +1,66 @@
+"""The configuration the simulated firmware (firmware/device/_boot.py) boots with: one JSON file per boot.
+
+It says what the board is (flavour, os.uname() fields, the grammar), where its flash is, and which modules of
+the simulated firmware exist on that flavour: Pycom's modules only on Pycom firmware, stock MicroPython's
+`esp32` only on stock firmware."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pytool.paths import firmware_dir
+from pytool.sim.runtime import heap
+
+if TYPE_CHECKING:
+    from pytool.sim.runtime.supervisor import Runtime
+
+#: Modules of firmware/device that only one flavour has (the rest: both).
+PYCOM_ONLY = frozenset({"pycom", "uzlib", "zlib"})  # stock 1.2x has `deflate` instead of uzlib/zlib
+STOCK_ONLY = frozenset({"esp32"})
+
+
+def stock_machine(banner: str) -> str:
+    """'MicroPython v1.24.1 on 2024-11-29; Generic ESP32 module with ESP32' -> 'Generic ESP32 module with ESP32'."""
+    return banner.rsplit("; ", 1)[-1]
+
+
+def preload_modules(flavour: str) -> list[str]:
+    """The public modules of the simulated firmware on `flavour` ("pycom" | "micropython")."""
+    hidden = STOCK_ONLY if flavour == "pycom" else PYCOM_ONLY
+    names = (p.stem for p in (firmware_dir() / "device").glob("*.py") if not p.stem.startswith("_"))
+    return sorted(n for n in names if n not in hidden)
+
+
+def device_config(runtime: Runtime) -> dict[str, Any]:
+    """The boot configuration of `runtime`'s next interpreter."""
+    ctx = runtime.ctx
+    board = ctx.board
+    ident = ctx.identity
+    layout = board.layout
+    pycom = ident.flavour == "pycom"
+    return {
+        "token": runtime._token.decode(),
+        "bridge": str(runtime._bridge.path),
+        "flash": str(ctx.flash_path),
+        "fs": [layout.fs.offset, layout.fs.size],
+        "nvs": [layout.nvs.offset, layout.nvs.size],
+        "otadata": layout.otadata.offset,
+        "config": layout.config.offset,
+        "safe_boot": runtime._safe_boot,
+        "run_main": runtime.mode == "friendly",
+        "mac": ctx.mac.hex(),
+        "flavour": ident.flavour,
+        "grammar": runtime.grammar.grammar,
+        # stock MicroPython: sysname 'esp32', machine = the banner's board ("Generic ESP32 module with ESP32")
+        "sysname": ident.board_name if pycom else "esp32",
+        "release": ident.version,
+        "version": f"{ident.micropython} on {ident.build_date}",
+        "machine": f"{ident.board_name} with ESP32" if pycom else stock_machine(ident.banner),
+        "lorawan": board.lorawan if pycom else None,
+        "sigfox": board.sigfox if pycom else None,
+        "psram": board.psram_kb > 0,
+        "idf_internal_free": heap.IDF_INTERNAL_FREE,
+        "idf_psram_free": heap.IDF_PSRAM_FREE,
+        "reset_cause": 4 if runtime.boots else 0,  # machine.SOFT_RESET after a soft reboot, else PWRON_RESET
+        "preload": preload_modules(ident.flavour),
+    }

@@ -1,0 +1,103 @@
+"""What device code sees on a simulated board reports the firmware, not the host interpreter: sys, os.uname(),
+help(micropython), the module set and mount point of each flavour, and pytool's own reading of them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from mpremote.transport_serial import SerialTransport
+
+from pytool.board import Board
+
+_TESTS = Path(__file__).resolve().parents[2]
+for _helpers in ("sim/runtime", "runtime"):  # rt_harness.py: tests/runtime until it moves to tests/sim/runtime
+    if (_TESTS / _helpers / "rt_harness.py").is_file():
+        sys.path.insert(0, str(_TESTS / _helpers))
+        break
+from rt_harness import start_board  # noqa: E402
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture(scope="module")
+def lopy4(tmp_path_factory):
+    hb = start_board("lopy4", tmp_path_factory.mktemp("sys-lopy4"))
+    yield hb
+    hb.close()
+
+
+@pytest.fixture(scope="module")
+def esp32(tmp_path_factory):
+    hb = start_board("esp32", tmp_path_factory.mktemp("sys-esp32"))
+    yield hb
+    hb.close()
+
+
+def raw_exec(hb, code: str) -> tuple[str, str]:
+    t = SerialTransport(hb.port, baudrate=115200)
+    try:
+        t.enter_raw_repl(soft_reset=False)
+        t.exec_raw_no_follow(code)
+        out, err = t.follow(20)
+        t.exit_raw_repl()
+    finally:
+        t.close()
+    return out.decode(), err.decode()
+
+
+def test_pycom_sys_is_micropython_1_11_on_esp32(lopy4):
+    out, err = raw_exec(lopy4, "import sys\nprint(sys.implementation)\nprint(sys.version, sys.platform)")
+    assert err == ""
+    assert out == "(name='micropython', version=(1, 11, 0))\r\n3.4.0 esp32\r\n"
+    out, _ = raw_exec(lopy4, "import sys\nprint(sys.path, hasattr(sys, 'atexit'), hasattr(sys, 'executable'))")
+    assert out == "['', '/flash', '/flash/lib'] False False\r\n"
+
+
+def test_stock_sys_is_its_version(esp32):
+    out, err = raw_exec(esp32, "import sys\nprint(sys.implementation)\nprint(sys.version, sys.platform)")
+    assert err == ""
+    assert out == (
+        "(name='micropython', version=(1, 24, 1, ''), _machine='Generic ESP32 module with ESP32', _mpy=11014)\r\n"
+        "3.4.0; MicroPython v1.24.1 on 2024-11-29 esp32\r\n"
+    )
+
+
+def test_uname_formats_like_attrtuple(lopy4):
+    # tests/basics/attrtuple2.py
+    code = "import os\nu = os.uname()\nt = ''\nfor v in u:\n    t += v + ' '\nprint(('%s ' * len(u)) % u == t)"
+    assert raw_exec(lopy4, code) == ("True\r\n", "")
+
+
+def test_help_micropython_shows_no_simulator_helpers(lopy4):
+    out, err = raw_exec(lopy4, "import micropython\nhelp(micropython)")
+    assert err == ""
+    assert out.startswith("object <module 'micropython'> is of type module\r\n")
+    assert "_bridge" not in out and "_mp" not in out and "_micropython" not in out
+
+
+def test_module_sets_per_flavour(lopy4, esp32):
+    probe = (
+        "import os\nfor m in ('pycom', 'uzlib', 'esp32'):\n"
+        "    try:\n        __import__(m); print(m, 'yes')\n    except ImportError:\n        print(m, 'no')\n"
+        "print(os.listdir('/'), os.getcwd())"
+    )
+    out, err = raw_exec(lopy4, probe)
+    assert err == ""
+    assert out.split("\r\n")[:4] == ["pycom yes", "uzlib yes", "esp32 no", "['flash'] /flash"]
+    out, err = raw_exec(esp32, probe)
+    assert err == ""
+    lines = out.split("\r\n")
+    assert lines[:3] == ["pycom no", "uzlib no", "esp32 yes"]
+    assert lines[3].startswith("[") and "'boot.py'" in lines[3] and "flash" not in lines[3] and lines[3].endswith(" /")
+
+
+def test_pytool_reads_stock_board_as_micropython(esp32, lopy4):
+    with Board.connect(esp32.port) as board:
+        caps = board.capabilities()
+    assert caps.flavour == "micropython" and caps.label.startswith("MicroPython 1.24.1")
+    assert caps.micropython == (1, 24, 1) and caps.platform == "esp32"
+    with Board.connect(lopy4.port) as board:
+        caps = board.capabilities()
+    assert caps.flavour == "pycom" and caps.label == "Pycom 1.20.2.r4 (LoPy4)" and caps.micropython == (1, 11, 0)
