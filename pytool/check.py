@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from pytool import mpy_sources
 from pytool.errors import PytoolError
 from pytool.paths import mpy_cross_111
 
@@ -132,7 +133,10 @@ def compile_file(src: Path, display: str, target: Target, output: Path | None = 
             timeout=60,
         )
         if proc.returncode == 0:
-            return None, out.read_bytes()
+            mpy = out.read_bytes()
+            if target.flavour == "pycom":  # for simulated boards, which cannot load .mpy v4 (pytool/mpy_sources.py)
+                mpy_sources.remember(mpy, src.read_bytes(), display)
+            return None, mpy
     text = (proc.stderr or proc.stdout).strip()
     match = _MPY_ERROR.search(text)
     line = int(match.group("line")) if match else 1

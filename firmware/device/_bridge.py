@@ -68,10 +68,13 @@ def call(service, method, *args):
     _next_id += 1
     n = _next_id
     s.write(json.dumps({"id": n, "call": [service, method, _enc(list(args))]}).encode() + b"\n")
-    line = s.readline()
-    if not line:
-        raise OSError("bridge closed")
-    reply = json.loads(line)
+    while True:  # a reply left unread by a call that a KeyboardInterrupt cut short is not ours: skip it
+        line = s.readline()
+        if not line:
+            raise OSError("bridge closed")
+        reply = json.loads(line)
+        if reply.get("id") == n:
+            break
     if "error" in reply:
         kind, message = reply["error"]
         raise _exc_type(kind)(message)

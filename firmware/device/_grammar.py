@@ -8,6 +8,7 @@
 # SyntaxError: invalid syntax
 # (The REPL paths are checked by the supervisor on the host.)
 import builtins
+import io
 import micropython
 import sys
 
@@ -81,23 +82,20 @@ def eval(source, globals=None, locals=None):
     return _eval(source, globals, globals if locals is None else locals)
 
 
-def _source_of(full, parent_path):
-    """(path, source bytes) of the .py file that importing module `full` would compile, or None."""
+def _find(full, parent_dir):
+    """What importing module `full` would load: ("py", path, bytes, None), ("mpy", path, bytes, None),
+    ("pkg", init path or None, bytes or None, package dir) or None (not a file: built-in, frozen, missing)."""
     last = full.rpartition(".")[2]
-    if parent_path is not None:
-        bases = [parent_path]
-    else:
-        bases = sys.path
-    for base in bases:
+    for base in [parent_dir] if parent_dir is not None else sys.path:
         stem = (base + "/" + last) if base else last
-        kind = _kind(stem)
-        if kind == 0x4000:  # a package
+        if _kind(stem) == 0x4000:  # a package
             init = stem + "/__init__.py"
-            return (init, _read(init)) if _kind(init) == 0x8000 else None
-        if _kind(stem + ".py") == 0x8000:
-            return stem + ".py", _read(stem + ".py")
-        if _kind(stem + ".mpy") == 0x8000:
-            return None
+            if _kind(init) == 0x8000:
+                return "pkg", init, _read(init), stem
+            return "pkg", None, None, stem
+        for ext in (".py", ".mpy"):  # py/builtinimport.c: .py first
+            if _kind(stem + ext) == 0x8000:
+                return ext[1:], stem + ext, _read(stem + ext), None
     return None
 
 
@@ -114,7 +112,7 @@ def _read(path):
 
 
 def _modules_to_load(name, globals, fromlist, level):
-    """Full names of the modules this import may load from files, not yet loaded."""
+    """Full names of the modules this import may load from files, not yet loaded (parents first)."""
     if level:
         here = (globals or {}).get("__name__", "")
         pkg = here if "__path__" in (globals or {}) else here.rpartition(".")[0]
@@ -127,7 +125,7 @@ def _modules_to_load(name, globals, fromlist, level):
         full = ".".join(parts[: i + 1])
         if full not in sys.modules:
             out.append(full)
-    for item in fromlist or ():
+    for item in fromlist if isinstance(fromlist, tuple) else ():  # (the interpreter passes True internally)
         if item != "*" and name:
             full = name + "." + item
             if full not in sys.modules:
@@ -135,30 +133,117 @@ def _modules_to_load(name, globals, fromlist, level):
     return out
 
 
-def _check_import(name, globals, fromlist, level):
-    """[issue, source, path] for the first module of this import that the board's parser rejects, or None."""
+def _prepare_import(name, globals, fromlist, level):
+    """Check every module this import loads from a file with the board's rules before the interpreter does:
+    None (all fine) or [issue, source, path] (a .py the board's parser rejects) or [exception] (a .mpy the board
+    refuses). .mpy v4 modules are loaded here from their recorded source."""
+    dirs = {}
     for full in _modules_to_load(name, globals, fromlist, level):
         parent = full.rpartition(".")[0]
-        parent_path = None
+        parent_dir = None
         if parent:
             mod = sys.modules.get(parent)
-            parent_path = getattr(mod, "__path__", None) if mod is not None else None
-            if parent_path is None:
-                continue  # resolved once the parent is loaded
-        found = _source_of(full, parent_path)
+            parent_dir = getattr(mod, "__path__", None) if mod is not None else dirs.get(parent)
+            if parent_dir is None:
+                continue
+        found = _find(full, parent_dir)
         if found is None:
             continue
-        issue = _issue(found[1])
-        if issue is not None:
-            return [issue, found[1], found[0]]
+        kind, path, data, pkg_dir = found
+        if kind == "pkg":
+            dirs[full] = pkg_dir
+        if kind == "mpy":
+            bad = _load_mpy(full, path, data)
+            if bad is not None:
+                return bad
+        elif data is not None:
+            issue = _issue(data)
+            if issue is not None:
+                return [issue, data, path]
     return None
 
 
 @micropython.native
+def _load_mpy(full, path, data):
+    """Load a .mpy as MicroPython 1.11 does (py/persistentcode.c): header 'M', version 4, feature flags 2
+    (unicode strings), small-int bits <= 31, else "incompatible .mpy file". Returns [exception] or None."""
+    if len(data) < 4 or data[0] != 0x4D or data[1] != 4 or data[2] != 2 or data[3] > 31:
+        return [ValueError("incompatible .mpy file")]
+    found = _bridge.call("grammar", "mpy_source", data)
+    if found is None:
+        return [ImportError("the simulator has no source for %s (.mpy v4 runs only when compiled on this machine "
+                            "with `pytool check`/`pytool sync --mpy`)" % path)]
+    source, source_name = found
+    mod = _empty_module(full)
+    if path.rpartition("/")[2] == "__init__.mpy":
+        mod.__path__ = path.rpartition("/")[0]
+    mod.__file__ = path
+    sys.modules[full] = mod
+    try:
+        _exec(_compile(source, source_name, "exec"), mod.__dict__)
+    except BaseException as e:
+        del sys.modules[full]
+        return [e]
+    parent, _, last = full.rpartition(".")
+    if parent and parent in sys.modules:
+        setattr(sys.modules[parent], last, mod)
+    return None
+
+
+class _File(io.IOBase):
+    def __init__(self):
+        self.done = False
+
+    def readinto(self, buf):
+        return 0
+
+    def ioctl(self, op, arg):
+        return 0
+
+
+class _EmptyVfs:
+    # a one-file filesystem for a fresh module object (MicroPython cannot create module instances directly)
+    def mount(self, readonly, mkfs):
+        pass
+
+    def umount(self):
+        pass
+
+    def stat(self, path):
+        if path.lstrip("/") == "_mpy_module.py":
+            return (0x8000, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        raise OSError(2)
+
+    def open(self, path, mode):
+        return _File()
+
+    def ilistdir(self, path):
+        return iter(())
+
+
+def _empty_module(full):
+    point = "/.pytool-mpy"
+    _os.mount(_EmptyVfs(), point)
+    saved = sys.path[:]
+    sys.path[:] = [point]
+    try:
+        mod = _real_import("_mpy_module", None, None, (), 0)
+    finally:
+        sys.path[:] = saved
+        _os.umount(point)
+        sys.modules.pop("_mpy_module", None)
+    mod.__name__ = full
+    return mod
+
+
+@micropython.native
 def __import__(name, globals=None, locals=None, fromlist=(), level=0):
-    bad = None if (level == 0 and not fromlist and name in _modules) else _check_import(name, globals, fromlist, level)
-    if bad is not None:
-        _fail(bad[0], bad[1], bad[2], "exec")
+    if not (level == 0 and not fromlist and name in _modules):
+        bad = _prepare_import(name, globals, fromlist, level)
+        if bad is not None:
+            if len(bad) == 1:
+                raise bad[0]
+            _fail(bad[0], bad[1], bad[2], "exec")
     return _real_import(name, globals, locals, fromlist, level)
 
 

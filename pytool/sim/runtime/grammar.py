@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytool import mpy_sources
 from pytool.paths import mpy_cross_111
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,8 @@ def parse_error(text: str) -> SyntaxIssue | None:
 
 class GrammarService:
     """Bridge service "grammar": device code (exec/eval/compile/import of the simulated firmware) asks whether
-    the board's parser accepts a source. Result: None or [kind, message, line, in_block]."""
+    the board's parser accepts a source ("check": None or [kind, message, line, in_block]), and for the source
+    of a 1.11 .mpy ("mpy_source": None or [source, source name])."""
 
     name = "grammar"
 
@@ -146,6 +148,8 @@ class GrammarService:
             source = args[0]
             issue = self.checker.check(source if isinstance(source, bytes) else str(source).encode())
             return None if issue is None else issue.to_list()
+        if method == "mpy_source":  # a .mpy v4 being imported: the source it was compiled from, if recorded
+            return mpy_sources.lookup(bytes(args[0]))
         raise ValueError(f"unknown grammar method {method}")
 
     def interpreter_started(self, conn: Any) -> None:
