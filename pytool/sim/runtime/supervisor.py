@@ -112,7 +112,8 @@ class Runtime:
         self.timer_service = TimerService()
         self.grammar = GrammarChecker(grammar_for(ctx.identity))  # the board's parser (1.11 on Pycom 1.20.x)
         self.grammar_service = GrammarService(self.grammar)
-        self._gate = RawCodeGate(self.grammar)
+        self._gate = RawCodeGate(self.grammar, raw_paste=getattr(ctx.identity, "flavour", "pycom") != "pycom")
+        self._drop_ok = False  # raw-paste answered by the gate: the interpreter's "OK" is not the board's
         self._line_gate = FriendlyGate(self.grammar)
         self._refused: bytes | None = None  # the board's error for a statement the gate refused (see _output)
 
@@ -192,6 +193,7 @@ class Runtime:
         self._gate.leave()
         self._line_gate.leave()
         self._refused = None
+        self._drop_ok = False
         self.ready.clear()
         device = firmware_dir() / "device"
         self._config_path.write_text(json.dumps(device_config(self)))
@@ -294,7 +296,7 @@ class Runtime:
         if self._state in ("init", "banner", "enter_raw"):
             self._held_input += data
             return
-        if self._gate.idle and self.grammar.active:  # raw-REPL code: checked with the board's grammar first
+        if self._gate.idle:  # raw-REPL code: the board's grammar and line ends (raw_gate.py)
             self._apply(self._gate.feed(data))
             return
         if self._line_gate.idle and self.grammar.active:  # a statement typed at ">>> ": the same
@@ -306,6 +308,8 @@ class Runtime:
         for kind, chunk in actions:
             if kind == "emit":
                 self._emit(chunk)
+            elif kind == "drop_ok":
+                self._drop_ok = True
             elif kind == "refused":
                 self._refused = chunk
             else:
@@ -461,6 +465,12 @@ class Runtime:
                     self._emit(buf[:end].removesuffix(b"\n").removesuffix(b"\r") + self._refused)
                     self._refused = None
                     buf = buf[end:]
+                if self._drop_ok:
+                    if len(buf) < 2:
+                        self._pending = buf
+                        return
+                    self._drop_ok = False
+                    buf = buf.removeprefix(b"OK")
                 patterns = [RAW_MARKER, b"\x04>"]
                 if self.mode != "raw":  # (in raw mode a ">" is the raw prompt: never hold it back for a ">>> ")
                     patterns.append(b">>> ")
