@@ -51,12 +51,15 @@ def _install(cfg):
             del mod.__file__
 
     import _grammar
+    import _help
     import _sys
+
+    _help.install(("micropython",))  # help(micropython): the firmware's table order
 
     _sys.setup(cfg)  # the firmware's sys.implementation/version/platform, not the host's
     _flash.mount(cfg)  # from here on the host filesystem is unreachable
 
-    blocked = ("ffi", "termios", "vfs", "socket", "usocket", "jni", "_flash", "_builtin", "_grammar")
+    blocked = ("ffi", "termios", "vfs", "socket", "usocket", "jni", "_flash", "_builtin", "_grammar", "_help")
     real_import = builtins.__import__
 
     @micropython.native  # (native frames stay out of tracebacks: no host path in an ImportError)
