@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from pytool import mpy_sources
+from pytool import check_runtime, mpy_sources
 from pytool.errors import PytoolError
 from pytool.paths import mpy_cross_111
 
@@ -74,7 +74,7 @@ class Finding:
     path: str
     line: int
     severity: str  # "error" (the board rejects it) | "warning" (runs, but not as intended)
-    code: str  # "syntax", "ble-handler", "ble-uuid", "ble-nbr-chars"
+    code: str  # "syntax", "ble-handler", "ble-uuid", "ble-nbr-chars", "runtime-1.11"
     message: str
 
     def __str__(self) -> str:
@@ -345,7 +345,11 @@ def api_findings(path: str, source: str, target: Target) -> list[Finding]:
         return []
     checker = _ApiChecker(path, tree, parse_pycom_version(target.version))
     checker.visit(tree)
-    return sorted(checker.findings + _check_nbr_chars(path, tree), key=lambda f: f.line)
+    runtime = [
+        Finding(path, line, "warning", "runtime-1.11", f"{msg} ({target.label} is MicroPython 1.11)")
+        for line, msg in check_runtime.runtime_findings(path, tree)
+    ]
+    return sorted(checker.findings + _check_nbr_chars(path, tree) + runtime, key=lambda f: f.line)
 
 
 @dataclass

@@ -236,8 +236,14 @@ def _empty_module(full):
     return mod
 
 
+# modules the interpreter has and MicroPython 1.11 has not (pytool/check_runtime.py MODULES)
+_MISSING = ("asyncio", "uasyncio", "deflate", "platform", "tls", "mip", "requests", "websocket", "argparse")
+
+
 @micropython.native
 def __import__(name, globals=None, locals=None, fromlist=(), level=0):
+    if level == 0 and name.split(".")[0] in _MISSING and name not in _modules:
+        raise ImportError("no module named '%s'" % name)
     if not (level == 0 and not fromlist and name in _modules):
         bad = _prepare_import(name, globals, fromlist, level)
         if bad is not None:
