@@ -10,7 +10,7 @@ and prints pass / fail / skip for each, then every test whose result differs fro
 ("Fidelity"): the Pycom board refuses 1.12+ syntax (f-strings, :=, ...) and lacks 1.12+ features.
 
   python bench/mpy_suite.py --micropython DIR [--dirs basics micropython float] [--boards lopy4 esp32]
-                            [--include REGEX] [-j N]
+                            [--include REGEX] [-j N] [--quick]
 
 DIR is a checkout (git clone --depth 1 https://github.com/micropython/micropython) or a bare git directory
 (its newest commit's tests/ and tools/ are extracted into a temporary folder). PYTOOL_MICROPYTHON_REPO can name
@@ -129,7 +129,10 @@ def main() -> int:
     parser.add_argument("--boards", nargs="+", default=list(BOARDS), choices=list(BOARDS))
     parser.add_argument("--include", help="only tests matching this regex (run-tests.py -i)")
     parser.add_argument("-j", "--jobs", type=int, default=2, help="parallel host tests")
+    parser.add_argument("--quick", action="store_true", help="a handful of basics tests (smoke run)")
     args = parser.parse_args()
+    if args.quick:
+        args.dirs, args.include = ["basics"], args.include or r"basics/(attrtuple2|string_crlf_conversion|builtin_help)"
     if not args.micropython:
         print(
             "mpy_suite: needs MicroPython's tests: git clone --depth 1 https://github.com/micropython/micropython "
