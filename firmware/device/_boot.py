@@ -56,7 +56,7 @@ def _install(cfg):
 
     _help.install(("micropython",))  # help(micropython): the firmware's table order
 
-    _sys.setup(cfg)  # the firmware's sys.implementation/version/platform, not the host's
+    board_sys = _sys.setup(cfg)  # the firmware's sys.implementation/version/platform, not the host's
     _flash.mount(cfg)  # from here on the host filesystem is unreachable
 
     blocked = ("ffi", "termios", "vfs", "socket", "usocket", "jni", "_flash", "_builtin", "_grammar", "_help")
@@ -72,10 +72,11 @@ def _install(cfg):
     if cfg.get("grammar") == "1.11":  # Pycom 1.20.x: MicroPython 1.11's parser for exec/eval/compile/import
         _grammar.install(_builtin.load("os"), sys.modules, guarded_import)
     sys.path[:] = ["", "/flash", "/flash/lib"] if cfg["flavour"] == "pycom" else ["", ".frozen", "/lib"]
-    sys.modules["sys"] = _sys
-    if cfg["flavour"] != "pycom":  # stock MicroPython: no pycom module, usys is sys
-        sys.modules["usys"] = _sys
+    sys.modules["sys"] = board_sys
+    if cfg["flavour"] != "pycom":  # stock MicroPython: no pycom module, usys is sys, micropython.RingIO (1.23)
+        sys.modules["usys"] = board_sys
         del sys.modules["pycom"]
+        _micropython.RingIO = _builtin.load("micropython").RingIO
     sys.argv[:] = []
     gc.collect()
 

@@ -24,6 +24,8 @@ def help(*args):
         if args[0] is not _builtin.load(args[0].__name__):
             _module_help(args[0])
             return None
+    if len(args) == 1 and args[0] is help:
+        return _real(_real)  # help(help): the built-in function it stands for
     return _real(*args)
 
 

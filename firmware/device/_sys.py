@@ -18,18 +18,30 @@ def _mpy(version):
     return 6 | (10 << 2) << 8
 
 
+class _Sys:
+    # A built-in module is read-only: `sys.x = 1` raises AttributeError (tests/basics/module2.py); a Python
+    # module would accept it. The names are class attributes (all are built-in objects: nothing gets bound).
+    _writable = ()
+
+    def __setattr__(self, name, value):
+        if name not in self._writable:
+            raise AttributeError("'module' object has no attribute '%s'" % name)
+        setattr(_Sys, name, value)
+
+    def __repr__(self):
+        return "<module 'sys'>"
+
+
 def setup(cfg):
-    """Fill the module for the firmware in `cfg` (flavour, micropython tag, build date, machine)."""
-    g = globals()
-    g["__name__"] = "sys"
+    """The board's sys for the firmware in `cfg` (flavour, micropython tag, build date, machine)."""
+    g = {"__name__": "sys"}
     for name in ("argv", "byteorder", "exit", "maxsize", "modules", "path", "print_exception"):
         g[name] = getattr(_s, name)
     for name in ("stdin", "stdout", "stderr"):
         g[name] = getattr(_s, name)
     tag = cfg["version"].split(" on ")[0]  # "v1.11-ffb0e1c on 2021-01-12" -> "v1.11-ffb0e1c"
     nums = [int(n) for n in tag.lstrip("v").split("-")[0].split(".") if n.isdigit()] + [0, 0, 0]
-    version_info = (3, 4, 0)
-    g["version_info"] = version_info
+    g["version_info"] = (3, 4, 0)
     g["platform"] = "esp32"
     if cfg["flavour"] == "pycom":
         g["implementation"] = _builtin.attrtuple(("name", "version"), ("micropython", tuple(nums[:3])))
@@ -42,5 +54,7 @@ def setup(cfg):
         for name in ("atexit", "exc_info", "ps1", "ps2"):
             if hasattr(_s, name):
                 g[name] = getattr(_s, name)
-    for name in ("setup", "_mpy", "_MPY_SUB", "_builtin", "_s"):
-        g.pop(name, None)
+        _Sys._writable = ("ps1", "ps2")  # sys_mutable in 1.2x (tracebacklimit: not in the ESP32 build)
+    for name, value in g.items():
+        setattr(_Sys, name, value)
+    return _Sys()
