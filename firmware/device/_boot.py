@@ -54,7 +54,7 @@ def _install(cfg):
     import _help
     import _sys
 
-    _help.install(("micropython",))  # help(micropython): the firmware's table order
+    _help.install()  # help(micropython): the firmware's table order
 
     board_sys = _sys.setup(cfg)  # the firmware's sys.implementation/version/platform, not the host's
     _flash.mount(cfg)  # from here on the host filesystem is unreachable

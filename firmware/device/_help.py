@@ -29,8 +29,13 @@ def help(*args):
     return _real(*args)
 
 
-def install(names):
-    """Record the table order of the interpreter's modules `names` and replace builtins.help."""
-    for name in names:
-        _order[name] = [n for n in dir(_builtin.load(name)) if n not in ("__class__", "__dict__")]
+#: py/modmicropython.c's table (v1.11 .. v1.29)
+_order["micropython"] = (
+    "__name__ const opt_level mem_total mem_current mem_peak mem_info qstr_info stack_use "
+    "alloc_emergency_exception_buf pystack_use heap_lock heap_unlock heap_locked kbd_intr RingIO schedule"
+).split()
+
+
+def install():
+    """Replace builtins.help."""
     builtins.help = help
