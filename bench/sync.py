@@ -98,9 +98,9 @@ def make_project(root: Path, quick: bool) -> tuple[int, int]:
 
 def wipe(port: str) -> None:
     """Empty /flash as on a freshly formatted board (its lib/, sys/, cert/ folders stay)."""
-    from pytool.board import Board
+    from pytool.board import BoardSession
 
-    with Board.connect(port) as board:
+    with BoardSession.connect(port) as board:
         board.exec(
             "for n in os.listdir(_pt_root):\n p = _pt_root + '/' + n\n"
             " if n in ('lib', 'sys', 'cert'):\n  [_pt_rm(p + '/' + m) for m in os.listdir(p)]\n"

@@ -16,7 +16,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytool.boards import Board, Layout, catalogue, get_board, layouts
+from pytool.boards import BoardModel, Layout, catalogue, get_board, layouts
 from pytool.errors import UsageError
 from pytool.firmware import (
     APP,
@@ -138,7 +138,7 @@ def pycom_partitions(layout: Layout) -> list[Partition]:
     return parts
 
 
-def archive_name(board: Board, version: str) -> str:
+def archive_name(board: BoardModel, version: str) -> str:
     """ "<BoardName>-<SW_VERSION>.tar.gz" (makepkg.sh)."""
     return f"{board.name}-{version}.tar.gz"
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pytool import firmware as fwmod
+from pytool import repl
 from pytool.boards import catalogue, get_board
 from pytool.errors import PytoolError, UsageError
 from pytool.ports import ResolvedPort
@@ -239,23 +240,8 @@ def reboot_into_firmware(session: Session) -> None:
 
 
 def wait_for_banner(read: Callable[[], bytes], write: Callable[[bytes], None], timeout: float) -> str | None:
-    """Read boot output until a firmware banner appears. After a few quiet seconds, interrupt whatever runs
-    (Ctrl-C) and ask the friendly REPL to print its banner (Ctrl-B). Returns the banner line or None."""
-    buffer = b""
-    deadline = time.monotonic() + timeout
-    nudge_at = time.monotonic() + min(4.0, timeout / 3)
-    nudged = False
-    while time.monotonic() < deadline:
-        chunk = read()
-        buffer = (buffer + chunk)[-8192:]
-        for pattern in fwmod.BANNER_PATTERNS:
-            m = pattern.search(buffer)
-            if m:
-                return m.group(0).decode("ascii", "replace")
-        if not nudged and time.monotonic() > nudge_at:
-            write(b"\r\x03\x03\x02")
-            nudged = True
-    return None
+    """Read boot output until a firmware banner appears (see `pytool.repl.wait_for_banner`)."""
+    return repl.wait_for_banner(read, write, fwmod.BANNER_PATTERNS, timeout)
 
 
 def _read_banner(session: Session, strategy: str, say: Callable[[str], None]) -> str | None:

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import pathspec
 
-from pytool.board import Board, Capabilities, literal, register_helpers
+from pytool import board_code
+from pytool.board import BoardSession, Capabilities, literal, register_helpers
 from pytool.check import CheckReport
 from pytool.config import TOOL_FILES, ProjectConfig
 from pytool.errors import PytoolError, UsageError
@@ -163,83 +164,7 @@ def precompile(files: list[LocalFile], compiled: dict[str, bytes]) -> list[Local
 
 # ------------------------------------------------------------------------------------------------- the plan
 
-SYNC_HELPERS = r"""
-def _pt_mfile():
- return _pt_root + '/.pytool/manifest'
-def _pt_mload():
- for p in (_pt_mfile(), _pt_mfile() + '.tmp'):
-  try:
-   f = open(p)
-   m = _pt_j.loads(f.read())
-   f.close()
-   return m
-  except (OSError, ValueError):
-   pass
- return {}
-def _pt_msave(m):
- p = _pt_mfile()
- _pt_md(p)
- f = open(p + '.tmp', 'w')
- f.write(_pt_j.dumps(m))
- f.close()
- _pt_mv(p + '.tmp', p)
-def _pt_walk(d, r, out):
- for n in os.listdir(d or '/'):
-  q = d + '/' + n
-  k = q[len(_pt_root) + 1:]
-  if k == '.pytool':
-   continue
-  if _pt_isdir(q):
-   _pt_walk(q, r, out)
-  else:
-   out.append(k)
- return out
-def _pt_state(T, mirror):
- t = _pt_root + '/.pytool/tmp'
- if _pt_isdir(t):
-  for n in os.listdir(t):
-   os.remove(t + '/' + n)
- A = {}
- M = _pt_mload()
- for k in M:
-  h = _pt_h(_pt_p(k))
-  A[k] = h[:12] if h and h == M[k] else ''
- s = ''
- for k in sorted(A):
-  s = s + k + ':' + A[k] + '\n'
- if not mirror and _pt_b.hexlify(_pt_hl.sha256(s.encode()).digest()).decode()[:20] == T:
-  return None
- return [A, _pt_walk(_pt_root, _pt_root, []) if mirror else None]
-def _pt_fin(F, D, M2, rec=True):
- for t, k, s in F:
-  if _pt_h(t) != s:
-   os.remove(t)
-   raise ValueError('hash mismatch after upload: ' + k)
- for k in D:
-  p = _pt_p(k)
-  try:
-   os.remove(p)
-  except OSError:
-   pass
-  d = p.rsplit('/', 1)[0]
-  while d.count('/') > _pt_root.count('/') and d[len(_pt_root) + 1:] not in ('lib', 'sys', 'cert'):
-   try:
-    os.rmdir(d)
-   except OSError:
-    break
-   d = d.rsplit('/', 1)[0]
- if rec and (F or D or M2 is not None):
-  M = _pt_mload() if M2 is None else M2
-  for t, k, s in F:
-   M[k] = s
-  for k in D:
-   M.pop(k, None)
-  _pt_msave(M)
- for t, k, s in F:
-  _pt_mv(t, _pt_p(k))
-"""
-
-
+SYNC_HELPERS = board_code.load("sync_helpers.py")  # device side of sync (see pytool/board_code/)
 register_helpers("sync", SYNC_HELPERS)
 
 
@@ -270,7 +195,7 @@ def tree_key(files: list[LocalFile]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:KEY_LEN]
 
 
-def plan(board: Board, files: list[LocalFile], mirror: bool = False) -> Plan:
+def plan(board: BoardSession, files: list[LocalFile], mirror: bool = False) -> Plan:
     """Compare the local files with the board in one exec round trip (which also carries the capability probe).
 
     The board hashes every file its manifest lists; when they hash to what the host has (a single key is sent)
@@ -315,7 +240,7 @@ def _encode(data: bytes, compress: bool) -> tuple[str, bool]:
 
 
 def apply(
-    board: Board,
+    board: BoardSession,
     the_plan: Plan,
     files: list[LocalFile],
     progress: Callable[[int], None] | None = None,
@@ -369,7 +294,7 @@ def apply(
 
 
 def sync(
-    board: Board,
+    board: BoardSession,
     files: list[LocalFile],
     mirror: bool = False,
     dry_run: bool = False,
@@ -396,7 +321,7 @@ class SyncOutcome:
     seconds: float
     dry_run: bool = False
 
-    def to_json(self, board: Board) -> dict:
+    def to_json(self, board: BoardSession) -> dict:
         stats = board.stats
         return {
             "ok": True,
@@ -415,7 +340,7 @@ class SyncOutcome:
 
 
 def sync_project(
-    board: Board,
+    board: BoardSession,
     config: ProjectConfig,
     *,
     mirror: bool = False,
@@ -477,7 +402,7 @@ def sync_project(
 # ------------------------------------------------------------------------------------------------- put / get
 
 
-def board_rel(board: Board, remote: str) -> str:
+def board_rel(board: BoardSession, remote: str) -> str:
     """A board path as the sync helpers take it: relative to the board's root (/flash on Pycom)."""
     path = board.path(remote)
     root = board.capabilities().root
@@ -486,7 +411,9 @@ def board_rel(board: Board, remote: str) -> str:
     return path[len(root) + 1 :]
 
 
-def put(board: Board, local: Path, remote: str | None, progress: Callable[[int], None] | None = None) -> SyncResult:
+def put(
+    board: BoardSession, local: Path, remote: str | None, progress: Callable[[int], None] | None = None
+) -> SyncResult:
     """Upload a file or folder (recursively), each file via temp name + on-board hash check + rename.
 
     The files are not recorded in the manifest: a later `sync` never deletes what `put` placed."""
@@ -508,7 +435,7 @@ def put(board: Board, local: Path, remote: str | None, progress: Callable[[int],
     return apply(board, Plan(files, [], [], False), files, progress, record=False)
 
 
-def get(board: Board, remote: str, local: Path, progress: Callable[[int], None] | None = None) -> list[Path]:
+def get(board: BoardSession, remote: str, local: Path, progress: Callable[[int], None] | None = None) -> list[Path]:
     """Download a file or (recursively) a folder; returns the local files written."""
     path = board.path(remote)
     st = board.stat(path)

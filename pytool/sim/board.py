@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pytool.boards import Board
+from pytool.boards import BoardModel
 from pytool.sim.faults import FaultInjector
 from pytool.sim.flash_image import FlashImage
 from pytool.sim.rom import Efuse, RomLoader
@@ -77,7 +77,7 @@ class SimBoard:
     def __init__(
         self,
         name: str,
-        board: Board,
+        board: BoardModel,
         flash: FlashImage,
         mac: bytes,
         loop: asyncio.AbstractEventLoop,

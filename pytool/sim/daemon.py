@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytool.boards import Board, get_board
+from pytool.boards import BoardModel, get_board
 from pytool.errors import PytoolError, UsageError
 from pytool.paths import data_home, state_dir
 from pytool.sim import registry
@@ -46,7 +46,7 @@ class SimConfig:
     """A validated simulator configuration."""
 
     name: str
-    board: Board
+    board: BoardModel
     flash: Path
     pacing: bool = False
 

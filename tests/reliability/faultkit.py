@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from pytool import sync
-from pytool.board import Board
+from pytool.board import BoardSession
 from pytool.errors import PytoolError
 from pytool.sim import registry
 from pytool.sim.control import SimControl
@@ -115,18 +115,18 @@ def materialise(root: Path, files: dict[str, bytes]) -> Path:
     return root
 
 
-def run_sync(port: str, root: Path) -> Board:
+def run_sync(port: str, root: Path) -> BoardSession:
     """`pytool sync`'s plan + apply of the folder `root` (without device_lib); returns the closed session."""
     from pytool import config
 
-    with Board.connect(port) as board:
+    with BoardSession.connect(port) as board:
         sync.sync(board, sync.collect(config.load(root), include_device_lib=False))
     return board
 
 
 def board_state(port: str) -> tuple[dict[str, str | None], dict, list[str]]:
     """(SHA-256 of every file under /flash, the manifest, leftover temp files), computed on the board."""
-    with Board.connect(port) as board:
+    with BoardSession.connect(port) as board:
         board.exec(sync.SYNC_HELPERS)
         assert board.eval("_pt_root") == "/flash", "the board has no /flash mounted"
         hashes = board.eval("dict((k, _pt_h(_pt_p(k))) for k in _pt_walk(_pt_root, _pt_root, []))")

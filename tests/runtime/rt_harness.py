@@ -11,12 +11,12 @@ import tty
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pytool.boards import Board, get_board
+from pytool.boards import BoardModel, get_board
 from pytool.firmware import FirmwareIdentity, pycom_banner
 from pytool.sim.runtime import Runtime, RuntimeContext
 
 
-def identity_for(board: Board, version: str = "1.20.2.r4") -> FirmwareIdentity:
+def identity_for(board: BoardModel, version: str = "1.20.2.r4") -> FirmwareIdentity:
     if not board.is_pycom:
         return FirmwareIdentity(
             "micropython",
@@ -30,7 +30,7 @@ def identity_for(board: Board, version: str = "1.20.2.r4") -> FirmwareIdentity:
     return FirmwareIdentity("pycom", board.name, version, tag, date, pycom_banner(version, tag, date, board.name))
 
 
-def new_image(path: Path, board: Board) -> Path:
+def new_image(path: Path, board: BoardModel) -> Path:
     with open(path, "wb") as f:
         f.truncate(board.flash_size)
         f.seek(0)
@@ -44,7 +44,7 @@ def new_image(path: Path, board: Board) -> Path:
 class HarnessBoard:
     """One simulated board (runtime only): `port` is the /dev/pts path clients open."""
 
-    board: Board
+    board: BoardModel
     image: Path
     workdir: Path
     mac: bytes = bytes.fromhex("240ac4123456")

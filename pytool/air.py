@@ -1,5 +1,7 @@
 """The board on the air: what to look for, how to find it, and a bleak client that logs what it does.
 
+Used by `pytool deploy` (its advertise step) and by the pytest plugin's fixtures (pytool.hil.plugin).
+
 Plain bleak throughout, so the same tests run on the OS Bluetooth stack with a real board and on pytool's
 Bumble backend with a simulated one (the backend is chosen by `PYTOOL_BLE`, see pytool.ble).
 """

@@ -1,4 +1,4 @@
-"""The board under test, for over-the-air tests: one serial session that also records everything printed.
+"""A board whose every printed byte is recorded: one serial session plus a capture (over-the-air tests, deploy).
 
 The board's serial port has one owner: this session. A reader thread moves every byte the board prints into a
 `SerialCapture` (callback output of GATT handlers, boot text), and commands (`exec`, `reset`) find their
@@ -15,37 +15,40 @@ import contextlib
 import re
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from pytool import repl
+from pytool.capture import SerialCapture
 from pytool.errors import PytoolError
-from pytool.hil.capture import SerialCapture
+
+if TYPE_CHECKING:
+    from pytool.ports import Target
 
 #: The friendly REPL prompt after boot (boot.py and main.py done): the banner's last line, then ">>> ".
 BOOT_PROMPT = re.compile(r'Type "help\(\)" for more information\.\n(?:.*\n)*?>>> ?')
 #: The ESP32 ROM's first lines after any reset ("ets Jun  8 2016 00:22:57", "rst:0xc (SW_CPU_RESET)").
 RESET_SIGN = re.compile(r"rst:0x[0-9a-f]+ \(|ets [A-Z][a-z]{2} ")
-RAW_PROMPT = rb"raw REPL; CTRL-B to exit\r\n>"
-#: Bytes that must never be sent inside code: 0x04 ends it, 0x06 (Ctrl-F) resets Pycom boards into safe boot.
-FORBIDDEN = frozenset(range(0x00, 0x07))
 
 
-class BoardError(PytoolError):
-    """The board did not do what a test asked (exec raised, no answer, no reboot)."""
+class MonitorError(PytoolError):
+    """The monitored board did not do what was asked (exec raised, no answer, no reboot)."""
 
 
-class HilBoard:
-    """A serial session on the board under test with a capture of all its output (see module docstring)."""
+class BoardMonitor:
+    """A serial session on a board with a capture of all its output (see module docstring)."""
 
-    def __init__(self, port: str | None, baudrate: int = 115200, busy_timeout: float = 5.0) -> None:
-        """Open `port` (device path, URL, sim:NAME, None = the single attached board) without disturbing it.
+    def __init__(self, target: Target | str | None, baudrate: int = 115200, busy_timeout: float = 5.0) -> None:
+        """Open the target board's port (a Target, or a port value resolved here: device path, URL, sim:NAME,
+        None = the single attached board) without disturbing it.
 
         A port another program holds is retried for `busy_timeout` s before giving up."""
         import serial
 
-        from pytool.ports import resolve_port
+        from pytool.ports import Target, resolve_port
 
-        self.resolved = resolve_port(port)
-        self.port = self.resolved.spec
+        self.target = target if isinstance(target, Target) else resolve_port(target)
+        self.resolved = self.target  # (former name)
+        self.port = self.target.spec
         self.capture = SerialCapture()
         deadline = time.monotonic() + busy_timeout
         while True:
@@ -61,7 +64,7 @@ class HilBoard:
                 if "exclusively lock" in str(exc) and time.monotonic() < deadline:
                     time.sleep(0.2)  # another tool (esptool, mpremote) is just letting go of the port
                     continue
-                raise BoardError(
+                raise MonitorError(
                     f"cannot open the board's serial port {self.port}: {exc}",
                     "check --board-port (a device path, URL or sim:NAME) and that no other program holds the port",
                 ) from exc
@@ -123,42 +126,35 @@ class HilBoard:
     # -- commands --------------------------------------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
-        """Send raw bytes to the board (e.g. b"\\x03" to interrupt main.py); what it prints lands in the capture."""
+        """Send raw bytes to the board (e.g. `pytool.repl.CTRL_C` to stop main.py); its output lands in the capture."""
         with self._lock:
             self._serial.write(data)
 
     def _wait(self, pattern: bytes, since: int, timeout: float, doing: str) -> re.Match[bytes]:
         found = self.capture.search_bytes(pattern, since, timeout)
         if found is None:
-            raise BoardError(
+            raise MonitorError(
                 f"the board did not answer on {self.port} while {doing} (waited {timeout:g} s)",
                 f"is main.py blocking the REPL? its last lines:\n{self.capture.tail(8, since)}",
             )
         return found
 
     def exec(self, code: str, timeout: float = 10.0) -> str:
-        """Run `code` in the raw REPL (no soft reset) and return what it printed; BoardError if it raised.
+        """Run `code` in the raw REPL (no soft reset) and return what it printed; MonitorError if it raised.
 
         Interrupts whatever runs (Ctrl-C) first, and leaves the board at the friendly prompt afterwards."""
         payload = code.encode()
-        bad = FORBIDDEN.intersection(payload)
-        if bad:
-            raise ValueError(f"code contains control byte(s) {sorted(bad)}: encode data (repr, base64) first")
+        repl.check_payload(payload)
         with self._lock:
-            mark = self.capture.position
-            self._serial.write(b"\r\x03\x03\x01")  # interrupt, raw REPL
-            entered = self._wait(RAW_PROMPT, mark, timeout, "entering the raw REPL")
-            start = mark + entered.end()
-            for offset in range(0, len(payload), 256):  # Pycom 1.20 has no raw-paste: pace the input
-                self._serial.write(payload[offset : offset + 256])
-                time.sleep(0.01)
-            self._serial.write(b"\x04")
-            reply = self._wait(rb"OK(.*?)\x04(.*?)\x04>", start, timeout, "running code")
-            self._serial.write(b"\x02")  # back to the friendly REPL
-        out, err = reply.group(1), reply.group(2)
+            out, err = repl.raw_exec(
+                self._serial.write,
+                lambda pattern, since: self._wait(pattern, since, timeout, "running code"),
+                self.capture.position,
+                payload,
+            )
         if err:
             text = err.decode("utf-8", "replace").replace("\r\n", "\n").strip()
-            raise BoardError(f"board code raised {text.splitlines()[-1] if text else 'an error'}", text)
+            raise MonitorError(f"board code raised {text.splitlines()[-1] if text else 'an error'}", text)
         return out.decode("utf-8", "replace").replace("\r\n", "\n")
 
     def eval(self, expression: str, timeout: float = 10.0) -> Any:
@@ -170,17 +166,20 @@ class HilBoard:
 
         Returns True once the REPL prompt is back (boot.py and main.py done), False if the board restarted
         but main.py still runs `main_timeout` s (default `boot_timeout`) after the restart (a main loop).
-        Raises BoardError if it did not restart within `boot_timeout` s.
+        Raises MonitorError if it did not restart within `boot_timeout` s.
         A soft reset leaves Pycom's Bluetooth stack unusable (reference 4.10): over-the-air tests want hard.
         """
         with self._lock:
-            self._serial.write(b"\r\x03\x03\x02")  # interrupt whatever runs, friendly REPL
+            self._serial.write(repl.ASK_BANNER)  # interrupt whatever runs, friendly REPL
             time.sleep(0.2)  # an interrupted main.py prints its traceback and the banner
             mark = self.capture.position
-            self._serial.write(b"import machine; machine.reset()\r" if hard else b"\x04")
-        restarted = self.capture.search(RESET_SIGN if hard else "soft reboot", mark, boot_timeout)
+            if hard:
+                self._serial.write(repl.HARD_RESET_LINE)
+            else:
+                repl.soft_reset(self._serial.write)
+        restarted = self.capture.search(RESET_SIGN if hard else repl.SOFT_REBOOT.decode(), mark, boot_timeout)
         if restarted is None:
-            raise BoardError(
+            raise MonitorError(
                 f"the board did not restart within {boot_timeout:g} s after a {'hard' if hard else 'soft'} reset",
                 f"its last lines:\n{self.capture.tail(10, mark)}",
             )
@@ -194,7 +193,7 @@ class HilBoard:
         with contextlib.suppress(Exception):
             self._serial.close()
 
-    def __enter__(self) -> HilBoard:
+    def __enter__(self) -> BoardMonitor:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,7 +1,7 @@
 """Everything a board prints on its serial port, kept in order, searchable while it grows.
 
 A board prints on its own: callback output from the IRQ thread, boot text after a reset. `SerialCapture` keeps
-every byte that comes out of the port, in order; the board session (pytool.hil.board) is its only writer and
+every byte that comes out of the port, in order; the board monitor (pytool.monitor) is its only writer and
 reads its own command replies from it too, so nothing the board prints is lost or read twice.
 """
 
@@ -11,13 +11,15 @@ import re
 import threading
 import time
 
+from pytool.repl import without_eot
+
 #: What pytool's own commands make the REPL print: the raw-REPL greeting and its "OK" / end-of-reply prompt.
 _REPL_NOISE = re.compile(r"raw REPL; CTRL-B to exit\n>(OK)?|^>(?=\n|$)", re.M)
 
 
 def to_text(data: bytes) -> str:
     """Serial bytes as text: UTF-8 (undecodable bytes replaced), CRLF as LF, raw-REPL EOF markers dropped."""
-    return data.decode("utf-8", "replace").replace("\r\n", "\n").replace("\x04", "")
+    return without_eot(data.decode("utf-8", "replace").replace("\r\n", "\n"))
 
 
 class SerialCapture:
