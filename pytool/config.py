@@ -1,7 +1,7 @@
 """Project configuration: `pytool.toml`, or an existing Pymakr `pymakr.conf` when there is no pytool.toml.
 
 pytool.toml (every key optional):
-    port = "sim:lopy4"            # default for --port
+    port = "sim:lopy4"            # the board, unless --port or PYTOOL_PORT names one
     board = "lopy4"               # catalogue key (pytool/boards.py)
     firmware = "1.20.2.r4"        # target firmware for `pytool check` when no board is connected
     sync_folder = "src"           # what `pytool sync` deploys (relative to the project folder)

@@ -27,7 +27,8 @@ from pathlib import Path
 import pathspec
 
 from pytool import board_code
-from pytool.board import BoardSession, Capabilities, literal, register_helpers
+from pytool.board import BoardSession, literal, register_helpers
+from pytool.capabilities import Capabilities
 from pytool.check import CheckReport
 from pytool.config import TOOL_FILES, ProjectConfig
 from pytool.errors import PytoolError, UsageError
