@@ -161,7 +161,6 @@ class BoardSession:
     def __init__(self, transport: Any, target: Target, timeout: float = 10.0) -> None:
         self.transport = transport
         self.target = target
-        self.resolved = target  # (former name)
         self.timeout = timeout
         self.wire = CountingSerial(transport.serial)
         transport.serial = self.wire
@@ -217,7 +216,7 @@ class BoardSession:
             yield
         except (TransportError, serial.SerialException, OSError) as exc:
             raise PytoolError(
-                f"lost the board on {self.resolved.spec} while {doing}: {exc}",
+                f"lost the board on {self.target.spec} while {doing}: {exc}",
                 "check the cable and run again; if the board is stuck, press reset or run `pytool reset`",
             ) from exc
 
@@ -240,9 +239,9 @@ class BoardSession:
                 self._prelude_sent = False
                 return
         except (serial.SerialException, OSError) as exc:
-            raise PytoolError(f"cannot talk to {self.resolved.spec}: {exc}", "check the cable and run again") from exc
+            raise PytoolError(f"cannot talk to {self.target.spec}: {exc}", "check the cable and run again") from exc
         raise PytoolError(
-            f"the board on {self.resolved.spec} does not answer (no raw REPL prompt)",
+            f"the board on {self.target.spec} does not answer (no raw REPL prompt)",
             "press reset; if main.py blocks Ctrl-C, boot without it: `pytool reset --safe`",
         )
 
@@ -282,7 +281,7 @@ class BoardSession:
                 return self._exec_once(lost + code, timeout, stream)
             except _NotStarted as exc:
                 raise PytoolError(
-                    f"the board on {self.resolved.spec} does not run code: {exc}",
+                    f"the board on {self.target.spec} does not run code: {exc}",
                     "press reset; if main.py floods the console, boot without it: `pytool reset --safe`",
                 ) from exc
 

@@ -47,16 +47,15 @@ class BoardMonitor:
         from pytool.ports import Target, resolve_port
 
         self.target = target if isinstance(target, Target) else resolve_port(target)
-        self.resolved = self.target  # (former name)
         self.port = self.target.spec
         self.capture = SerialCapture()
         deadline = time.monotonic() + busy_timeout
         while True:
             try:
                 self._serial = serial.serial_for_url(
-                    self.resolved.url, do_not_open=True, baudrate=baudrate, timeout=0.05
+                    self.target.url, do_not_open=True, baudrate=baudrate, timeout=0.05
                 )
-                if "://" not in self.resolved.url:
+                if "://" not in self.target.url:
                     self._serial.exclusive = True
                 self._serial.open()
                 break

@@ -328,7 +328,7 @@ class SyncOutcome:
             "ok": True,
             "dry_run": self.dry_run,
             "board": self.caps.label,
-            "port": board.resolved.spec,
+            "port": board.target.spec,
             "plan": self.plan.to_json(),
             **self.result.to_json(),
             "wire_tx": stats.tx,

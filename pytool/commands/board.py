@@ -161,7 +161,7 @@ def repl(ctx: typer.Context) -> None:
     if not sys.stdin.isatty():
         raise UsageError("`pytool repl` needs an interactive terminal", "use `pytool exec CODE` in scripts")
     with _board(ctx) as board:
-        err.print(f"Connected to {board.resolved.spec}. Ctrl-] leaves, Ctrl-C stops a program, Ctrl-D soft-resets.")
+        err.print(f"Connected to {board.target.spec}. Ctrl-] leaves, Ctrl-C stops a program, Ctrl-D soft-resets.")
         board.repl()
     err.print("")
 
@@ -192,7 +192,7 @@ def info(ctx: typer.Context) -> None:
         caps = board.capabilities()
         total, free = board.df()
         heap = board.eval("(gc.collect(), gc.mem_free())[1]")
-        port = board.resolved.spec
+        port = board.target.spec
     data = caps.to_json() | {"port": port, "mem_free": heap, "fs_total": total, "fs_free": free}
 
     def human() -> None:
