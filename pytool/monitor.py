@@ -52,9 +52,7 @@ class BoardMonitor:
         deadline = time.monotonic() + busy_timeout
         while True:
             try:
-                self._serial = serial.serial_for_url(
-                    self.target.url, do_not_open=True, baudrate=baudrate, timeout=0.05
-                )
+                self._serial = serial.serial_for_url(self.target.url, do_not_open=True, baudrate=baudrate, timeout=0.05)
                 if "://" not in self.target.url:
                     self._serial.exclusive = True
                 self._serial.open()
