@@ -172,7 +172,9 @@ class Target:
 
     `url` is what pyserial, esptool and mpremote open; `reset` the bootloader-entry strategy; `ble` the Bumble
     transport of the board's own radio when it has one pytool can reach (`sim:NAME`), else None; `board` the
-    catalogue key when known (a simulator's, or pytool.toml's `board`); `source` where the port value came from.
+    catalogue key when known (a simulator's, or pytool.toml's `board`). Where each came from: `source` for the
+    port value, `kind` for what the port is (its PORT_KINDS entry; `reset` and `ble` follow from it and, for a
+    device path, from the USB family), `board_source` for the board ("simulator", "pytool.toml", ...).
     """
 
     spec: str  # the port value as given (or found)
@@ -184,6 +186,7 @@ class Target:
     ble: str | None = None  # the board's own Bluetooth transport (sim:NAME), when it has one
     kind: str = "serial"  # the PORT_KINDS entry that resolved it ("serial" for device paths)
     source: str = "given"  # FROM_COMMAND_LINE, FROM_ENVIRONMENT, "pytool.toml", FROM_AUTODETECT
+    board_source: str | None = None  # "simulator", or the project file that named `board`
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -220,7 +223,7 @@ def _sim_port(spec: str) -> Target:
             f"simulated board '{rec.name}' has no serial port: its USB cable is unplugged (a 'cut' fault)",
             "wait until it is back (`pytool sim list` shows its port), then run again",
         )
-    return Target(spec, rec.pty, "sim", SIM_FAMILY.name, rec.name, rec.board, spec, "sim")
+    return Target(spec, rec.pty, "sim", SIM_FAMILY.name, rec.name, rec.board, spec, "sim", board_source="simulator")
 
 
 @port_kind("rfc2217://")
@@ -284,8 +287,11 @@ def resolve_target(
     when the port itself does not tell (a simulator always does)."""
     spec, source = choose_port(command_line, config, environ)
     target = resolve_port(spec, comports)
-    board = target.board or (config.board if config is not None else None)
-    return replace(target, source=target.source if spec is None else source, board=board)
+    if spec is not None:
+        target = replace(target, source=source)
+    if target.board is None and config is not None and config.board:
+        target = replace(target, board=config.board, board_source=config.source)
+    return target
 
 
 def ble_transport(

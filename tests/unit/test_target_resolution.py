@@ -205,6 +205,16 @@ def test_a_new_port_kind_plugs_in_at_one_place(monkeypatch):
     assert ports.resolve_target("socket://127.0.0.1:9", environ={}).reset == "none"  # unregistered URL: pyserial's
 
 
+def test_the_board_identity_says_where_it_came_from(boards, tmp_path):
+    from pytool.config import ProjectConfig
+
+    project = ProjectConfig(root=tmp_path, port="/dev/ttyUSB9", board="fipy", source="pytool.toml")
+    usb = ports.resolve_target(None, project, environ={}, comports=lambda: [])
+    assert (usb.spec, usb.source, usb.board, usb.board_source) == ("/dev/ttyUSB9", "pytool.toml", "fipy", "pytool.toml")
+    sim = ports.resolve_target("sim:chosen", project, environ={})
+    assert (sim.board, sim.board_source) == ("lopy4", "simulator")  # the simulator knows better than the file
+
+
 def test_no_port_anywhere_means_the_single_attached_board(monkeypatch):
     from types import SimpleNamespace
 
