@@ -65,11 +65,13 @@ def test(
     deploy_mod.tests_dir(cfg.root)
     with contextlib.ExitStack() as stack:
         if sim:
+            from dataclasses import replace
+
             from pytool.ports import resolve_port
 
             board = cfg.board or "lopy4"
             status(f"[bold]Starting[/] a throwaway simulated {board}")
-            board_target = resolve_port(stack.enter_context(deploy_mod.throwaway_sim(board)))
+            board_target = replace(resolve_port(stack.enter_context(deploy_mod.throwaway_sim(board))), source="--sim")
         else:
             board_target = target(ctx, cfg)
         result = None
