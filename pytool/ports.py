@@ -192,7 +192,7 @@ class Target:
         return asdict(self)
 
 
-#: Former name of `Target` (kept for callers written before round 2).
+#: Former name of `Target` (pytool/flash.py and its tests still use it; switch them to `Target`, then drop this).
 ResolvedPort = Target
 
 PortResolver = Callable[[str], Target]
