@@ -27,6 +27,7 @@ from pathlib import Path
 import pathspec
 
 from pytool.board import Board, Capabilities, literal, register_helpers
+from pytool.board_input import local_path
 from pytool.check import CheckReport
 from pytool.config import TOOL_FILES, ProjectConfig
 from pytool.errors import PytoolError, UsageError
@@ -520,9 +521,10 @@ def get(board: Board, remote: str, local: Path, progress: Callable[[int], None] 
         dest.write_bytes(board.read_file(path, progress))
         return [dest]
     top = local / name if local.is_dir() else local
+    # every name the board gives is checked before the first byte is written
+    entries = [(entry, size, local_path(top, path, entry)) for entry, size in board.listdir(path, recursive=True)]
     written = []
-    for entry, size in board.listdir(path, recursive=True):
-        dest = top / entry[len(path) :].lstrip("/")
+    for entry, size, dest in entries:
         if size < 0:
             dest.mkdir(parents=True, exist_ok=True)
             continue
