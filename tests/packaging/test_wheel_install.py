@@ -71,6 +71,6 @@ def test_pytool_test_runs_a_copied_example_outside_the_repository(installed, tmp
     project = tmp_path / "my_project"
     subprocess.run(["cp", "-r", str(Path(site.stdout.strip()) / "examples" / "gatt_server"), str(project)], check=True)
     result = _run([str(bin_dir / "pytool"), "test", "--sim"], project, env, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert (project / ".pytool" / "results" / "junit.xml").is_file()
     assert str(REPO) not in result.stdout + result.stderr  # nothing came from the checkout
