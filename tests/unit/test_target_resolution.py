@@ -21,7 +21,7 @@ from pytool.errors import PytoolError
 from pytool.sim import registry
 
 WAYS = ("command line", "environment", "pytool.toml")
-COMMANDS = ("flash", "sync", "deploy", "test")
+COMMANDS = ("flash", "erase", "sync", "ls", "deploy", "test")
 
 
 class Reached(PytoolError):
@@ -84,11 +84,14 @@ def run_command(command: str, project: Path, options: list[str], monkeypatch) ->
 
     monkeypatch.setattr(pytool.firmware, "load_firmware", fake_firmware)
     monkeypatch.setattr(pytool.flash, "flash", lambda _fw, target, *a, **k: record(target))
+    monkeypatch.setattr(pytool.flash, "erase", lambda target, *a, **k: record(target))
     monkeypatch.setattr(pytool.board.BoardSession, "connect", classmethod(connect))
     monkeypatch.setattr(pytool.deploy, "deploy", lambda _project, target, **_kw: record(target))
     monkeypatch.setattr(pytool.deploy, "run_tests", lambda _root, target, *a, **k: record(target))
     argv = {
         "flash": ["flash", "fw.bin"],
+        "erase": ["erase"],
+        "ls": ["ls"],
         "sync": ["sync", str(project), "--no-check"],
         "deploy": ["deploy", str(project)],
         "test": ["test", str(project), "--no-deploy"],
