@@ -155,6 +155,24 @@ def parse_result(output: bytes) -> Any:
     )
 
 
+def parse_results(output: bytes) -> list[Any]:
+    """Every `_pt_out(...)` value in `output`, in order (an answer too big for one line comes as several); a line
+    that was cut or garbled is a PytoolError, as in `parse_result`."""
+    values = []
+    for line in output.split(b"\n"):
+        if line.startswith(RESULT_MARK.encode()):
+            try:
+                values.append(_result_value(line, RESULT_MARK))
+            except _Garbled:
+                values = []
+                break
+    if not values:
+        raise PytoolError(
+            "the board's answer was cut or garbled", "run again; if it persists, reset the board (`pytool reset`)"
+        )
+    return values
+
+
 class BoardSession:
     """A raw-REPL session with one board. Use `BoardSession.connect(target)` as a context manager."""
 
@@ -368,6 +386,10 @@ class BoardSession:
         """Run `code` that ends with `_pt_out(value)` and return `value`."""
         return parse_result(self.exec(code, timeout))
 
+    def query_all(self, code: str, timeout: float | None = None) -> list[Any]:
+        """Run `code` that prints several `_pt_out(value)` lines and return their values in order."""
+        return parse_results(self.exec(code, timeout))
+
     def eval(self, expression: str, timeout: float | None = None) -> Any:
         """Evaluate a Python expression on the board and return its value (it must have a literal repr)."""
         return self.query(f"_pt_out({expression})\n", timeout)
@@ -442,7 +464,12 @@ class BoardSession:
     def df(self) -> tuple[int, int]:
         """(total, free) bytes of the board's filesystem."""
         total, free = self.eval("(lambda s: (s[0] * s[2], s[0] * s[3]))(os.statvfs(_pt_root or '/'))")
-        return total, free
+        if not all(isinstance(v, int) and v >= 0 for v in (total, free)):
+            raise PytoolError(
+                f"the board reported an impossible filesystem size ({total!r}, {free!r})",
+                "check the board's filesystem (`pytool info`); reformat it if it persists",
+            )
+        return total, min(free, total)  # a full LittleFS can count more free blocks than it has
 
     # ------------------------------------------------------------------ programs, resets, REPL
     def run(self, code: str, out: Callable[[bytes], None]) -> bytes:

@@ -16,6 +16,7 @@ Apply, interruption-safe at any byte:
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import time
@@ -27,7 +28,7 @@ from pathlib import Path
 import pathspec
 
 from pytool import board_code
-from pytool.board import BoardSession, literal, register_helpers
+from pytool.board import BoardCodeError, BoardSession, literal, register_helpers
 from pytool.board_input import local_path
 from pytool.capabilities import Capabilities
 from pytool.check import CheckReport
@@ -211,16 +212,25 @@ class Plan:
     delete: list[str]
     unchanged: list[LocalFile]
     manifest_stale: bool  # the manifest must be rewritten even if no file moves
+    board_sizes: dict[str, int] = field(default_factory=dict)  # size on the board of each file pytool put there
+    board_project: str | None = None  # the project the board's files came from (None: unknown, older pytool)
 
     @property
     def empty(self) -> bool:
         return not (self.upload or self.delete or self.manifest_stale)
+
+    def space_needed(self) -> int:
+        """Bytes of free space the upload needs: the growth of the files it replaces or adds, and at least the
+        largest new file (staged beside its old version until it is verified)."""
+        growth = sum(f.size - self.board_sizes.get(f.rel, 0) for f in self.upload)
+        return max([growth, *(f.size for f in self.upload)], default=0)
 
     def to_json(self) -> dict:
         return {
             "upload": [{"path": f.rel, "size": f.size} for f in self.upload],
             "delete": self.delete,
             "unchanged": len(self.unchanged),
+            "space_needed": self.space_needed(),
         }
 
 
@@ -234,17 +244,42 @@ def plan(board: BoardSession, files: list[LocalFile], mirror: bool = False) -> P
     """Compare the local files with the board in one exec round trip (which also carries the capability probe).
 
     The board hashes every file its manifest lists; when they hash to what the host has (a single key is sent)
-    it answers "nothing to do", else it sends back the short hash of each, and the host plans from that."""
-    code = board.helpers("sync", SYNC_HELPERS) + f"_pt_out(_pt_state({literal(tree_key(files))}, {mirror}))\n"
-    answer = board.query(code, timeout=60)
-    if answer is None:
+    it answers "nothing to do", else it sends back the short hash and size of each, and the host plans from that."""
+    code = board.helpers("sync", SYNC_HELPERS) + f"_pt_state({literal(tree_key(files))}, {mirror})\n"
+    answers = board.query_all(code, timeout=120)
+    if answers[-1] is None:
         return Plan([], [], list(files), False)
-    on_board, everything = answer
+    on_board, everything, project = _checked_state(answers)
     local = {f.rel for f in files}
-    upload = [f for f in files if on_board.get(f.rel) != f.sha256[:SHORT]]
+    upload = [f for f in files if on_board.get(f.rel, ("", 0))[0] != f.sha256[:SHORT]]
     gone = set(everything if mirror else on_board) - local
     changed = {f.rel for f in upload}
-    return Plan(upload, sorted(gone), [f for f in files if f.rel not in changed], bool(upload or gone))
+    sizes = {rel: size for rel, (_, size) in on_board.items()}
+    unchanged = [f for f in files if f.rel not in changed]
+    return Plan(upload, sorted(gone), unchanged, bool(upload or gone), sizes, project)
+
+
+def _checked_state(answers: list) -> tuple[dict[str, tuple[str, int]], list[str], str | None]:
+    """The board's answer to _pt_state (chunks of its manifest 'A', of its file listing 'W', then the end 'E'),
+    checked: it is untrusted input (any firmware can say anything)."""
+    entries: dict[str, tuple[str, int]] = {}
+    listing: list[str] = []
+    try:
+        kind, project = answers[-1]
+        if kind != "E":
+            raise ValueError(kind)
+        for kind, chunk in answers[:-1]:
+            if kind == "A":
+                entries.update({str(k): (str(v[0]), int(v[1])) for k, v in chunk.items()})
+            elif kind == "W":
+                listing.extend(str(k) for k in chunk)
+            else:
+                raise ValueError(kind)
+    except (TypeError, ValueError, AttributeError, IndexError):
+        raise PytoolError(
+            "the board's sync state makes no sense", "run `pytool sync` again; if it persists, `pytool reset`"
+        ) from None
+    return entries, listing, project if isinstance(project, str) else None
 
 
 # ------------------------------------------------------------------------------------------------- apply
@@ -274,58 +309,110 @@ def _encode(data: bytes, compress: bool) -> tuple[str, bool]:
     return base64.b64encode(data).decode(), False
 
 
+#: Files whose commit (`_pt_fin`) one exec carries at most: keeps the code of one exec within any board's heap.
+FILES_PER_EXEC = 128
+
+
 def apply(
     board: BoardSession,
     the_plan: Plan,
     files: list[LocalFile],
     progress: Callable[[int], None] | None = None,
     record: bool = True,
+    project: str | None = None,
 ) -> SyncResult:
     """Upload, verify, rename into place, delete; manifest kept in step. `progress(n)` gets payload bytes done.
 
-    `files` is the whole local set: when the manifest is stale the last round trip makes it list exactly them.
-    `record=False` (`pytool put`) leaves the manifest alone: those files are not the project's."""
+    Files go in batches that fit the board's heap (the code of each exec, not only its payload, is counted);
+    each batch is staged, verified, recorded and renamed into place before the next. `record=False`
+    (`pytool put`) leaves the manifest alone: those files are not the project's. `project` names the project
+    on the board (its folder name), recorded with the last batch."""
     caps = board.capabilities()
+    _check_space(the_plan, caps)
     compress = caps.inflate is not None
     budget = caps.chunk_size()
+    code_budget = budget * 4 // 3 + 256
     result = SyncResult(unchanged=len(the_plan.unchanged), compressed=compress)
     tmp_dir = f"{caps.root}/{STATE_DIR}/tmp"
     ops: list[str] = [board.helpers("sync", SYNC_HELPERS)]
     if the_plan.upload:
         ops.append(f"_pt_md({literal(tmp_dir + '/x')})")
-    finished: list[tuple[str, str, str]] = []
+    finished: list[str] = []
     size = done = 0
 
-    def flush(final: bool = False) -> None:
+    def flush(deletions: list[str] = (), last: bool = False) -> None:
         nonlocal ops, finished, size, done
-        fin = "[" + ",".join(f"({literal(t)},{literal(k)},{literal(s)})" for t, k, s in finished) + "]"
-        dels = "[" + ",".join(literal(k) for k in the_plan.delete) + "]" if final else "[]"
-        full = "None"
-        if final and the_plan.manifest_stale:
-            full = "{" + ",".join(f"{literal(f.rel)}:{literal(f.sha256)}" for f in files) + "}"
-        board.exec("\n".join([*ops, f"_pt_fin({fin},{dels},{full},{record})", ""]), timeout=120)
+        dels = "[" + ",".join(literal(k) for k in deletions) + "]"
+        name = literal(project) if last and project else "None"
+        commit = f"_pt_fin([{','.join(finished)}],{dels},{record},{last},{name})"
+        board.exec("\n".join([*ops, commit, ""]), timeout=120)
         if progress and done:
             progress(done)
         ops, finished, size, done = [], [], 0, 0
 
-    for index, local in enumerate(the_plan.upload):
-        data = local.read()
-        tmp = f"{tmp_dir}/{index}"
-        for offset in range(0, max(len(data), 1), budget):
-            piece = data[offset : offset + budget]
-            text, packed = _encode(piece, compress)
-            if size and size + len(text) > budget * 4 // 3 + 256:
+    try:
+        for index, local in enumerate(the_plan.upload):
+            data = local.read()
+            tmp = f"{tmp_dir}/{index}"
+            for offset in range(0, max(len(data), 1), budget):
+                piece = data[offset : offset + budget]
+                text, packed = _encode(piece, compress)
+                op = f"_pt_w({literal(tmp)},{literal(text)},{int(packed)},{int(offset > 0)})"
+                if size and size + len(op) > code_budget:
+                    flush()
+                ops.append(op)
+                size += len(op)
+                done += len(piece)
+                result.encoded_bytes += len(text)
+            entry = f"({literal(tmp)},{literal(local.rel)},{literal(local.sha256)})"
+            finished.append(entry)
+            size += len(entry)
+            result.uploaded.append(local.rel)
+            result.payload_bytes += len(data)
+            if len(finished) >= FILES_PER_EXEC:
                 flush()
-            ops.append(f"_pt_w({literal(tmp)},{literal(text)},{int(packed)},{int(offset > 0)})")
-            size += len(text)
-            done += len(piece)
-            result.encoded_bytes += len(text)
-        finished.append((tmp, local.rel, local.sha256))
-        result.uploaded.append(local.rel)
-        result.payload_bytes += len(data)
-    flush(final=True)
+        deletions = the_plan.delete
+        while True:  # the last exec deletes (in batches too) and names the project
+            batch, deletions = deletions[:FILES_PER_EXEC], deletions[FILES_PER_EXEC:]
+            flush(batch, last=not deletions)
+            if not deletions:
+                break
+    except BoardCodeError as exc:
+        _clean_staging(board)
+        if "ENOSPC" in str(exc) or "OSError: 28" in str(exc) or "Errno 28" in str(exc):
+            raise PytoolError(
+                f"the board's filesystem filled up during the sync; every file is old or new and the staged copies "
+                f"were removed ({result.payload_bytes} bytes were committed)",
+                "free space on the board (`pytool df`, `pytool rm`) or sync fewer files",
+            ) from exc
+        raise
     result.deleted = list(the_plan.delete)
     return result
+
+
+def _check_space(the_plan: Plan, caps: Capabilities) -> None:
+    """Refuse, before the first byte is sent, an upload that cannot fit the board's free space."""
+    need = the_plan.space_needed()
+    if caps.fs_free is None or need <= 0:
+        return
+    free = max(0, min(caps.fs_free, caps.fs_total or caps.fs_free))
+    if need > free:
+        raise PytoolError(
+            f"not enough space on the board: the sync needs {_kb(need)} more, {_kb(free)} is free "
+            f"(of {_kb(caps.fs_total or 0)}); nothing was changed",
+            "remove files from the board (`pytool rm`, or `pytool sync --mirror`) or sync a smaller project",
+        )
+
+
+def _kb(n: int) -> str:
+    return f"{n / 1024:.0f} KB" if n < 10 * 1024 * 1024 else f"{n / 1024 / 1024:.1f} MB"
+
+
+def _clean_staging(board: BoardSession) -> None:
+    """Remove staged temp files after a failed upload (best effort: the link may be gone; the next sync also
+    removes them)."""
+    with contextlib.suppress(PytoolError, OSError):
+        board.exec("_pt_clean()\n", timeout=30)
 
 
 def sync(
@@ -384,6 +471,7 @@ def sync_project(
     mpy: bool = False,
     reset: bool = True,
     follow_links: bool = False,
+    replace: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> SyncOutcome:
     """`pytool sync`: check (refusing on errors before anything changes), plan, apply, reset if configured.
@@ -413,6 +501,7 @@ def sync_project(
         files = precompile(files, report.compiled if report else {})
         the_plan = plan(board, files, mirror)
     assert the_plan is not None
+    _check_same_project(the_plan, config.root.name, replace or mirror or dry_run)
     result = SyncResult(unchanged=len(the_plan.unchanged))
     done = None
     if not dry_run and not the_plan.empty:
@@ -425,7 +514,7 @@ def sync_project(
             if progress:
                 progress(sent, total)
 
-        result = apply(board, the_plan, files, advance)
+        result = apply(board, the_plan, files, advance, project=config.root.name)
     if not dry_run and reset and config.reset_after_sync == "soft":
         board.soft_reset()
         done = "soft"
@@ -433,6 +522,20 @@ def sync_project(
         board.hard_reset()
         done = "hard"
     return SyncOutcome(the_plan, result, report, caps, done, time.monotonic() - started, dry_run)
+
+
+def _check_same_project(the_plan: Plan, project: str, allowed: bool) -> None:
+    """Refuse to remove another project's files unless `allowed` (--replace, --mirror, or a dry run)."""
+    if allowed or not the_plan.delete or the_plan.board_project in (None, project):
+        return
+    shown = ", ".join(the_plan.delete[:5]) + (
+        f" (+{len(the_plan.delete) - 5} more)" if len(the_plan.delete) > 5 else ""
+    )
+    raise UsageError(
+        f"the board holds project '{the_plan.board_project}'; syncing '{project}' would remove its "
+        f"{len(the_plan.delete)} file(s): {shown}; nothing was changed",
+        "pass --replace to replace that project, or --dry-run to see the whole plan",
+    )
 
 
 # ------------------------------------------------------------------------------------------------- put / get

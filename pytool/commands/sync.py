@@ -38,6 +38,9 @@ def sync(
     follow_links: bool = typer.Option(
         False, "--follow-links", help="Upload what links leading out of the project point to (default: refuse)."
     ),
+    replace: bool = typer.Option(
+        False, "--replace", help="Replace another project on the board (removes the files pytool put there for it)."
+    ),
 ) -> None:
     """Put the project and device_lib/ on the board's /flash: only what changed, verified."""
     from pytool.board import BoardSession
@@ -66,6 +69,7 @@ def sync(
             mpy=mpy,
             reset=not no_reset,
             follow_links=follow_links,
+            replace=replace,
             progress=lambda done, total: bar.update(task, completed=done, total=total, visible=True),
         )
         summary = outcome.to_json(board) | {"config": cfg.source}
