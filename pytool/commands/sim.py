@@ -20,6 +20,10 @@ def _print_record(record: registry.SimRecord) -> None:
     out.print(f"  control  {record.control}")
     if record.hci:
         out.print(f"  hci      {record.hci}")
+    if record.wifi:
+        out.print(
+            f"  telnet   {record.wifi['telnet']}  ftp {record.wifi['ftp']} (data port {record.wifi['ftp_data_port']})"
+        )
     out.print(f"  flash    {record.flash}")
 
 

@@ -1,0 +1,23 @@
+"""The simulated Pycom board's WiFi servers (`network.Server`): telnet REPL and FTP on 127.0.0.1.
+
+`install(board)` is called once per simulator by the daemon: it registers the bridge service "wifi" in
+`board.services`, chooses the ports and returns them for the simulator's registry record
+(`{"telnet": "telnet://127.0.0.1:P", "ftp": "ftp://127.0.0.1:P", "ftp_data_port": P}`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pytool.sim.wifi.service import WifiService
+
+__all__ = ["WifiService", "install"]
+
+
+async def install(board: Any) -> dict[str, Any]:
+    """Register the "wifi" service for `board` and return its endpoints."""
+    service = WifiService(board)
+    endpoints = await service.reserve_ports()
+    board.services["wifi"] = service
+    board.on_shutdown.append(service.close)
+    return endpoints
