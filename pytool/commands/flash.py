@@ -77,7 +77,9 @@ def flash(
     from pytool.flash import FlashOptions
     from pytool.flash import flash as do_flash
     from pytool.ports import resolve_port
+    from pytool.transports import require_serial
 
+    require_serial(options.port, "flashing")
     fw = load_firmware(firmware)
     port = resolve_port(options.port)
     opts = FlashOptions(
@@ -119,7 +121,9 @@ def erase(
     """Erase the firmware (and with --all the whole chip, after backing up the config block)."""
     from pytool.flash import erase as do_erase
     from pytool.ports import resolve_port
+    from pytool.transports import require_serial
 
+    require_serial(options.port, "erasing the flash")
     port = resolve_port(options.port)
     result = do_erase(port, all_, baud, reset, say=lambda m: status(escape(m)), debug=options.debug)
 

@@ -42,3 +42,14 @@ def credentials(url_user: str | None = None) -> tuple[str, str]:
     user = url_user or os.environ.get("PYTOOL_USER") or _configured["user"] or DEFAULT_USER
     password = os.environ.get("PYTOOL_PASSWORD") or _configured["password"] or DEFAULT_PASSWORD
     return user, password
+
+
+def require_serial(spec: str | None, action: str) -> None:
+    """Stop with one line when `action` (flashing, erasing) is asked over telnet: it needs the ROM loader."""
+    if is_telnet(spec):
+        from pytool.errors import PytoolError
+
+        raise PytoolError(
+            f"{action} needs the board's serial port: telnet:// reaches only the running firmware's REPL",
+            "connect the USB cable and pass its port (`pytool devices` lists them)",
+        )
