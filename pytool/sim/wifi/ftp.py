@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pytool.sim.wifi.telnet import reset_connection
+from pytool.sim.wifi.telnet import GRACE_S, reset_connection
 
 log = logging.getLogger(__name__)
 
@@ -321,11 +321,16 @@ class FtpServer:
         self.session: FtpSession | None = None
         self._data: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self._data_ready = asyncio.Event()
+        self._idle = asyncio.Event()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.session is not None:  # a client that has just left may not be noticed yet: a moment's grace
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), GRACE_S)
         if self.session is not None:
             reset_connection(writer)
             return
+        self._idle.clear()
         session = self.session = FtpSession(self, reader, writer)
         try:
             await session.run()
@@ -337,6 +342,7 @@ class FtpServer:
                 self.drop_data(self._data)
             if self.session is session:
                 self.session = None
+                self._idle.set()
 
     async def handle_data(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """A passive data connection: one at a time, only while a control client is logged in."""

@@ -29,6 +29,7 @@ INVALID = b"\r\nInvalid credentials, try again.\r\n"
 SUCCESS = b'\r\nLogin succeeded!\r\nType "help()" for more information.\r\n'
 LOGIN_TRIES = 3
 RX_BUFFER = 256  # telnet.c's receive buffer: a longer login line is cut
+GRACE_S = 0.3  # a new client waits this long for the previous one to be gone before it is refused
 TX_LIMIT = 4 << 20  # a client that does not read loses output beyond this, as a UART would
 
 
@@ -189,6 +190,7 @@ class TelnetServer:
         self.board = board
         self.config = config  # the WifiService: login, timeout
         self.session: TelnetSession | None = None
+        self._idle = asyncio.Event()
 
     def banner(self) -> bytes:
         ident = self.board.identity
@@ -206,9 +208,13 @@ class TelnetServer:
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """A new connection: served if nobody else is connected, reset otherwise."""
+        if self.session is not None:  # a client that has just left may not be noticed yet: a moment's grace
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), GRACE_S)
         if self.session is not None:
             reset_connection(writer)
             return
+        self._idle.clear()
         session = self.session = TelnetSession(self, reader, writer)
         try:
             await session.run()
@@ -218,6 +224,7 @@ class TelnetServer:
             session.close()
             if self.session is session:
                 self.session = None
+                self._idle.set()
 
     def attach(self, session: TelnetSession) -> None:
         """The session becomes a terminal of the REPL: it gets the UART's output from now on."""
