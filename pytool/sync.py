@@ -31,6 +31,7 @@ from pytool.check import CheckReport
 from pytool.config import TOOL_FILES, ProjectConfig
 from pytool.errors import PytoolError, UsageError
 from pytool.paths import device_lib_dir
+from pytool.transports import ftp_link
 
 #: Never deployed (gitignore syntax): VCS, virtualenvs, caches, editors, tests, the tool's own files.
 DEFAULT_IGNORE = [
@@ -335,6 +336,7 @@ def apply(
         ops.append(f"_pt_md({literal(tmp_dir + '/x')})")
     finished: list[tuple[str, str, str]] = []
     size = done = 0
+    link = ftp_link.open_link(board.resolved.spec) if the_plan.upload else None  # WiFi: bodies over FTP
 
     def flush(final: bool = False) -> None:
         nonlocal ops, finished, size, done
@@ -348,7 +350,12 @@ def apply(
             progress(done)
         ops, finished, size, done = [], [], 0, 0
 
-    for index, local in enumerate(the_plan.upload):
+    if link is not None:
+        board.exec("\n".join([*ops, ""]), timeout=60)  # helpers and the temp folder
+        ops = []
+        finished = ftp_link.upload(link, the_plan.upload, tmp_dir, result, progress)
+        result.compressed = False
+    for index, local in enumerate(the_plan.upload if link is None else []):
         data = local.read()
         tmp = f"{tmp_dir}/{index}"
         for offset in range(0, max(len(data), 1), budget):

@@ -1,4 +1,4 @@
-"""pyserial URL handler for `telnet://HOST[:PORT][?user=NAME]`: a Pycom board's telnet REPL as a serial port.
+"""pyserial URL handler for `telnet://HOST[:PORT][?user=NAME][&ftp=PORT]`: a Pycom board's telnet REPL as a serial port.
 
 `open()` connects (port 23 by default), logs in the way Pymakr classic does (wait up to 7 s each for `Login as:`,
 `Password:` and `Login succeeded!`; reference round2-facts.md section 3) and from then on reads and writes the REPL
@@ -76,7 +76,7 @@ class _Decoder:
 
 
 def parse_url(url: str) -> tuple[str, int, str | None]:
-    """`telnet://HOST[:PORT][?user=NAME]` -> (host, port, user)."""
+    """`telnet://HOST[:PORT][?user=NAME][&ftp=PORT]` -> (host, port, user); `ftp` is read by `ftp_link`."""
     parts = urlsplit(url)
     if parts.scheme.lower() != "telnet" or not parts.hostname:
         raise UsageError(f"'{url}' is not a telnet URL", "write it as telnet://HOST[:PORT], e.g. telnet://192.168.4.1")
@@ -86,9 +86,11 @@ def parse_url(url: str) -> tuple[str, int, str | None]:
             "a password in the telnet URL would be shown in messages and logs",
             "set it with PYTOOL_PASSWORD, or [wifi] password in pytool.toml",
         )
-    unknown = sorted(set(query) - {"user"})
+    unknown = sorted(set(query) - {"user", "ftp"})
     if unknown:
-        raise UsageError(f"unknown option(s) {', '.join(unknown)} in the telnet URL", "the only option is ?user=NAME")
+        raise UsageError(
+            f"unknown option(s) {', '.join(unknown)} in the telnet URL", "the options are ?user=NAME and &ftp=PORT"
+        )
     try:
         port = parts.port or DEFAULT_PORT
     except ValueError as exc:
