@@ -71,6 +71,7 @@ def test_init_imports_pymakr_and_round_trips(tmp_path):
 
 def test_init_defaults_documents_every_key(tmp_path):
     path, cfg = config.init(tmp_path)
+    assert path.name == "pytool.toml"
     text = path.read_text()
     for key in ("port", "board", "firmware", "sync_folder", "ignore", "reset_after_sync", "[ble]", "name"):
         assert key in text
@@ -98,6 +99,7 @@ def test_pymakr_conf_wifi_login_is_imported_by_init_and_never_shown(tmp_path, mo
     conf = {"address": "192.168.4.1", "username": "admin", "password": "s3cret-pw"}
     (tmp_path / "pymakr.conf").write_text(json.dumps(conf))
     path, cfg = config.init(tmp_path)
+    assert path.name == "pytool.toml"
     assert cfg.port == "telnet://192.168.4.1"
     assert (cfg.wifi_user, cfg.wifi_password) == ("admin", "s3cret-pw")
     assert "s3cret-pw" not in json.dumps(cfg.to_json()) and "s3cret-pw" not in repr(cfg)
