@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pytool.sim.wifi.telnet import GRACE_S, reset_connection
+from pytool.sim.wifi.telnet import GRACE_S, read_idle, reset_connection
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class FtpSession:
         self.reply(220, "Micropython FTP Server")
         while True:
             try:
-                line = await asyncio.wait_for(self.reader.readline(), self.server.config.timeout_s)
+                line = await read_idle(self.reader.readline(), lambda: self.server.config.timeout_s)
             except (TimeoutError, ConnectionError, asyncio.LimitOverrunError, ValueError):
                 return
             if not line:

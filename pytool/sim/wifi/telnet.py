@@ -13,6 +13,7 @@ import contextlib
 import logging
 import socket
 import struct
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,25 @@ def reset_connection(writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     writer.transport.abort()
+
+
+async def read_idle(read: Awaitable[bytes], timeout: Callable[[], float]) -> bytes:
+    """Await `read`, giving up (TimeoutError) once the client has been idle for the server timeout; the timeout
+    is read again every second, so `network.Server(timeout=...)` applies to waiting sessions at once, as the
+    board's servers task checks it on every pass."""
+    task = asyncio.ensure_future(read)
+    start = asyncio.get_running_loop().time()
+    try:
+        while True:
+            left = timeout() - (asyncio.get_running_loop().time() - start)
+            if left <= 0:
+                raise TimeoutError
+            done, _ = await asyncio.wait({task}, timeout=min(left, 1.0))
+            if done:
+                return task.result()
+    finally:
+        if not task.done():
+            task.cancel()
 
 
 class TelnetDecoder:
@@ -121,7 +141,7 @@ class TelnetSession:
         """The next data bytes from the client (answers IAC AYT); b"" when it left or stayed idle too long."""
         while True:
             try:
-                raw = await asyncio.wait_for(self.reader.read(RX_BUFFER), self.server.timeout())
+                raw = await read_idle(self.reader.read(RX_BUFFER), self.server.timeout)
             except (TimeoutError, ConnectionError):
                 return b""
             if not raw:
