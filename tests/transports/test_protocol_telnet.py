@@ -163,3 +163,44 @@ def test_login_error_is_a_pytool_error_not_an_oserror(url, monkeypatch):
     with pytest.raises(TelnetError) as info:
         serial.serial_for_url(url)
     assert not isinstance(info.value, OSError) and SECRET not in str(info.value)
+
+
+def test_wifi_link_cut_at_random_bytes_during_sync_leaves_files_old_or_new(url, sim, capsys, tmp_path):
+    """The reliability suite's sync-cut, over telnet + FTP: the simulator drops the WiFi link after N bytes."""
+    from pytool.board import Board
+    from pytool.sim.control import SimControl
+
+    rng = random.Random(22)
+    names = ["cut_a.py", "lib/cut_b.py", "data/cut_c.bin"]
+    project = tmp_path / "cutproj"
+
+    def write_version() -> dict[str, bytes]:
+        files = {n: rng.randbytes(2000 + 3000 * i) for i, n in enumerate(names)}
+        for n, data in files.items():
+            (project / n).parent.mkdir(parents=True, exist_ok=True)
+            (project / n).write_bytes(data)
+        return files
+
+    project.mkdir()
+    old = write_version()
+    assert pytool(capsys, "-p", url, "sync", str(project), "--no-check")[0] == 0
+    control = SimControl(sim.control)
+    cuts = 0
+    for _ in range(4):
+        time.sleep(0.35)
+        new = write_version()
+        control.request({"op": "wifi-drop", "after": rng.randrange(50, 20000)})
+        code, _, err = pytool(capsys, "-p", url, "sync", str(project), "--no-check")
+        control.request({"op": "wifi-drop", "after": None})
+        if code != 0:
+            cuts += 1
+            lines = [line for line in err.splitlines() if line.strip()]
+            assert code == 1 and len(lines) == 1 and lines[0].startswith("Error: "), err
+        time.sleep(0.5)
+        with Board.connect(sim.pty) as board:  # the serial side: every file is the old or the new one
+            for n in names:
+                assert board.read_file(f"/flash/{n}") in (old[n], new[n]), n
+        time.sleep(0.35)
+        assert pytool(capsys, "-p", url, "sync", str(project), "--no-check")[0] == 0  # and the next sync heals
+        old = new
+    assert cuts >= 1  # the link was cut mid-sync at least once

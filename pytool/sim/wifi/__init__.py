@@ -2,7 +2,8 @@
 
 `install(board)` is called once per simulator by the daemon: it registers the bridge service "wifi" in
 `board.services`, chooses the ports and returns them for the simulator's registry record
-(`{"telnet": "telnet://127.0.0.1:P", "ftp": "ftp://127.0.0.1:P", "ftp_data_port": P}`).
+(`{"telnet": "telnet://127.0.0.1:P", "ftp": "ftp://127.0.0.1:P", "ftp_data_port": P}`), and adds the control
+operation "wifi-drop" (`{"op": "wifi-drop", "after": N}`: the link drops after N more bytes from clients).
 """
 
 from __future__ import annotations
@@ -20,4 +21,6 @@ async def install(board: Any) -> dict[str, Any]:
     endpoints = await service.reserve_ports()
     board.services["wifi"] = service
     board.on_shutdown.append(service.close)
+    if getattr(board, "control", None) is not None:
+        board.control.add_handler("wifi-drop", service.fault)
     return endpoints

@@ -79,9 +79,9 @@ class FtpSession:
     def reply(self, code: int, message: str = "") -> None:
         self.writer.write(f"{code} {message}\r\n".encode())
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
         with contextlib.suppress(Exception):
-            self.writer.close()
+            reset_connection(self.writer) if abort else self.writer.close()
 
     def path(self, arg: str) -> str:
         return posixpath.normpath(posixpath.join(self.cwd, arg or ".")).replace("//", "/")
@@ -93,7 +93,7 @@ class FtpSession:
                 line = await read_idle(self.reader.readline(), lambda: self.server.config.timeout_s)
             except (TimeoutError, ConnectionError, asyncio.LimitOverrunError, ValueError):
                 return
-            if not line:
+            if not line or self.server.config.received(len(line)):
                 return
             text = line[:LINE_MAX].decode(errors="replace").rstrip("\r\n")
             cmd, _, arg = text.partition(" ")
@@ -287,6 +287,8 @@ class FtpSession:
         try:
             while True:
                 chunk = await asyncio.wait_for(reader.read(CHUNK), DATA_TIMEOUT_S)
+                if self.server.config.received(len(chunk)):
+                    raise ConnectionError("link dropped")
                 if not chunk and offset:
                     break
                 await self.server.fs("write", path, offset, chunk)
@@ -364,8 +366,11 @@ class FtpServer:
             self._data = None
             self._data_ready.clear()
 
-    def close_sessions(self) -> None:
+    def close_sessions(self, abort: bool = False) -> None:
         if self._data is not None:
+            if abort:
+                with contextlib.suppress(Exception):
+                    reset_connection(self._data[1])
             self.drop_data(self._data)
         if self.session is not None:
-            self.session.close()
+            self.session.close(abort)

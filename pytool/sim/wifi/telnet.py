@@ -129,13 +129,13 @@ class TelnetSession:
     def baud(self) -> int:
         return 115200
 
-    def close(self) -> None:
-        """Drop the client (server stopped, board reset)."""
+    def close(self, abort: bool = False) -> None:
+        """Drop the client: closed (idle timeout, server stopped) or reset (`abort`: the link is lost)."""
         if not self._closed:
             self._closed = True
             self.server.detach(self)
             with contextlib.suppress(Exception):
-                self.writer.close()
+                reset_connection(self.writer) if abort else self.writer.close()
 
     async def _read(self) -> bytes:
         """The next data bytes from the client (answers IAC AYT); b"" when it left or stayed idle too long."""
@@ -144,7 +144,7 @@ class TelnetSession:
                 raw = await read_idle(self.reader.read(RX_BUFFER), self.server.timeout)
             except (TimeoutError, ConnectionError):
                 return b""
-            if not raw:
+            if not raw or self.server.config.received(len(raw)):
                 return b""
             data, ayt = self.decoder.feed(raw)
             if ayt:
@@ -265,6 +265,6 @@ class TelnetServer:
             self.board._safe_boot_next = True
         self.board.feed(data)
 
-    def close_sessions(self) -> None:
+    def close_sessions(self, abort: bool = False) -> None:
         if self.session is not None:
-            self.session.close()
+            self.session.close(abort)
