@@ -100,7 +100,7 @@ def deploy(
     elif not cfg.ble_name:
         run("advertise", lambda: ("skipped", "no [ble] name in pytool.toml"))
     else:
-        ble = options.ble or (resolved.spec if resolved.sim else None)
+        ble = options.ble or (f"sim:{resolved.sim}" if resolved.sim else None)
         run("advertise", lambda: _advertise_step(cfg.ble_name or "", ble, options.advertise_timeout))
     return result
 
@@ -183,7 +183,9 @@ def _firmware_step(cfg: project_config.ProjectConfig, resolved, options: DeployO
         archive = simulator_firmware(board_key, version or "")
     from pytool.firmware import load_firmware
     from pytool.flash import FlashOptions, flash
+    from pytool.transports import require_serial
 
+    require_serial(resolved.spec, "flashing")
     fw = load_firmware(archive)
     outcome = flash(fw, resolved, FlashOptions(board=cfg.board))
     if fw.identity is not None:

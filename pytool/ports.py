@@ -175,10 +175,10 @@ def resolve_port(spec: str | None, comports: Callable[[], Iterable] = _system_po
             )
         return ResolvedPort(spec, rec.pty, "sim", SIM_FAMILY.name, rec.name)
     if spec.lower().startswith("telnet://"):  # a Pycom board over WiFi (pytool/transports)
-        from pytool.transports import register
+        from pytool.transports import register, simulator_of
 
         register()
-        return ResolvedPort(spec, spec, "none", "Pycom telnet REPL (WiFi)")
+        return ResolvedPort(spec, spec, "none", "Pycom telnet REPL (WiFi)", simulator_of(spec))
     if "://" in spec:
         return ResolvedPort(spec, spec, "dtr-rts" if spec.startswith("rfc2217://") else "none", "network port")
     for dev in list_devices(include_unknown=True, include_sims=False, comports=comports):

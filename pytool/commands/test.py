@@ -73,7 +73,7 @@ def test(
             from pytool.ports import resolve_port
 
             port = resolve_port(None).spec
-        ble = port if port.startswith("sim:") else None
+        ble = port if port.startswith("sim:") else _wifi_sim_radio(port)
         status(f"[bold]Testing[/] {deploy_mod.tests_dir(cfg.root)} over the air")
         run = deploy_mod.run_tests(
             cfg.root, port, ble, junit, pytest_args or (), stdout=sys.stderr.fileno() if options.json else None
@@ -83,6 +83,14 @@ def test(
         lambda: err.print(f"JUnit report: {run.junit}; per-test logs: {run.logs}"),
     )
     return run.exit_code
+
+
+def _wifi_sim_radio(port: str) -> str | None:
+    """sim:NAME when `port` is the telnet server of a simulated board (its radio is the one to test with)."""
+    from pytool.transports import is_telnet, simulator_of
+
+    name = simulator_of(port) if is_telnet(port) else None
+    return f"sim:{name}" if name else None
 
 
 def register(app: typer.Typer) -> None:

@@ -53,3 +53,18 @@ def require_serial(spec: str | None, action: str) -> None:
             f"{action} needs the board's serial port: telnet:// reaches only the running firmware's REPL",
             "connect the USB cable and pass its port (`pytool devices` lists them)",
         )
+
+
+def simulator_of(url: str) -> str | None:
+    """The name of the simulated board whose telnet server `url` is (its registry record), or None."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.hostname not in ("127.0.0.1", "localhost"):
+        return None
+    from pytool.sim import registry
+
+    for rec in registry.running():
+        if rec.wifi and rec.wifi.get("telnet") == f"telnet://127.0.0.1:{parts.port}":
+            return rec.name
+    return None

@@ -14,7 +14,7 @@ import logging
 from urllib.parse import parse_qs, urlsplit
 
 from pytool.errors import PytoolError
-from pytool.transports import credentials, is_telnet
+from pytool.transports import credentials, is_telnet, simulator_of
 from pytool.transports.protocol_telnet import parse_url
 
 log = logging.getLogger(__name__)
@@ -53,16 +53,15 @@ class FtpLink:
 
 def ftp_address(url: str) -> tuple[str, int]:
     """(host, port) of the FTP server that belongs to the telnet URL `url`."""
-    host, telnet_port, _ = parse_url(url)
+    host = parse_url(url)[0]
     query = parse_qs(urlsplit(url).query)
     if query.get("ftp"):
         return host, int(query["ftp"][0])
-    if host in ("127.0.0.1", "localhost"):
+    sim = simulator_of(url)
+    if sim is not None:
         from pytool.sim import registry
 
-        for rec in registry.running():
-            if rec.wifi and rec.wifi.get("telnet") == f"telnet://127.0.0.1:{telnet_port}":
-                return host, int(rec.wifi["ftp"].rsplit(":", 1)[1])
+        return host, int((registry.find(sim).wifi or {})["ftp"].rsplit(":", 1)[1])
     return host, FTP_PORT
 
 

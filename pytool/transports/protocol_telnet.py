@@ -25,6 +25,7 @@ from pytool.transports import credentials
 DEFAULT_PORT = 23
 CONNECT_TIMEOUT_S = 5.0
 PROMPT_TIMEOUT_S = 7.0  # Pymakr's authorize.js: each prompt
+BUSY_RETRY_S = 3.0  # a board that resets the connection at once is tried again this long (one client at a time)
 IAC, SB, SE = 255, 250, 240
 WILL, WONT, DO, DONT = 251, 252, 253, 254
 LOGIN_PROMPT = b"Login as:"
@@ -39,6 +40,14 @@ NO_WIFI_HINT = (
 
 class TelnetError(PytoolError):
     """Connecting or logging in failed (the message names the host, never the password)."""
+
+
+class _Busy(Exception):
+    """The board closed the connection at once: another client holds its only telnet session."""
+
+    def __init__(self, error: TelnetError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class _Decoder:
@@ -109,6 +118,17 @@ class Serial(SerialBase):
             raise SerialException("Port must be configured before it can be used.")
         host, port, url_user = parse_url(self.portstr)
         self._where = f"{host}:{port}"
+        deadline = time.monotonic() + BUSY_RETRY_S
+        while True:
+            try:
+                self._connect(host, port, url_user)
+                return
+            except _Busy as exc:  # our own previous session may still be closing on the board: a moment's grace
+                if time.monotonic() > deadline:
+                    raise exc.error from None
+                time.sleep(0.25)
+
+    def _connect(self, host: str, port: int, url_user: str | None) -> None:
         self._buffer = bytearray()
         self._decoder = _Decoder()
         self._eof = False
@@ -159,11 +179,14 @@ class Serial(SerialBase):
             try:
                 got = left > 0 and self._fill(left)
             except SerialException as exc:
-                raise TelnetError(
+                error = TelnetError(
                     f"{self._where} closed the telnet connection before {what}",
                     "the board serves one telnet client at a time: close the other session (Pymakr, a terminal) "
                     "and try again",
-                ) from exc
+                )
+                if markers == [LOGIN_PROMPT] and not self._buffer:
+                    raise _Busy(error) from exc
+                raise error from exc
             if not got:
                 raise TelnetError(
                     f"no {what} from {self._where} within {PROMPT_TIMEOUT_S:.0f} s",

@@ -30,7 +30,7 @@ INVALID = b"\r\nInvalid credentials, try again.\r\n"
 SUCCESS = b'\r\nLogin succeeded!\r\nType "help()" for more information.\r\n'
 LOGIN_TRIES = 3
 RX_BUFFER = 256  # telnet.c's receive buffer: a longer login line is cut
-GRACE_S = 0.3  # a new client waits this long for the previous one to be gone before it is refused
+GRACE_S = 0.5  # a new client waits this long for the previous one to be gone before it is refused
 TX_LIMIT = 4 << 20  # a client that does not read loses output beyond this, as a UART would
 
 
