@@ -5,7 +5,11 @@ from __future__ import annotations
 import ftplib
 import hashlib
 import json
+import os
 import random
+import select
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -204,3 +208,57 @@ def test_wifi_link_cut_at_random_bytes_during_sync_leaves_files_old_or_new(url, 
         assert pytool(capsys, "-p", url, "sync", str(project), "--no-check")[0] == 0  # and the next sync heals
         old = new
     assert cuts >= 1  # the link was cut mid-sync at least once
+
+
+def _pytool_process(*argv: str) -> tuple[subprocess.Popen, int]:
+    """`python -m pytool ARGV` under a terminal (a pty): (process, the terminal's master side)."""
+    master, slave = os.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "pytool", *argv], stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    return proc, master
+
+
+def _read_until(fd: int, marker: bytes, seen: bytearray, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while marker not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0, f"{marker!r} not seen; got {bytes(seen[-300:])!r}"
+        if select.select([fd], [], [], left)[0]:
+            try:
+                seen += os.read(fd, 4096)
+            except OSError:
+                break
+
+
+def test_repl_over_telnet_under_a_terminal(url):
+    proc, fd = _pytool_process("-p", url, "repl")
+    seen = bytearray()
+    try:
+        _read_until(fd, b"Connected to", seen)
+        os.write(fd, b"\r")
+        _read_until(fd, b">>> ", seen)
+        os.write(fd, b"print(6 * 7)\r")
+        _read_until(fd, b"42\r\n", seen)
+        os.write(fd, b"\x1d")  # Ctrl-] leaves
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(fd)
+
+
+def test_pytool_test_gatt_server_example_over_telnet(url, tmp_path):
+    """`pytool -p telnet://... test examples/gatt_server`: deploy over WiFi, reset, then the over-the-air tests
+    on the simulated board's radio (found from its telnet URL)."""
+    project = tmp_path / "gatt_server"
+    shutil.copytree(Path(__file__).parents[2] / "examples" / "gatt_server", project)
+    env = dict(os.environ)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytool", "-p", url, "test", str(project)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert " passed" in proc.stdout + proc.stderr
