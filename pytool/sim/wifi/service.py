@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 DEFAULT_USER = "micro"
 DEFAULT_PASSWORD = "python"
 DEFAULT_TIMEOUT_S = 300
+MIN_TIMEOUT_S = 5  # serverstask.h SERVERS_MIN_TIMEOUT_MS
+MAX_LOGIN = 32  # SERVERS_USER_PASS_LEN_MAX
 FS_TIMEOUT_S = 10.0  # one file operation on the board (its IRQ thread)
 BOOT_WAIT_S = 10.0  # an FTP operation during a soft reset waits this long for the next interpreter
 
@@ -139,7 +141,9 @@ class WifiService:
     # ------------------------------------------------------------------ bridge service
     async def call(self, method: str, args: list, conn: BridgeConnection) -> Any:
         if method == "init":
-            self.user, self.password, self.timeout_s = str(args[0]), str(args[1]), int(args[2])
+            # checked on the device too (firmware/device/network.py); device code is untrusted: again here
+            self.user, self.password = str(args[0])[:MAX_LOGIN], str(args[1])[:MAX_LOGIN]
+            self.timeout_s = max(MIN_TIMEOUT_S, int(args[2]))
             if not self.running:
                 await self.start()
             return None
@@ -151,7 +155,7 @@ class WifiService:
             return self.running
         if method == "timeout":
             if args:
-                self.timeout_s = int(args[0])
+                self.timeout_s = max(MIN_TIMEOUT_S, int(args[0]))
                 return None
             return self.timeout_s
         raise ValueError(f"unknown wifi method {method}")
