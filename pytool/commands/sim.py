@@ -63,9 +63,10 @@ def list_() -> None:
         if not records:
             out.print("No simulators running.")
             return
-        table = Table("name", "board", "port", "rfc2217", "hci", box=None, header_style="bold")
+        table = Table("name", "board", "port", "rfc2217", "hci", "telnet", box=None, header_style="bold")
         for r in records:
-            table.add_row(r.name, r.board, r.pty or "(unplugged)", r.rfc2217 or "-", r.hci or "-")
+            telnet = (r.wifi or {}).get("telnet") or "-"
+            table.add_row(r.name, r.board, r.pty or "(unplugged)", r.rfc2217 or "-", r.hci or "-", telnet)
         out.print(table)
 
     emit([r.to_json() for r in records], human)
