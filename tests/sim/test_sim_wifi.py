@@ -185,3 +185,24 @@ def test_server_deinit_init_login_and_idle_timeout(sim, serial_repl):
         with pytest.raises(ftplib.error_perm, match=r"^530"):
             f.login("micro", "python")
     serial_repl.exec("network.Server(login=('micro', 'python'), timeout=300)")
+
+
+def test_ctrl_f_over_telnet_soft_resets_and_safe_boots_at_the_next_hard_reset(sim):
+    """telnet.c: Ctrl-F sets the safe-boot flag and injects Ctrl-D; the flag counts at the next hard reset, which
+    also ends the telnet session (the board's WiFi goes down with it)."""
+    port = telnet_port(sim)
+    with RawTelnet(port) as t:
+        t.login()
+        t.send(b"\r")
+        t.read_until(b">>> ")
+        t.send(b"\x06")
+        t.read_until(b"PYB: soft reboot")
+        t.read_until(b">>> ", timeout=30)
+        t.send(b"import machine; machine.reset()\r")
+        assert t.closed_by_peer(timeout=30)
+    wait_listening(port)
+    time.sleep(0.6)
+    with RawTelnet(port) as t:
+        t.login()
+        t.send(b"import pycom; print(pycom.bootmgr()[2])\r")
+        assert b"SafeBoot: True" in t.read_until(b"SafeBoot: True", timeout=15)
