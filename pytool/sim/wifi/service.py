@@ -71,6 +71,8 @@ class WifiService:
         self.data = Listener(self.ftp.handle_data)
         self._tasks: set[asyncio.Task] = set()
         self.drop_after: int | None = None  # "wifi-drop" fault: cut every client after this many more bytes
+        self.bytes_received = 0  # from all WiFi clients since the simulator started
+        self.drops = 0  # links cut by the fault
 
     def _listeners(self) -> tuple[Listener, ...]:
         return (self.telnet_listener, self.ftp_listener, self.data)
@@ -111,12 +113,14 @@ class WifiService:
     # ------------------------------------------------------------------ link faults
     def received(self, n: int) -> bool:
         """`n` bytes came from a WiFi client; True when the link is cut here (every client reset, the chunk lost)."""
+        self.bytes_received += n
         if self.drop_after is None:
             return False
         self.drop_after -= n
         if self.drop_after > 0:
             return False
         self.drop_after = None
+        self.drops += 1
         self.telnet.close_sessions(abort=True)
         self.ftp.close_sessions(abort=True)
         return True
@@ -124,14 +128,16 @@ class WifiService:
     async def fault(self, request: dict[str, Any]) -> dict[str, Any]:
         """Control op "wifi-drop": `{"after": N}` cuts the WiFi link (all clients reset, as when the board leaves the
         access point) once N more bytes have come from clients; `{"after": null}` cancels it. The servers keep
-        listening."""
+        listening. Without "after": the status (bytes received from clients so far, links cut)."""
+        if "after" not in request:  # a status request
+            return {"wifi_drop_after": self.drop_after, "received": self.bytes_received, "drops": self.drops}
         after = request.get("after")
         if after is not None and (not isinstance(after, int) or after < 0):
             raise ValueError("after must be a byte count >= 0 or null")
         self.drop_after = after
         if after == 0:
             self.received(0)
-        return {"wifi_drop_after": self.drop_after}
+        return {"wifi_drop_after": self.drop_after, "received": self.bytes_received, "drops": self.drops}
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
