@@ -15,8 +15,11 @@ from pytool.sim.wifi.service import WifiService
 __all__ = ["WifiService", "install"]
 
 
-async def install(board: Any) -> dict[str, Any]:
-    """Register the "wifi" service for `board` and return its endpoints."""
+async def install(board: Any) -> dict[str, Any] | None:
+    """Register the "wifi" service for `board` and return its endpoints (None: not a Pycom module, no servers)."""
+    catalogue = getattr(board, "board", None)
+    if catalogue is not None and not getattr(catalogue, "is_pycom", True):
+        return None
     service = WifiService(board)
     endpoints = await service.reserve_ports()
     board.services["wifi"] = service
