@@ -206,3 +206,10 @@ def test_ctrl_f_over_telnet_soft_resets_and_safe_boots_at_the_next_hard_reset(si
         t.login()
         t.send(b"import pycom; print(pycom.bootmgr()[2])\r")
         assert b"SafeBoot: True" in t.read_until(b"SafeBoot: True", timeout=15)
+
+
+def test_a_generic_esp32_has_no_wifi_servers(tmp_path):
+    from pytool.sim.testing import running_sim
+
+    with running_sim("esp32", name="wifiesp32", state_dir=tmp_path / "s", data_dir=tmp_path / "d") as rec:
+        assert rec.wifi is None
