@@ -20,7 +20,7 @@ except ImportError:  # pragma: no cover
     import click
 
 from pytool import __version__
-from pytool.commands import board, devices, firmware, flash, sim, sync, test
+from pytool.commands import board, demo, devices, firmware, flash, sim, sync, test
 from pytool.console import err, options
 from pytool.errors import PytoolError
 
@@ -59,7 +59,7 @@ def root(
     """Global options; accepted before or after the command (they are taken out of argv by `main`)."""
 
 
-for _module in (devices, flash, firmware, sync, board, test, sim):
+for _module in (devices, flash, firmware, sync, board, test, sim, demo):
     _module.register(app)
 
 _VALUE_OPTIONS = {"--port", "-p"}

@@ -88,21 +88,96 @@ def _string_list(raw: object, key: str, where: str) -> list[str]:
     raise UsageError(f"{where}: {key} must be a list of strings")
 
 
+@dataclass(frozen=True)
+class Setting:
+    """One pytool.toml key: its TOML type, default and meaning (docs/config.md is checked against this table)."""
+
+    key: str  # "port", or "ble.name" for a key of the [ble] table
+    kind: type | tuple[type, ...]
+    expected: str  # the type as the error message names it
+    default: str
+    meaning: str
+
+
+SETTINGS = (
+    Setting(
+        "port",
+        str,
+        "a string",
+        "the single attached board",
+        "the board to use: device path, pyserial URL or sim:NAME (`--port` and PYTOOL_PORT take precedence)",
+    ),
+    Setting(
+        "board", str, "a string", "from the connected board", "catalogue key of the board (lopy4, wipy3, esp32, ...)"
+    ),
+    Setting(
+        "firmware",
+        str,
+        "a string",
+        "Pycom 1.20.2.r4 for `check`",
+        "firmware the project is written for: a version "
+        "(`1.20.2.r4`) or an archive path; `deploy` flashes it when the board runs something else",
+    ),
+    Setting("sync_folder", str, "a string", "the project folder", "the folder whose contents go to /flash"),
+    Setting(
+        "ignore",
+        (list, str),
+        "a list of strings",
+        "[]",
+        "gitignore-style patterns never deployed, on top of .gitignore and the defaults",
+    ),
+    Setting("reset_after_sync", (str, bool), '"soft", "hard" or false', "false", "reset the board after a sync"),
+    Setting("ble", dict, "a table", "", "Bluetooth settings of the over-the-air tests"),
+    Setting("ble.name", str, "a string", "none", "the name the board advertises; the over-the-air tests look for it"),
+    Setting("wifi", dict, "a table", "", 'login of a Pycom board reached over WiFi (`port = "telnet://..."`)'),
+    Setting("wifi.user", str, "a string", '"micro"', "telnet/FTP user (PYTOOL_USER takes precedence)"),
+    Setting(
+        "wifi.password",
+        str,
+        "a string",
+        '"python"',
+        "telnet/FTP password (PYTOOL_PASSWORD takes precedence); never printed",
+    ),
+)
+_SETTINGS = {s.key: s for s in SETTINGS}
+
+
+def _validate(raw: dict, path: Path, prefix: str = "") -> None:
+    """Refuse unknown keys and wrong types with one line naming the key, the expected type and the file."""
+    for key, value in raw.items():
+        full = prefix + key
+        setting = _SETTINGS.get(full)
+        if setting is None:
+            known = ", ".join(s.key for s in SETTINGS if s.key.startswith(prefix) and "." not in s.key[len(prefix) :])
+            raise UsageError(
+                f"{path}: unknown setting '{full}'",
+                f"known settings{' in [' + prefix[:-1] + ']' if prefix else ''}: {known}",
+            )
+        if not isinstance(value, setting.kind):
+            raise UsageError(
+                f"{path}: {full} must be {setting.expected}, not {type(value).__name__} {value!r}",
+                "see docs/config.md for every pytool.toml key",
+            )
+        if isinstance(value, dict):
+            _validate(value, path, full + ".")
+
+
 def load_pytool_toml(path: Path) -> ProjectConfig:
-    """Read a pytool.toml."""
+    """Read and validate a pytool.toml (types, known keys, a board from the catalogue)."""
     try:
         raw = tomllib.loads(path.read_text())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"cannot read {path}: {exc}", "fix the file or write a new one with `pytool init`") from exc
-    known = {"port", "board", "firmware", "sync_folder", "ignore", "reset_after_sync", "ble", "wifi"}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise UsageError(
-            f"{path}: unknown setting(s) {', '.join(unknown)}", f"known settings: {', '.join(sorted(known))}"
-        )
+    _validate(raw, path)
+    if "board" in raw:
+        from pytool.boards import catalogue
+
+        if raw["board"].lower() not in catalogue():
+            raise UsageError(
+                f"{path}: board '{raw['board']}' is not a board pytool knows",
+                f"choose one of: {', '.join(catalogue())}",
+            )
     ble = raw.get("ble") or {}
-    if not isinstance(ble, dict):
-        raise UsageError(f'{path}: [ble] must be a table, e.g. [ble] name = "gatt-demo"')
     return ProjectConfig(
         root=path.parent.resolve(),
         port=raw.get("port"),
@@ -112,17 +187,10 @@ def load_pytool_toml(path: Path) -> ProjectConfig:
         ignore=_string_list(raw.get("ignore"), "ignore", str(path)),
         reset_after_sync=_reset_value(raw.get("reset_after_sync"), str(path)),
         ble_name=ble.get("name"),
-        wifi_user=_wifi(raw, path, "user"),
-        wifi_password=_wifi(raw, path, "password"),
+        wifi_user=(raw.get("wifi") or {}).get("user") or None,
+        wifi_password=(raw.get("wifi") or {}).get("password") or None,
         source=CONFIG_NAME,
     )
-
-
-def _wifi(raw: dict, path: Path, key: str) -> str | None:
-    wifi = raw.get("wifi") or {}
-    if not isinstance(wifi, dict) or not isinstance(wifi.get(key, ""), str):
-        raise UsageError(f'{path}: [wifi] must be a table of strings, e.g. [wifi] user = "micro"')
-    return wifi.get(key) or None
 
 
 _JSON_COMMENT = re.compile(r'("(?:\\.|[^"\\])*")|//[^\n]*|/\*.*?\*/', re.S)

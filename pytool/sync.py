@@ -27,6 +27,7 @@ from pathlib import Path
 import pathspec
 
 from pytool.board import Board, Capabilities, literal, register_helpers
+from pytool.board_input import local_path
 from pytool.check import CheckReport
 from pytool.config import TOOL_FILES, ProjectConfig
 from pytool.errors import PytoolError, UsageError
@@ -106,23 +107,56 @@ def _hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _walk(top: Path, keep: Callable[[str, bool], bool]) -> list[tuple[str, Path]]:
-    found = []
-    for dirpath, dirnames, filenames in os.walk(top):
-        base = Path(dirpath)
-        rel_dir = base.relative_to(top).as_posix()
-        prefix = "" if rel_dir == "." else rel_dir + "/"
-        dirnames[:] = sorted(
-            d for d in dirnames if not _is_venv(base / d) and not (base / d).is_symlink() and keep(prefix + d, True)
+def _followed(path: Path, rel: str, boundary: Path, follow_links: bool) -> Path:
+    """Where the link `path` leads; one-line errors for a loop, a dangling link, or (unless `follow_links`) a link
+    leading out of `boundary`."""
+    hint = "remove the link, or add it to `ignore` in pytool.toml"
+    try:
+        real = path.resolve(strict=True)
+    except FileNotFoundError:
+        raise UsageError(f"{rel} is a link to {os.readlink(path)}, which does not exist", hint) from None
+    except (RuntimeError, OSError) as exc:  # RuntimeError before Python 3.13, OSError(ELOOP) after
+        raise UsageError(f"{rel} is a symbolic link loop ({exc})", hint) from None
+    if not follow_links and not real.is_relative_to(boundary):
+        raise UsageError(
+            f"{rel} links to {real}, outside the project: pytool does not follow it",
+            "pass --follow-links to upload what it points to, or add it to `ignore` in pytool.toml",
         )
-        for name in sorted(filenames):
-            if keep(prefix + name, False):
-                found.append((prefix + name, base / name))
+    return real
+
+
+def _walk(
+    top: Path, keep: Callable[[str, bool], bool], follow_links: bool = False, boundary: Path | None = None
+) -> list[tuple[str, Path]]:
+    """(relative path, path) of the files below `top` that `keep(rel, is_dir)` accepts, sorted by name.
+
+    Links are followed when they stay inside `boundary` (default `top`), or anywhere with `follow_links`;
+    a folder reached twice through links is walked once."""
+    boundary = (boundary or top).resolve()
+    seen = {top.resolve()}
+    found: list[tuple[str, Path]] = []
+
+    def visit(folder: Path, prefix: str) -> None:
+        for name in sorted(os.listdir(folder)):
+            path, rel = folder / name, prefix + name
+            is_dir = path.is_dir()
+            if not keep(rel, is_dir) or (is_dir and _is_venv(path)):
+                continue
+            real = _followed(path, rel, boundary, follow_links) if path.is_symlink() else None
+            if not is_dir:
+                found.append((rel, path))
+            elif real is None or real not in seen:
+                seen.add(real or path.resolve())
+                visit(path, rel + "/")
+
+    visit(top, "")
     return found
 
 
-def collect(config: ProjectConfig, include_device_lib: bool = True) -> list[LocalFile]:
-    """Every file `sync` deploys: the sync folder minus ignored files, plus device_lib/ into lib/."""
+def collect(config: ProjectConfig, include_device_lib: bool = True, follow_links: bool = False) -> list[LocalFile]:
+    """Every file `sync` deploys: the sync folder minus ignored files, plus device_lib/ into lib/.
+
+    Links inside the project are followed; links out of it only with `follow_links`."""
     root = config.sync_root
     if not root.is_dir():
         raise UsageError(f"the sync folder {root} does not exist", "fix sync_folder in the project config")
@@ -144,7 +178,7 @@ def collect(config: ProjectConfig, include_device_lib: bool = True) -> list[Loca
         for rel, path in _walk(device_lib_dir(), lambda r, d: not lib_spec.match_file(r + "/" if d else r)):
             data = path.read_bytes()
             files[f"{LIB_DIR}/{rel}"] = LocalFile(f"{LIB_DIR}/{rel}", path, _hash(data), len(data))
-    for rel, path in _walk(root, keep):  # the project wins over device_lib for the same path
+    for rel, path in _walk(root, keep, follow_links, config.root):  # the project wins over device_lib (same path)
         data = path.read_bytes()
         files[rel] = LocalFile(rel, path, _hash(data), len(data))
     return [files[k] for k in sorted(files)]
@@ -430,6 +464,7 @@ def sync_project(
     run_check: bool = True,
     mpy: bool = False,
     reset: bool = True,
+    follow_links: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> SyncOutcome:
     """`pytool sync`: check (refusing on errors before anything changes), plan, apply, reset if configured.
@@ -440,7 +475,7 @@ def sync_project(
 
     started = time.monotonic()
     board.cache_helpers = True
-    files = collect(config)
+    files = collect(config, follow_links=follow_links)
     lib = device_lib_dir().resolve()
     project_py = [(f.source, f.rel) for f in files if lib not in f.source.resolve().parents]
     the_plan = None if mpy else plan(board, files, mirror)
@@ -505,7 +540,9 @@ def put(board: Board, local: Path, remote: str | None, progress: Callable[[int],
         target = target.rstrip("/") + "/" + local.resolve().name
     base = board_rel(board, target)
     if local.is_dir():
-        pairs = [(f"{base}/{rel}" if base else rel, path) for rel, path in _walk(local, lambda r, d: True)]
+        pairs = [
+            (f"{base}/{rel}" if base else rel, path) for rel, path in _walk(local, lambda r, d: True, follow_links=True)
+        ]
     else:
         pairs = [(base, local)]
     files = []
@@ -527,9 +564,10 @@ def get(board: Board, remote: str, local: Path, progress: Callable[[int], None] 
         dest.write_bytes(board.read_file(path, progress))
         return [dest]
     top = local / name if local.is_dir() else local
+    # every name the board gives is checked before the first byte is written
+    entries = [(entry, size, local_path(top, path, entry)) for entry, size in board.listdir(path, recursive=True)]
     written = []
-    for entry, size in board.listdir(path, recursive=True):
-        dest = top / entry[len(path) :].lstrip("/")
+    for entry, size, dest in entries:
         if size < 0:
             dest.mkdir(parents=True, exist_ok=True)
             continue

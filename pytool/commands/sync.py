@@ -33,6 +33,9 @@ def sync(
     no_check: bool = typer.Option(False, "--no-check", help="Sync even if `pytool check` finds errors."),
     mpy: bool = typer.Option(False, "--mpy", help="Upload .py files precompiled to .mpy (not boot.py/main.py)."),
     no_reset: bool = typer.Option(False, "--no-reset", help="Do not reset afterwards (reset_after_sync)."),
+    follow_links: bool = typer.Option(
+        False, "--follow-links", help="Upload what links leading out of the project point to (default: refuse)."
+    ),
 ) -> None:
     """Put the project and device_lib/ on the board's /flash: only what changed, verified."""
     from pytool.board import Board
@@ -60,6 +63,7 @@ def sync(
             run_check=not no_check,
             mpy=mpy,
             reset=not no_reset,
+            follow_links=follow_links,
             progress=lambda done, total: bar.update(task, completed=done, total=total, visible=True),
         )
         summary = outcome.to_json(board) | {"config": cfg.source}
