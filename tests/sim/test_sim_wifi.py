@@ -187,6 +187,23 @@ def test_server_deinit_init_login_and_idle_timeout(sim, serial_repl):
     serial_repl.exec("network.Server(login=('micro', 'python'), timeout=300)")
 
 
+def test_telnet_does_not_go_through_the_usb_cable(sim):
+    """Pulling the USB cable (a "cut" fault) or line noise on the serial wire leaves the WiFi session alone."""
+    from pytool.sim.control import SimControl
+
+    control = SimControl(sim.control)
+    with RawTelnet(telnet_port(sim)) as t:
+        t.login()
+        control.request({"op": "fault", "name": "flip", "params": {"rate": 0.5}, "repeat": True})
+        control.request({"op": "fault", "name": "cut", "params": {"after_s": 0, "down_s": 3}})
+        time.sleep(0.5)
+        assert control.request({"op": "fault"})["injected"].get("cut") == 1  # the cable is out now
+        t.send(b"print(6 * 7)\r")
+        assert t.read_until(b"42\r\n>>> ").endswith(b"\r\n42\r\n>>> ")
+        control.request({"op": "fault", "clear": True})
+    time.sleep(3.5)  # the cable is back
+
+
 def test_ctrl_f_over_telnet_soft_resets_and_safe_boots_at_the_next_hard_reset(sim):
     """telnet.c: Ctrl-F sets the safe-boot flag and injects Ctrl-D; the flag counts at the next hard reset, which
     also ends the telnet session (the board's WiFi goes down with it)."""

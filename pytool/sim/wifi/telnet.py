@@ -105,9 +105,7 @@ class TelnetDecoder:
 
 
 class TelnetSession:
-    """One connected client: login, then a terminal on the REPL (a front end of the board while attached)."""
-
-    is_open = True
+    """One connected client: login, then a terminal on the REPL (one of the board's `terminals` while attached)."""
 
     def __init__(self, server: TelnetServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.server = server
@@ -118,16 +116,13 @@ class TelnetSession:
         self._pending = bytearray()
         self._closed = False
 
-    # front-end interface (pytool.sim.serial_port.FrontEnd): the board writes its UART output here
+    # a terminal of the board (SimBoard.terminals): the firmware's output
     def write(self, data: bytes) -> None:
         if self._closed or self.writer.is_closing():
             return
         if self.writer.transport.get_write_buffer_size() > TX_LIMIT:
             return
         self.writer.write(data.replace(b"\xff", b"\xff\xff"))
-
-    def baud(self) -> int:
-        return 115200
 
     def close(self, abort: bool = False) -> None:
         """Drop the client: closed (idle timeout, server stopped) or reset (`abort`: the link is lost)."""
@@ -247,23 +242,26 @@ class TelnetServer:
                 self._idle.set()
 
     def attach(self, session: TelnetSession) -> None:
-        """The session becomes a terminal of the REPL: it gets the UART's output from now on."""
-        self.board.front_ends.append(session)
+        """The session becomes a terminal of the REPL: it gets the firmware's output from now on (not through
+        the serial wire: a pulled USB cable or line noise does not touch WiFi)."""
+        self.board.terminals.append(session.write)
         self.board.port_open(session, True)
 
     def detach(self, session: TelnetSession) -> None:
-        if session in self.board.front_ends:
-            self.board.front_ends.remove(session)
+        if session.write in self.board.terminals:
+            self.board.terminals.remove(session.write)
             self.board.port_open(session, False)
 
     def terminal_input(self, data: bytes) -> None:
         """Bytes typed on the telnet terminal. Ctrl-F (when armed) is Pycom's telnet.c: set the safe-boot flag and
         soft-reset (Ctrl-D); it takes effect at the next hard reset."""
         runtime = self.board.runtime
-        if 6 in data and runtime is not None and getattr(runtime, "_reset_char", True):
+        if runtime is None:
+            return
+        if 6 in data and getattr(runtime, "_reset_char", True):
             data = data.replace(b"\x06", b"\x04")
             self.board._safe_boot_next = True
-        self.board.feed(data)
+        runtime.feed(data)
 
     def close_sessions(self, abort: bool = False) -> None:
         if self.session is not None:
