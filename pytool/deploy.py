@@ -184,7 +184,9 @@ def _firmware_step(cfg: project_config.ProjectConfig, resolved: Target, options:
         archive = simulator_firmware(board_key, version or "")
     from pytool.firmware import load_firmware
     from pytool.flash import FlashOptions, flash
+    from pytool.transports import require_serial
 
+    require_serial(resolved.spec, "flashing")
     fw = load_firmware(archive)
     outcome = flash(fw, resolved, FlashOptions(board=cfg.board))
     if fw.identity is not None:

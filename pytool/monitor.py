@@ -174,6 +174,8 @@ class BoardMonitor:
                 self._serial.write(repl.HARD_RESET_LINE)
             else:
                 repl.soft_reset(self._serial.write)
+        if hard and self.target.url.lower().startswith("telnet://"):
+            return self._reconnect_after_reset(mark, boot_timeout)
         restarted = self.capture.search(RESET_SIGN if hard else repl.SOFT_REBOOT.decode(), mark, boot_timeout)
         if restarted is None:
             raise MonitorError(
@@ -182,6 +184,29 @@ class BoardMonitor:
             )
         wait = boot_timeout if main_timeout is None else main_timeout
         return self.capture.search(BOOT_PROMPT, restarted[1], wait) is not None
+
+    def _reconnect_after_reset(self, mark: int, boot_timeout: float) -> bool:
+        """Over telnet (WiFi) a hard reset ends the session and the boot text goes to the UART only: wait for the
+        link to drop, then log in again once the board's server is back (True: the board is up again)."""
+        if self.capture.search(r"\[pytool: serial port lost", mark, boot_timeout) is None:
+            raise MonitorError(f"the board did not reset within {boot_timeout:g} s", self.capture.tail(10, mark))
+        self._reader.join(timeout=2)
+        deadline = time.monotonic() + boot_timeout
+        while True:
+            with contextlib.suppress(Exception):
+                self._serial.close()
+            try:
+                self._serial.open()  # connects and logs in again
+                break
+            except Exception as exc:  # refused or no prompt yet: the board is still booting
+                if time.monotonic() > deadline:
+                    raise MonitorError(
+                        f"the board's telnet server did not come back within {boot_timeout:g} s: {exc}"
+                    ) from exc
+                time.sleep(0.5)
+        self._reader = threading.Thread(target=self._drain, name=f"hil-serial-{self.port}", daemon=True)
+        self._reader.start()
+        return True
 
     def close(self) -> None:
         """Stop the reader and release the port."""

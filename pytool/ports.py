@@ -226,6 +226,18 @@ def _sim_port(spec: str) -> Target:
     return Target(spec, rec.pty, "sim", SIM_FAMILY.name, rec.name, rec.board, spec, "sim", board_source="simulator")
 
 
+@port_kind("telnet://")
+def _telnet_port(spec: str) -> Target:
+    """A Pycom board over WiFi: its telnet REPL (file bodies over its FTP server; pytool/transports). No reset
+    lines: resets go through the REPL, and flashing needs a serial port."""
+    from pytool.transports import register, simulator_of
+
+    register()
+    sim = simulator_of(spec)
+    ble = f"sim:{sim}" if sim else None
+    return Target(spec, spec, "none", "Pycom telnet REPL (WiFi)", sim, ble=ble, kind="telnet")
+
+
 @port_kind("rfc2217://")
 def _rfc2217_port(spec: str) -> Target:
     """A network serial port with modem lines (RFC 2217): DTR/RTS resets work through it."""

@@ -35,6 +35,7 @@ from pytool.check import CheckReport
 from pytool.config import TOOL_FILES, ProjectConfig
 from pytool.errors import PytoolError, UsageError
 from pytool.paths import device_lib_dir
+from pytool.transports import ftp_link
 
 #: Never deployed (gitignore syntax): VCS, virtualenvs, caches, editors, tests, the tool's own files.
 DEFAULT_IGNORE = [
@@ -339,6 +340,7 @@ def apply(
         ops.append(f"_pt_md({literal(tmp_dir + '/x')})")
     finished: list[str] = []
     size = done = 0
+    link = ftp_link.open_link(board.target.spec) if the_plan.upload else None  # WiFi: bodies over FTP
 
     def flush(deletions: list[str] = (), last: bool = False) -> None:
         nonlocal ops, finished, size, done
@@ -351,7 +353,15 @@ def apply(
         ops, finished, size, done = [], [], 0, 0
 
     try:
-        for index, local in enumerate(the_plan.upload):
+        if link is not None:  # WiFi: the bodies went to the temp files over FTP; commit them in batches
+            board.exec("\n".join([*ops, ""]), timeout=60)  # helpers and the temp folder
+            ops = []
+            for tmp, rel, sha in ftp_link.upload(link, the_plan.upload, tmp_dir, result, progress):
+                finished.append(f"({literal(tmp)},{literal(rel)},{literal(sha)})")
+                if len(finished) >= FILES_PER_EXEC:
+                    flush()
+            result.compressed = False
+        for index, local in enumerate(the_plan.upload if link is None else []):
             data = local.read()
             tmp = f"{tmp_dir}/{index}"
             for offset in range(0, max(len(data), 1), budget):

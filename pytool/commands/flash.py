@@ -78,9 +78,11 @@ def flash(
     from pytool.firmware import load_firmware
     from pytool.flash import FlashOptions
     from pytool.flash import flash as do_flash
+    from pytool.transports import require_serial
 
-    fw = load_firmware(firmware)
     port = target(ctx)
+    require_serial(port.spec, "flashing")
+    fw = load_firmware(firmware)
     opts = FlashOptions(
         baud=baud,
         skip_unchanged=not no_skip,
@@ -120,8 +122,10 @@ def erase(
 ) -> None:
     """Erase the firmware (and with --all the whole chip, after backing up the config block)."""
     from pytool.flash import erase as do_erase
+    from pytool.transports import require_serial
 
     port = target(ctx)
+    require_serial(port.spec, "erasing the flash")
     result = do_erase(port, all_, baud, reset, say=lambda m: status(escape(m)), debug=options.debug)
 
     def human() -> None:

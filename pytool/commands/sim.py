@@ -20,6 +20,10 @@ def _print_record(record: registry.SimRecord) -> None:
     out.print(f"  control  {record.control}")
     if record.hci:
         out.print(f"  hci      {record.hci}")
+    if record.wifi:
+        out.print(
+            f"  telnet   {record.wifi['telnet']}  ftp {record.wifi['ftp']} (data port {record.wifi['ftp_data_port']})"
+        )
     out.print(f"  flash    {record.flash}")
 
 
@@ -59,9 +63,10 @@ def list_() -> None:
         if not records:
             out.print("No simulators running.")
             return
-        table = Table("name", "board", "port", "rfc2217", "hci", box=None, header_style="bold")
+        table = Table("name", "board", "port", "rfc2217", "hci", "telnet", box=None, header_style="bold")
         for r in records:
-            table.add_row(r.name, r.board, r.pty or "(unplugged)", r.rfc2217 or "-", r.hci or "-")
+            telnet = (r.wifi or {}).get("telnet") or "-"
+            table.add_row(r.name, r.board, r.pty or "(unplugged)", r.rfc2217 or "-", r.hci or "-", telnet)
         out.print(table)
 
     emit([r.to_json() for r in records], human)

@@ -92,6 +92,8 @@ class SimBoard:
         self.services: dict[str, Any] = {}  # host services for device code (Bluetooth registers "bt")
         self.front_ends: list[FrontEnd] = []
         self.monitors: list[Callable[[bytes], None]] = []  # observers of everything the UART sends
+        # REPL terminals beside the UART (Pycom's telnet, as dupterm): the firmware's output, no serial-wire faults
+        self.terminals: list[Callable[[bytes], None]] = []
         self.control: Any = None  # the ControlServer (daemon): `board.control.add_handler(op, fn)`
         self.on_shutdown: list[Callable[[], Any]] = []  # called (and awaited if async) when the daemon exits
         self.faults = FaultInjector(self)  # wire, flash and BLE faults on demand (pytool.sim.faults)
@@ -134,10 +136,14 @@ class SimBoard:
 
     @property
     def port_is_open(self) -> bool:
-        return any(fe.is_open for fe in self.front_ends)
+        """Someone listens to the firmware's output: an open serial front end or a REPL terminal."""
+        return any(fe.is_open for fe in self.front_ends) or bool(self.terminals)
 
     def write(self, data: bytes) -> None:
-        """Bytes the board transmits on its UART (to every open front end, through the fault injector)."""
+        """Bytes the board transmits on its UART (to every open front end, through the fault injector), and to its
+        other REPL terminals (telnet)."""
+        for terminal in list(self.terminals):
+            terminal(data)
         self.faults.board_to_host(data, self._transmit)
 
     def _transmit(self, data: bytes) -> None:
