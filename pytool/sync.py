@@ -29,7 +29,6 @@ import pathspec
 
 from pytool import board_code
 from pytool.board import BoardCodeError, BoardSession, literal, register_helpers
-from pytool.board_input import local_path
 from pytool.capabilities import Capabilities
 from pytool.check import CheckReport
 from pytool.config import TOOL_FILES, ProjectConfig
@@ -106,7 +105,8 @@ def ignore_rules(config: ProjectConfig) -> tuple[pathspec.PathSpec, pathspec.Pat
     return _spec(lines), project_spec
 
 
-def _hash(data: bytes) -> str:
+def sha256_hex(data: bytes) -> str:
+    """The SHA-256 of `data` in hex, as the board writes it in its manifest."""
     return hashlib.sha256(data).hexdigest()
 
 
@@ -128,7 +128,7 @@ def _followed(path: Path, rel: str, boundary: Path, follow_links: bool) -> Path:
     return real
 
 
-def _walk(
+def walk_files(
     top: Path, keep: Callable[[str, bool], bool], follow_links: bool = False, boundary: Path | None = None
 ) -> list[tuple[str, Path]]:
     """(relative path, path) of the files below `top` that `keep(rel, is_dir)` accepts, sorted by name.
@@ -178,12 +178,12 @@ def collect(config: ProjectConfig, include_device_lib: bool = True, follow_links
     files: dict[str, LocalFile] = {}
     if include_device_lib and device_lib_dir().is_dir():
         lib_spec = _spec([*DEFAULT_IGNORE, "*.md", "*.txt"])
-        for rel, path in _walk(device_lib_dir(), lambda r, d: not lib_spec.match_file(r + "/" if d else r)):
+        for rel, path in walk_files(device_lib_dir(), lambda r, d: not lib_spec.match_file(r + "/" if d else r)):
             data = path.read_bytes()
-            files[f"{LIB_DIR}/{rel}"] = LocalFile(f"{LIB_DIR}/{rel}", path, _hash(data), len(data))
-    for rel, path in _walk(root, keep, follow_links, config.root):  # the project wins over device_lib (same path)
+            files[f"{LIB_DIR}/{rel}"] = LocalFile(f"{LIB_DIR}/{rel}", path, sha256_hex(data), len(data))
+    for rel, path in walk_files(root, keep, follow_links, config.root):  # the project wins over device_lib (same path)
         data = path.read_bytes()
-        files[rel] = LocalFile(rel, path, _hash(data), len(data))
+        files[rel] = LocalFile(rel, path, sha256_hex(data), len(data))
     return [files[k] for k in sorted(files)]
 
 
@@ -193,7 +193,7 @@ def precompile(files: list[LocalFile], compiled: dict[str, bytes]) -> list[Local
     for f in files:
         mpy = compiled.get(f.rel)
         if f.rel.endswith(".py") and f.rel not in ("boot.py", "main.py") and mpy is not None:
-            out.append(LocalFile(f.rel[:-3] + ".mpy", f.source, _hash(mpy), len(mpy), mpy))
+            out.append(LocalFile(f.rel[:-3] + ".mpy", f.source, sha256_hex(mpy), len(mpy), mpy))
         else:
             out.append(f)
     return out
@@ -546,67 +546,3 @@ def _check_same_project(the_plan: Plan, project: str, allowed: bool) -> None:
         f"{len(the_plan.delete)} file(s): {shown}; nothing was changed",
         "pass --replace to replace that project, or --dry-run to see the whole plan",
     )
-
-
-# ------------------------------------------------------------------------------------------------- put / get
-
-
-def board_rel(board: BoardSession, remote: str) -> str:
-    """A board path as the sync helpers take it: relative to the board's root (/flash on Pycom)."""
-    path = board.path(remote)
-    root = board.capabilities().root
-    if root and not path.startswith(root + "/"):
-        raise UsageError(f"{path} is outside {root}", f"files on this board live under {root}/")
-    return path[len(root) + 1 :]
-
-
-def put(
-    board: BoardSession, local: Path, remote: str | None, progress: Callable[[int], None] | None = None
-) -> SyncResult:
-    """Upload a file or folder (recursively), each file via temp name + on-board hash check + rename.
-
-    The files are not recorded in the manifest: a later `sync` never deletes what `put` placed."""
-    if not local.exists():
-        raise UsageError(f"{local} does not exist")
-    target = remote or local.resolve().name
-    st = board.stat(target)
-    if (st and st[0]) or target.endswith("/"):
-        target = target.rstrip("/") + "/" + local.resolve().name
-    base = board_rel(board, target)
-    if local.is_dir():
-        pairs = [
-            (f"{base}/{rel}" if base else rel, path) for rel, path in _walk(local, lambda r, d: True, follow_links=True)
-        ]
-    else:
-        pairs = [(base, local)]
-    files = []
-    for rel, path in pairs:
-        data = path.read_bytes()
-        files.append(LocalFile(rel, path, _hash(data), len(data)))
-    return apply(board, Plan(files, [], [], False), files, progress, record=False)
-
-
-def get(board: BoardSession, remote: str, local: Path, progress: Callable[[int], None] | None = None) -> list[Path]:
-    """Download a file or (recursively) a folder; returns the local files written."""
-    path = board.path(remote)
-    st = board.stat(path)
-    if st is None:
-        raise UsageError(f"{path}: no such file or folder on the board", "list the files with `pytool ls -r`")
-    name = path.rstrip("/").rsplit("/", 1)[-1] or "root"
-    if not st[0]:
-        dest = local / name if local.is_dir() else local
-        dest.write_bytes(board.read_file(path, progress))
-        return [dest]
-    top = local / name if local.is_dir() else local
-    # every name the board gives is checked before the first byte is written
-    entries = [(entry, size, local_path(top, path, entry)) for entry, size in board.listdir(path, recursive=True)]
-    written = []
-    for entry, size, dest in entries:
-        if size < 0:
-            dest.mkdir(parents=True, exist_ok=True)
-            continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(board.read_file(entry, progress))
-        written.append(dest)
-    top.mkdir(parents=True, exist_ok=True)
-    return written

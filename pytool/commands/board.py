@@ -56,7 +56,7 @@ def get(
     local: Path = typer.Argument(Path("."), help="Local file or folder (default: current folder)."),
 ) -> None:
     """Download files from the board (folders recursively)."""
-    from pytool.sync import get as download
+    from pytool.transfer import get as download
 
     with _board(ctx) as board:
         written = download(board, remote, local)
@@ -69,7 +69,7 @@ def put(
     remote: str = typer.Argument(None, help="Board path (default: same name under /flash or /)."),
 ) -> None:
     """Upload files to the board (folders recursively), each verified by hash before it replaces the old one."""
-    from pytool.sync import put as upload
+    from pytool.transfer import put as upload
 
     with _board(ctx) as board:
         result = upload(board, local, remote)

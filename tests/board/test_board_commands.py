@@ -12,7 +12,7 @@ from pytool import cli
 from pytool.board import RESULT_MARK, BoardSession, check_payload, parse_result
 from pytool.console import options
 from pytool.errors import PytoolError, UsageError
-from pytool.sync import get, put
+from pytool.transfer import get, put
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -7,7 +7,7 @@ import pytest
 
 from pytool.board import BoardSession
 from pytool.errors import PytoolError
-from pytool.sync import get, put
+from pytool.transfer import get, put
 
 pytestmark = pytest.mark.timeout(120)
 

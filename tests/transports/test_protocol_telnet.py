@@ -171,7 +171,7 @@ def test_login_error_is_a_pytool_error_not_an_oserror(url, monkeypatch):
 
 def test_wifi_link_cut_at_random_bytes_during_sync_leaves_files_old_or_new(url, sim, capsys, tmp_path):
     """The reliability suite's sync-cut, over telnet + FTP: the simulator drops the WiFi link after N bytes."""
-    from pytool.board import Board
+    from pytool.board import BoardSession
     from pytool.sim.control import SimControl
 
     rng = random.Random(22)
@@ -187,7 +187,8 @@ def test_wifi_link_cut_at_random_bytes_during_sync_leaves_files_old_or_new(url, 
 
     project.mkdir()
     old = write_version()
-    assert pytool(capsys, "-p", url, "sync", str(project), "--no-check")[0] == 0
+    # the board holds the files of the module's other projects: this one replaces them
+    assert pytool(capsys, "-p", url, "sync", str(project), "--no-check", "--replace")[0] == 0
     control = SimControl(sim.control)
     cuts = 0
     for _ in range(4):
@@ -201,7 +202,7 @@ def test_wifi_link_cut_at_random_bytes_during_sync_leaves_files_old_or_new(url, 
             lines = [line for line in err.splitlines() if line.strip()]
             assert code == 1 and len(lines) == 1 and lines[0].startswith("Error: "), err
         time.sleep(0.5)
-        with Board.connect(sim.pty) as board:  # the serial side: every file is the old or the new one
+        with BoardSession.connect(sim.pty) as board:  # the serial side: every file is the old or the new one
             for n in names:
                 assert board.read_file(f"/flash/{n}") in (old[n], new[n]), n
         time.sleep(0.35)
