@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pytool.boards import get_board
 from pytool.firmware import load_firmware, plan_archive
-from pytool.firmware_build import build_pycom_archive, write_archive
+from pytool.firmware.build import build_pycom_archive, write_archive
 
 
 def timed(argv: list[str], env: dict[str, str]) -> float:

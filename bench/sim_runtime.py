@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import esptool
 
-from pytool.firmware_build import build_pycom_archive
+from pytool.firmware.build import build_pycom_archive
 from pytool.sim.control import SimControl
 from pytool.sim.testing import running_sim
 

@@ -142,7 +142,7 @@ def _wanted(cfg: project_config.ProjectConfig, options: DeployOptions) -> tuple[
 def simulator_firmware(board_key: str, version: str) -> Path:
     """A Pycom archive for a simulated board, built once by `pytool firmware build` logic and cached."""
     from pytool.boards import get_board
-    from pytool.firmware_build import archive_name, build_pycom_archive, write_archive
+    from pytool.firmware.build import archive_name, build_pycom_archive, write_archive
     from pytool.paths import data_home
 
     board = get_board(board_key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from pytool.firmware_build import BuiltFile, build_pycom_archive
+from pytool.firmware.build import BuiltFile, build_pycom_archive
 
 
 @cache

@@ -20,7 +20,7 @@ from pytool.firmware import (
     plan_archive,
     read_archive,
 )
-from pytool.firmware_build import build_pycom_archive, write_archive
+from pytool.firmware.build import build_pycom_archive, write_archive
 
 MB4, MB8 = 0x400000, 0x800000
 
@@ -355,7 +355,7 @@ def test_folder_and_single_images(tmp_path):
 
 
 def test_info_reports_a_broken_merged_image(tmp_path, capsys):
-    from pytool.firmware_build import build_micropython_image
+    from pytool.firmware.build import build_micropython_image
 
     image = build_micropython_image()
     path = tmp_path / "broken.bin"

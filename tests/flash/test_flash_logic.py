@@ -131,7 +131,7 @@ def test_reads_through_a_pic_are_capped_at_230400(strategy, baud, expected):
 
 def test_corrupt_single_image_refused_before_touching_the_port(tmp_path):
     from pytool.firmware import load_firmware
-    from pytool.firmware_build import build_micropython_image
+    from pytool.firmware.build import build_micropython_image
     from pytool.flash import FlashOptions, flash
     from pytool.ports import ResolvedPort
 

@@ -13,7 +13,7 @@ import pytest
 from pytool import cli
 from pytool.boards import layouts
 from pytool.firmware import boot_select
-from pytool.firmware_build import build_pycom_archive, write_archive
+from pytool.firmware.build import build_pycom_archive, write_archive
 from pytool.sim.control import SimControl
 from pytool.sim.testing import running_sim
 
@@ -273,7 +273,7 @@ def test_erase_all_backs_up_config_and_nvs(sim4, capsys, tmp_path):
 
 
 def test_stock_micropython_image_on_generic_esp32(tmp_path_factory, monkeypatch, capsys, tmp_path):
-    from pytool.firmware_build import build_micropython_image
+    from pytool.firmware.build import build_micropython_image
 
     image = tmp_path / "ESP32_GENERIC-v1.24.1.bin"
     image.write_bytes(build_micropython_image("1.24.1"))

@@ -7,7 +7,7 @@ import esptool
 import pytest
 from sim_helpers import read_flash_file
 
-from pytool.firmware_build import build_pycom_archive
+from pytool.firmware.build import build_pycom_archive
 from pytool.sim.control import SimControl
 from pytool.sim.testing import running_sim
 
