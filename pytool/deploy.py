@@ -293,15 +293,15 @@ def _advertise_step(name: str, ble: str | None, timeout: float) -> tuple[str, st
 @contextlib.contextmanager
 def throwaway_sim(board_key: str) -> Iterator[str]:
     """A simulated board for one run (erased flash in a temporary folder), stopped afterwards; yields sim:NAME."""
-    from pytool.sim import daemon
+    from pytool import sim
 
     with tempfile.TemporaryDirectory(prefix="pytool-test-") as tmp:
-        config = daemon.prepare(board_key, f"test-{board_key}-{os.getpid()}", Path(tmp) / "flash.bin")
-        record = daemon.launch(config)
+        config = sim.prepare(board_key, f"test-{board_key}-{os.getpid()}", Path(tmp) / "flash.bin")
+        record = sim.launch(config)
         try:
             yield f"sim:{record.name}"
         finally:
-            daemon.stop(record)
+            sim.stop(record)
 
 
 @dataclass

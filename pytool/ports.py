@@ -1,7 +1,7 @@
 """Serial-port discovery: which USB bridge a port is, the board family it implies, and how to reset it.
 
 `--port` accepts a device path, any pyserial URL (rfc2217://, socket://, loop://) or `sim:NAME`; with no port
-pytool picks the single attached board. Reset strategies are carried out by pytool/flash.py:
+pytool picks the single attached board. Reset strategies are carried out by pytool/reset.py:
   dtr-rts  classic ESP32 auto-reset circuit (EN and IO0 through DTR/RTS), as esptool's default reset
   pic      Pycom PIC expansion boards: 5-data-bit CDC command protocol (reference 1.6(b))
   manual   Expansion Board 2.0: the user jumpers G23 to GND and presses reset

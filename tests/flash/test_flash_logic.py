@@ -122,9 +122,10 @@ class RecordingEsp:
 def test_reads_through_a_pic_are_capped_at_230400(strategy, baud, expected):
     from pytool.flash import Session
     from pytool.ports import ResolvedPort
+    from pytool.reset import strategy_for
 
     esp = RecordingEsp()
-    session = Session(esp, ResolvedPort("p", "p", strategy, "x"), strategy, baud, 0x800000, "mac")
+    session = Session(esp, ResolvedPort("p", "p", strategy, "x"), strategy_for(strategy), baud, 0x800000, "mac")
     assert session.read(0x3FF000, 16) == b"\xff" * 16
     assert esp.calls == expected
 
