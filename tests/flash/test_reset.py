@@ -4,7 +4,7 @@ entry and exit; the PIC one at the byte level against the fake PIC."""
 from __future__ import annotations
 
 import pytest
-from fake_pic import FakePic
+from support.fake_pic import FakePic
 
 from pytool import pic, ports
 from pytool.errors import PytoolError, UsageError

@@ -9,9 +9,9 @@ import time
 from typing import NamedTuple
 
 import pytest
-from faultkit import WAIT_S, arm, clear, examples, failure_of, has_traceback, injected, record, time_limit
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from support.faults import WAIT_S, arm, clear, examples, failure_of, has_traceback, injected, record, time_limit
 
 from pytool.errors import PytoolError
 from pytool.firmware import CONFIG_BLOCK, Firmware, load_firmware

@@ -8,7 +8,7 @@ import time
 
 import esptool
 import pytest
-from sim_helpers import esptool_pty, open_port, read_until
+from support.sim import esptool_pty, open_port, read_until
 
 from pytool.boards import get_board
 from pytool.firmware.build import build_pycom_archive

@@ -10,7 +10,7 @@ import esptool
 import pytest
 import serial
 from esptool.cmds import detect_chip, detect_flash_size
-from sim_helpers import esptool_pty, module_sim, read_flash_file
+from support.sim import esptool_pty, module_sim, read_flash_file
 
 from pytool.sim import rom
 from pytool.sim.control import SimControl

@@ -1,4 +1,4 @@
-"""Helpers shared by the simulator tests: a module-scoped simulator and reading a board's serial output."""
+"""Helpers of the simulator tests: a module-scoped simulator, esptool on its pty, reading its serial output."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ from pathlib import Path
 import esptool
 import serial
 
-from pytool.sim.control import SimControl
-from pytool.sim.registry import SimRecord
-from pytool.sim.testing import running_sim
+from pytool.sim import SimControl, SimRecord, running_sim
 
 
 def module_sim(tmp_path_factory, board: str, name: str) -> Iterator[tuple[SimRecord, Path, Path]]:

@@ -6,7 +6,7 @@ import hashlib
 import struct
 
 import pytest
-from fw_fixtures import built
+from support.firmware import built
 
 from pytool.boards import layouts
 from pytool.firmware import (
