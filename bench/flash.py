@@ -46,8 +46,7 @@ def main() -> int:
     runs = args.runs or (1 if args.quick else 3)
     app_size = 0x40000 if args.quick else 0x160000
 
-    from pytool.sim.control import SimControl
-    from pytool.sim.testing import running_sim
+    from pytool.sim import SimControl, running_sim
 
     with tempfile.TemporaryDirectory(prefix="pytool-bench-flash-") as tmp:
         tmpdir = Path(tmp)

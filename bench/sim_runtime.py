@@ -26,8 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import esptool
 
 from pytool.firmware.build import build_pycom_archive
-from pytool.sim.control import SimControl
-from pytool.sim.testing import running_sim
+from pytool.sim import SimControl, running_sim
 
 MPREMOTE = [sys.executable, "-m", "mpremote"]
 

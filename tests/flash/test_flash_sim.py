@@ -14,8 +14,7 @@ from pytool import cli
 from pytool.boards import layouts
 from pytool.firmware import boot_select
 from pytool.firmware.build import build_pycom_archive, write_archive
-from pytool.sim.control import SimControl
-from pytool.sim.testing import running_sim
+from pytool.sim import SimControl, running_sim
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -17,7 +17,7 @@ from pytool.errors import PytoolError
 from pytool.firmware import CONFIG_BLOCK, Firmware, load_firmware
 from pytool.flash import FlashOptions, flash
 from pytool.ports import resolve_port
-from pytool.sim.control import SimControl
+from pytool.sim import SimControl
 
 pytestmark = time_limit(900)
 CB_MARK = b"LPWAN-MAC:70b3d5499a1b2c3d SIGFOX:0042f00d"  # a board's identity, kept across every flash

@@ -94,7 +94,7 @@ def test_sync_interrupted_by_the_board_side_leaves_old_or_new_files(sim, port, p
 
 def test_brownout_resets_the_board_like_an_esp32_and_the_next_sync_completes(sim, port, projects):
     """`brownout` after N bytes: the board resets with the ESP32's RTCWDT_BROWN_OUT_RESET; nothing is lost."""
-    from pytool.sim.control import SimControl
+    from pytool.sim import SimControl
 
     v1, v2, total = projects
     before = injected(sim.control).get("brownout", 0)

@@ -17,8 +17,7 @@ import pytest
 from pytool import sync
 from pytool.board import Board
 from pytool.errors import PytoolError
-from pytool.sim import registry
-from pytool.sim.control import SimControl
+from pytool.sim import SimControl, registry
 
 WAIT_S = 30.0  # the longest any board transition may take on a loaded machine
 DEEP = os.environ.get("PYTOOL_DEEP") == "1"
