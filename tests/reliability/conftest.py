@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from support.flashed import flash_sim
+from support.sim import module_sim
 
 BOARD = "lopy4"
 FIRMWARE = "1.20.2.r4"
@@ -64,16 +65,9 @@ def flashed_image(tmp_path_factory, firmware_archive) -> Path:
     return kept
 
 
-def start_sim(tmp_path_factory, name: str, image: Path | None) -> Iterator[Sim]:
-    from pytool.sim import running_sim
-
-    base = tmp_path_factory.mktemp(name)
-    copy = base / "flash.bin"
-    if image is not None:
-        shutil.copyfile(image, copy)
-    state, data = base / "state", base / "data"
-    with running_sim(BOARD, name=name, flash=copy, state_dir=state, data_dir=data) as rec:
-        yield Sim(rec.name, rec.control or "", copy, state, data)
+def start_sim(tmp_path_factory, name: str, image: Path) -> Iterator[Sim]:
+    with module_sim(tmp_path_factory, BOARD, name, image) as (rec, state, data):
+        yield Sim(rec.name, rec.control or "", Path(rec.flash or ""), state, data)
 
 
 @pytest.fixture(scope="module")

@@ -21,12 +21,14 @@ pytestmark = pytest.mark.timeout(180)
 
 @pytest.fixture(scope="module")
 def sim8(tmp_path_factory):
-    yield from module_sim(tmp_path_factory, "lopy4", "e8")
+    with module_sim(tmp_path_factory, "lopy4", "e8") as sim:
+        yield sim
 
 
 @pytest.fixture(scope="module")
 def sim4(tmp_path_factory):
-    yield from module_sim(tmp_path_factory, "sipy", "e4")
+    with module_sim(tmp_path_factory, "sipy", "e4") as sim:
+        yield sim
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from support.sim import module_sim
+
 if TYPE_CHECKING:
     from pytool.sim import SimRecord
 
@@ -79,15 +81,9 @@ def sim_port(
     if os.environ.get(ENV_PORT):
         yield os.environ[ENV_PORT]
         return
-    from pytool.sim import running_sim
-
     image = flashed_image(tmp_path_factory, board, firmware)
-    base = tmp_path_factory.mktemp(name)
-    copy = base / "flash.bin"
-    shutil.copyfile(image, copy)
     args = ["--baud-pacing"] if pacing else []
-    dirs = {"state_dir": base / "state", "data_dir": base / "data"}
-    with running_sim(board, name=name, flash=copy, args=args, **dirs) as rec:
+    with module_sim(tmp_path_factory, board, name, image, args) as (rec, _state, _data):
         yield rec.pty
 
 
