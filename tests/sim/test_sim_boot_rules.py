@@ -4,10 +4,13 @@ flash with bits flipped in the bootloader, partition table, app image and otadat
 
 from __future__ import annotations
 
+import ast
 import random
+from pathlib import Path
 
 import pytest
 
+import pytool.sim
 from pytool.boards import layouts
 from pytool.firmware import ACTIVE_OTA0, STATUS_CHECK, BootInfo, boot_select
 from pytool.firmware.build import build_micropython_image, build_pycom_archive
@@ -98,3 +101,17 @@ def test_stock_micropython_merged_image_and_truncations():
         end = rng.randrange(0x1000, 0x1000 + len(image))
         cut[end : 0x1000 + len(image)] = b"\xff" * (0x1000 + len(image) - end)
         _assert_agree(cut, 0x400000)
+
+
+def test_no_simulator_module_imports_the_host_firmware_code():
+    """The simulator judges images with its own code: no module under pytool/sim imports pytool.firmware or
+    pytool.flash, not even inside a function."""
+    offenders = []
+    for path in Path(pytool.sim.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
+            if any(n.startswith(("pytool.firmware", "pytool.flash")) for n in names):
+                offenders.append(f"{path.name}:{node.lineno}")
+    assert offenders == []
