@@ -7,4 +7,5 @@ rootdir conftest). No test module imports another test module: what two folders 
 - `firmware`  built Pycom archives and archives made from members
 - `fake_pic`  a Pycom expansion board's PIC at the byte level
 - `faults`    the reliability suite: arming faults, waiting for the board, board state by hash
+- `cli`       the CLI run in-process with --json (`run_json`)
 """
