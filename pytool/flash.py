@@ -148,16 +148,16 @@ def _detect(port: ResolvedPort, strategy: ResetStrategy) -> Any:
 def open_session(
     port: ResolvedPort,
     baud: int = DEFAULT_BAUD,
-    reset: str | None = None,
+    reset: str | ResetStrategy | None = None,
     say: Callable[[str], None] = lambda _: None,
     reboot: bool = True,
 ) -> Iterator[Session]:
-    """Enter the bootloader with the port's reset strategy (or `reset`), upload the stub, switch to `baud`,
-    attach the flash. On exit the chip is reset into its firmware when `reboot` (see `reboot_into_firmware`)."""
+    """Enter the bootloader with the port's reset strategy (or `reset`: a strategy or its name), upload the stub,
+    switch to `baud`, attach the flash. On exit the chip is reset into its firmware when `reboot`."""
     from esptool.cmds import attach_flash, detect_flash_size, run_stub
     from esptool.util import FatalError, flash_size_bytes
 
-    strategy = strategy_for(reset or port.reset)
+    strategy = reset if isinstance(reset, ResetStrategy) else strategy_for(reset or port.reset)
     strategy.enter_bootloader(port, say)
     esp = _detect(port, strategy)
     session = None
@@ -269,7 +269,7 @@ class FlashOptions:
     force: bool = False
     board: str | None = None  # catalogue key the user says the module is
     offset: int | None = None  # single images
-    reset: str | None = None  # override the port's reset strategy
+    reset: str | ResetStrategy | None = None  # override the port's reset strategy (or its name)
     check_boot: bool = True
     debug: bool = False
 
@@ -549,7 +549,7 @@ def erase(
     port: ResolvedPort,
     everything: bool,
     baud: int = DEFAULT_BAUD,
-    reset: str | None = None,
+    reset: str | ResetStrategy | None = None,
     say: Callable[[str], None] = lambda _: None,
     debug: bool = False,
 ) -> EraseResult:
