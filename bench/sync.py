@@ -156,7 +156,7 @@ def flashed_image(tmp: Path, env: dict) -> Path:
     from pytool.firmware import load_firmware
     from pytool.flash import FlashError, FlashOptions, flash
     from pytool.ports import resolve_port
-    from pytool.sim.testing import running_sim
+    from pytool.sim import running_sim
 
     archive = simulator_firmware(BOARD, FIRMWARE)
     dirs = {"state_dir": env["PYTOOL_STATE_DIR"], "data_dir": env["PYTOOL_DATA_DIR"]}
@@ -178,7 +178,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small project, no line-rate pacing (smoke test)")
     args = parser.parse_args()
-    from pytool.sim.testing import running_sim
+    from pytool.sim import running_sim
 
     with tempfile.TemporaryDirectory(prefix="pytool-bench-sync-") as tmp_name:
         tmp = Path(tmp_name)

@@ -143,7 +143,7 @@ def _wanted(cfg: project_config.ProjectConfig, options: DeployOptions) -> tuple[
 def simulator_firmware(board_key: str, version: str) -> Path:
     """A Pycom archive for a simulated board, built once by `pytool firmware build` logic and cached."""
     from pytool.boards import get_board
-    from pytool.firmware_build import archive_name, build_pycom_archive, write_archive
+    from pytool.firmware.build import archive_name, build_pycom_archive, write_archive
     from pytool.paths import data_home
 
     board = get_board(board_key)
@@ -290,15 +290,15 @@ def _advertise_step(name: str, ble: str | None, timeout: float) -> tuple[str, st
 @contextlib.contextmanager
 def throwaway_sim(board_key: str) -> Iterator[str]:
     """A simulated board for one run (erased flash in a temporary folder), stopped afterwards; yields sim:NAME."""
-    from pytool.sim import daemon
+    from pytool import sim
 
     with tempfile.TemporaryDirectory(prefix="pytool-test-") as tmp:
-        config = daemon.prepare(board_key, f"test-{board_key}-{os.getpid()}", Path(tmp) / "flash.bin")
-        record = daemon.launch(config)
+        config = sim.prepare(board_key, f"test-{board_key}-{os.getpid()}", Path(tmp) / "flash.bin")
+        record = sim.launch(config)
         try:
             yield f"sim:{record.name}"
         finally:
-            daemon.stop(record)
+            sim.stop(record)
 
 
 @dataclass

@@ -8,7 +8,7 @@ from). Precedence, for every command and for the pytest plugin:
 
 A port value is a device path, any pyserial URL (rfc2217://, socket://, loop://) or `sim:NAME`. New port kinds
 plug in at ONE place: `PORT_KINDS` (a prefix -> resolver table, see `port_kind`); round 2 adds `telnet://HOST`
-and `labgrid:PLACE` there. Reset strategies are carried out by pytool/flash.py:
+and `labgrid:PLACE` there. Reset strategies are carried out by pytool/reset.py:
   dtr-rts  classic ESP32 auto-reset circuit (EN and IO0 through DTR/RTS), as esptool's default reset
   pic      Pycom PIC expansion boards: 5-data-bit CDC command protocol (reference 1.6(b))
   manual   Expansion Board 2.0: the user jumpers G23 to GND and presses reset
@@ -191,9 +191,6 @@ class Target:
     def to_json(self) -> dict:
         return asdict(self)
 
-
-#: Former name of `Target` (pytool/flash.py and its tests still use it; switch them to `Target`, then drop this).
-ResolvedPort = Target
 
 PortResolver = Callable[[str], Target]
 #: Port kinds by prefix. A new kind (telnet://HOST, labgrid:PLACE) is one `@port_kind("prefix")` function that

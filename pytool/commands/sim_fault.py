@@ -10,9 +10,8 @@ from pytool.commands.common import port_option
 from pytool.console import emit, out
 from pytool.errors import UsageError
 from pytool.ports import choose_port
-from pytool.sim import registry
-from pytool.sim.control import SimControl
-from pytool.sim.faults import FAULTS, describe, make_fault
+from pytool.sim import FAULTS, SimControl, make_fault, registry
+from pytool.sim import describe_faults as describe
 
 _HELP = "Faults: " + "; ".join(f"{name} ({', '.join(params) or 'no parameters'})" for name, params in FAULTS.items())
 

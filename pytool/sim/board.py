@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from pytool.boards import BoardModel
+from pytool.sim.boot import Identity
+from pytool.sim.boot import boot as boot_from_flash
 from pytool.sim.faults import FaultInjector
 from pytool.sim.flash_image import FlashImage
 from pytool.sim.rom import Efuse, RomLoader
@@ -44,23 +46,6 @@ class Mode(enum.StrEnum):
     BOOT_LOOP = "boot-loop"  # no valid firmware: ROM / 2nd-stage errors, then a watchdog reset
     APP = "app"  # firmware running on the runtime
     NO_RUNTIME = "app-without-runtime"  # valid firmware, but pytool.sim.runtime is not installed
-
-
-def _boot_select(read: Callable[[int, int], bytes], flash_size: int) -> Any:
-    """pytool.firmware.boot_select, or a stand-in that treats the flash as unbootable when it is missing."""
-    try:
-        from pytool.firmware import boot_select
-    except ImportError:
-        from types import SimpleNamespace
-
-        word = int.from_bytes(read(0x1000, 4), "little")
-        reason = (
-            f"invalid header: 0x{word:08x}"
-            if word & 0xFF != 0xE9
-            else "pytool.firmware is not available to check the image"
-        )
-        return SimpleNamespace(ok=False, lines=[reason], app_offset=None, identity=None, reason=reason)
-    return boot_select(read, flash_size)
 
 
 def _runtime_classes() -> tuple[type, type] | None:
@@ -107,7 +92,7 @@ class SimBoard:
             reboot=lambda: self._schedule(self._boot(True, SW_CPU_RESET)),
         )
         self.mode = Mode.OFF
-        self.identity: Any = None
+        self.identity: Identity | None = None
         self.boot_reason: str = ""
         self.boots = 0
         self.runtime: Any = None
@@ -307,7 +292,7 @@ class SimBoard:
                 self.mode = Mode.DOWNLOAD
                 self._text("waiting for download\r\n")
                 return
-            result = _boot_select(self.flash.read, self.flash.size)
+            result = boot_from_flash(self.flash.read, self.flash.size)
             if result.lines:
                 self._text("\r\n".join(result.lines) + "\r\n")
             if not result.ok:

@@ -8,9 +8,9 @@ import asyncio
 
 import pytest
 from bleak import BleakClient, BleakScanner
-from faultkit import arm, clear, examples, injected, record, time_limit
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from support.faults import arm, clear, examples, injected, record, time_limit
 
 import pytool.ble
 from pytool.board import BoardSession

@@ -7,7 +7,7 @@ import hashlib
 import random
 
 import pytest
-from sync_simboard import sim_port
+from support.flashed import sim_port
 
 from pytool import config, sync
 from pytool.board import BoardSession

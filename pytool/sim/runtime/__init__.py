@@ -22,7 +22,7 @@ class RuntimeContext:
     """Everything the running firmware needs from the board."""
 
     board: BoardModel
-    identity: Any  # pytool.firmware.FirmwareIdentity
+    identity: Any  # pytool.sim.boot.Identity
     flash_path: Path  # the image file; the interpreter opens /flash's region in it directly
     safe_boot: bool  # skip boot.py and main.py this boot (Ctrl-F, pycom.bootmgr)
     mac: bytes  # 6-byte base MAC (the same the ROM reports from eFuse)

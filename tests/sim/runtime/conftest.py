@@ -1,10 +1,10 @@
-"""Fixtures: a simulated board's runtime on a pty (see rt_harness.py), shared per module."""
+"""Fixtures: a simulated board's runtime on a pty (see tests/support/runtime.py), shared per module."""
 
 from __future__ import annotations
 
 import pytest
 from mpremote.transport_serial import SerialTransport
-from rt_harness import HarnessBoard, start_board
+from support.runtime import HarnessBoard, start_board
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from mpremote.transport_serial import SerialTransport
-from rt_harness import HarnessBoard, start_board
+from support.runtime import HarnessBoard, start_board
 
 from pytool.boards import catalogue, get_board
 from pytool.sim.flash_image import FlashImage

@@ -18,17 +18,9 @@ from pathlib import Path
 
 from pytool.boards import BoardModel, Layout, catalogue, get_board, layouts
 from pytool.errors import UsageError
-from pytool.firmware import (
-    APP,
-    APP_OFFSET,
-    BOOTLOADER_OFFSET,
-    DATA,
-    PARTITION_TABLE_OFFSET,
-    Partition,
-    build_partition_table,
-    pycom_banner,
-    stock_banner,
-)
+from pytool.firmware.identity import pycom_banner, stock_banner
+from pytool.firmware.image import APP_OFFSET, BOOTLOADER_OFFSET, PARTITION_TABLE_OFFSET
+from pytool.firmware.partitions import APP, DATA, Partition, build_partition_table
 
 #: Known Pycom releases: SW_VERSION -> (MICROPY_GIT_TAG, build date). r4 and r6 are from real banners (reference
 #: section 3); the 1.20.1 tag hash and date are placeholders (MicroPython 1.11 base, no published banner found).

@@ -12,13 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytool.boards import BoardModel, get_board
-from pytool.firmware import FirmwareIdentity, pycom_banner
+from pytool.firmware import pycom_banner
+from pytool.sim.boot import Identity
 from pytool.sim.runtime import Runtime, RuntimeContext
 
 
-def identity_for(board: BoardModel, version: str = "1.20.2.r4") -> FirmwareIdentity:
+def identity_for(board: BoardModel, version: str = "1.20.2.r4") -> Identity:
+    """What the simulated board's boot would have found in `board`'s firmware."""
     if not board.is_pycom:
-        return FirmwareIdentity(
+        return Identity(
             "micropython",
             "ESP32",
             "1.24.1",
@@ -27,7 +29,7 @@ def identity_for(board: BoardModel, version: str = "1.20.2.r4") -> FirmwareIdent
             "MicroPython v1.24.1 on 2024-11-29; Generic ESP32 module with ESP32",
         )
     tag, date = "v1.11-ffb0e1c", "2021-01-12"
-    return FirmwareIdentity("pycom", board.name, version, tag, date, pycom_banner(version, tag, date, board.name))
+    return Identity("pycom", board.name, version, tag, date, pycom_banner(version, tag, date, board.name))
 
 
 def new_image(path: Path, board: BoardModel) -> Path:

@@ -11,7 +11,7 @@ import esptool
 import pytest
 
 from pytool.boards import get_board
-from pytool.firmware_build import build_pycom_archive
+from pytool.firmware.build import build_pycom_archive
 from pytool.sim.control import SimControl
 from pytool.sim.testing import running_sim
 

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,8 +17,7 @@ import pytest
 from pytool import sync
 from pytool.board import BoardSession
 from pytool.errors import PytoolError
-from pytool.sim import registry
-from pytool.sim.control import SimControl
+from pytool.sim import SimControl, registry
 
 WAIT_S = 30.0  # the longest any board transition may take on a loaded machine
 DEEP = os.environ.get("PYTOOL_DEEP") == "1"
@@ -133,3 +133,24 @@ def board_state(port: str) -> tuple[dict[str, str | None], dict, list[str]]:
         manifest = board.eval("_pt_mload()")
         tmp = board.eval("os.listdir(_pt_root + '/.pytool/tmp') if _pt_isdir(_pt_root + '/.pytool/tmp') else []")
     return hashes, manifest, tmp
+
+
+# ---- the project the sync fault tests put on the board: version 1, then version 2 (a sync cut midway may leave
+# each file as either; ALLOWED lists the hashes each path may have, None = absent)
+
+_RNG = random.Random(11)
+V1 = {
+    "main.py": b"import app\n",
+    "app.py": b"def run():\n    return 1\n" * 30,
+    "big.bin": _RNG.randbytes(24_000),  # incompressible: several exec round trips
+    "gone.py": b"REMOVED_IN_V2 = True\n",
+    "pkg/util.py": b"X = 1\n",
+}
+V2 = {
+    "main.py": b"import app\n",
+    "app.py": b"def run():\n    return 2\n" * 40,
+    "big.bin": _RNG.randbytes(24_000),
+    "new.py": b"ADDED_IN_V2 = True\n",
+    "pkg/util.py": b"X = 2\n",
+}
+ALLOWED = {rel: {digest(V1[rel]) if rel in V1 else None, digest(V2[rel]) if rel in V2 else None} for rel in {*V1, *V2}}

@@ -1,23 +1,32 @@
-"""Helpers shared by the simulator tests: a module-scoped simulator and reading a board's serial output."""
+"""Helpers of the simulator tests: a module-scoped simulator, esptool on its pty, reading its serial output."""
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import esptool
 import serial
 
-from pytool.sim.control import SimControl
-from pytool.sim.registry import SimRecord
-from pytool.sim.testing import running_sim
+from pytool.sim import SimControl, SimRecord, running_sim
 
 
-def module_sim(tmp_path_factory, board: str, name: str) -> Iterator[tuple[SimRecord, Path, Path]]:
-    """A simulator with its own state/data folders (usable from module-scoped fixtures)."""
-    state, data = tmp_path_factory.mktemp(f"state-{name}"), tmp_path_factory.mktemp(f"data-{name}")
-    with running_sim(board, name=name, state_dir=state, data_dir=data) as rec:
+@contextlib.contextmanager
+def module_sim(
+    tmp_path_factory, board: str, name: str, image: Path | None = None, args: Sequence[str] = ()
+) -> Iterator[tuple[SimRecord, Path, Path]]:
+    """A simulator with its own state/data folders (usable from module-scoped fixtures): yields its record and
+    those folders. With `image` it runs a copy of that flash image (else erased flash); `args` go to the daemon."""
+    base = tmp_path_factory.mktemp(name)
+    flash = None
+    if image is not None:
+        flash = base / "flash.bin"
+        shutil.copyfile(image, flash)
+    state, data = base / "state", base / "data"
+    with running_sim(board, name=name, flash=flash, args=args, state_dir=state, data_dir=data) as rec:
         yield rec, state, data
 
 

@@ -6,7 +6,7 @@ import hashlib
 import struct
 
 import pytest
-from fw_fixtures import built
+from support.firmware import built
 
 from pytool.boards import layouts
 from pytool.firmware import (
@@ -19,7 +19,7 @@ from pytool.firmware import (
     parse_boot_info,
     parse_partition_table,
 )
-from pytool.firmware_build import build_micropython_image, pycom_partitions
+from pytool.firmware.build import build_micropython_image, pycom_partitions
 
 SIZE_8MB = 0x800000
 

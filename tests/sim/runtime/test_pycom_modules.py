@@ -11,7 +11,7 @@ import zlib
 import pytest
 from mpremote.transport import TransportExecError
 from mpremote.transport_serial import SerialTransport
-from rt_harness import new_image, start_board
+from support.runtime import new_image, start_board
 
 from pytool.boards import get_board
 
