@@ -6,13 +6,10 @@ the simulated firmware exist on that flavour: Pycom's modules only on Pycom firm
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pytool.paths import firmware_dir
 from pytool.sim.runtime import heap
-
-if TYPE_CHECKING:
-    from pytool.sim.runtime.supervisor import Runtime
 
 #: Modules of firmware/device that only one flavour has (the rest: both).
 PYCOM_ONLY = frozenset({"pycom", "uzlib", "zlib"})  # stock 1.2x has `deflate` instead of uzlib/zlib
@@ -31,8 +28,9 @@ def preload_modules(flavour: str) -> list[str]:
     return sorted(n for n in names if n not in hidden)
 
 
-def device_config(runtime: Runtime) -> dict[str, Any]:
-    """The boot configuration of `runtime`'s next interpreter."""
+def device_config(runtime: Any) -> dict[str, Any]:
+    """The boot configuration of the next interpreter of `runtime` (a supervisor.Runtime; not imported here:
+    the supervisor imports this module)."""
     ctx = runtime.ctx
     board = ctx.board
     ident = ctx.identity

@@ -4,22 +4,14 @@ board uses the interpreter's own grammar. Raw-REPL CRLF reaches the lexer as the
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import serial
 from mpremote.transport_serial import SerialTransport
+from support.runtime import start_board
 
 from pytool.paths import mpy_cross_111
-
-_TESTS = Path(__file__).resolve().parents[2]
-for _helpers in ("sim/runtime", "runtime"):  # rt_harness.py: tests/runtime until it moves to tests/sim/runtime
-    if (_TESTS / _helpers / "rt_harness.py").is_file():
-        sys.path.insert(0, str(_TESTS / _helpers))
-        break
-from rt_harness import start_board  # noqa: E402
 
 pytestmark = [
     pytest.mark.timeout(180),

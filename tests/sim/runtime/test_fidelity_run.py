@@ -4,18 +4,16 @@ the SyntaxError the real board prints; a simulated generic ESP32 with stock Micr
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
+from support.firmware import stock_image
+from support.flashed import flashed_image
 
 from pytool import cli
 from pytool.console import options
 from pytool.paths import mpy_cross_111
-from pytool.sim.testing import running_sim
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "sync"))
-from sync_simboard import flashed_image
+from pytool.sim import running_sim
 
 pytestmark = [
     pytest.mark.timeout(300),
@@ -28,25 +26,12 @@ SCRIPT = "x = 6 * 7\nprint(f'{x}')\n"
 @pytest.fixture(autouse=True)
 def _reset_cli_options():
     yield
-    options.port, options.json, options.debug = None, False, False
-
-
-def stock_image(path: Path) -> Path:
-    """A 4 MB generic ESP32 flash with stock MicroPython 1.24.1 at 0x1000 (as esptool writes the release .bin)."""
-    from pytool.boards import get_board
-    from pytool.firmware_build import build_micropython_image
-
-    image = build_micropython_image("1.24.1")
-    data = bytearray(b"\xff" * get_board("esp32").flash_size)
-    data[0x1000 : 0x1000 + len(image)] = image
-    path.write_bytes(bytes(data))
-    return path
+    options.json, options.debug = False, False
 
 
 def pytool_run(capsys, monkeypatch, rec, script: Path) -> tuple[int, str, str]:
-    monkeypatch.setenv("PYTOOL_PORT", rec.pty)
     capsys.readouterr()
-    code = cli.run(["run", str(script)])
+    code = cli.run(["--port", rec.pty, "run", str(script)])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 

@@ -3,20 +3,11 @@ help(micropython), the module set and mount point of each flavour, and pytool's 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from mpremote.transport_serial import SerialTransport
+from support.runtime import start_board
 
-from pytool.board import Board
-
-_TESTS = Path(__file__).resolve().parents[2]
-for _helpers in ("sim/runtime", "runtime"):  # rt_harness.py: tests/runtime until it moves to tests/sim/runtime
-    if (_TESTS / _helpers / "rt_harness.py").is_file():
-        sys.path.insert(0, str(_TESTS / _helpers))
-        break
-from rt_harness import start_board  # noqa: E402
+from pytool.board import BoardSession
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -94,10 +85,10 @@ def test_module_sets_per_flavour(lopy4, esp32):
 
 
 def test_pytool_reads_stock_board_as_micropython(esp32, lopy4):
-    with Board.connect(esp32.port) as board:
+    with BoardSession.connect(esp32.port) as board:
         caps = board.capabilities()
     assert caps.flavour == "micropython" and caps.label.startswith("MicroPython 1.24.1")
     assert caps.micropython == (1, 24, 1) and caps.platform == "esp32"
-    with Board.connect(lopy4.port) as board:
+    with BoardSession.connect(lopy4.port) as board:
         caps = board.capabilities()
     assert caps.flavour == "pycom" and caps.label == "Pycom 1.20.2.r4 (LoPy4)" and caps.micropython == (1, 11, 0)
