@@ -70,7 +70,7 @@ def _install(cfg):
 
     builtins.__import__ = guarded_import
     if cfg.get("grammar") == "1.11":  # Pycom 1.20.x: MicroPython 1.11's parser for exec/eval/compile/import
-        _grammar.install(_builtin.load("os"), sys.modules, guarded_import)
+        _grammar.install(sys.modules["os"], sys.modules, guarded_import)  # (the board's os: no host one)
     sys.path[:] = ["", "/flash", "/flash/lib"] if cfg["flavour"] == "pycom" else ["", ".frozen", "/lib"]
     sys.modules["sys"] = board_sys
     if cfg["flavour"] != "pycom":  # stock MicroPython: no pycom module, usys is sys, micropython.RingIO (1.23)

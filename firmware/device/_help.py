@@ -8,6 +8,7 @@ import _builtin
 
 _real = builtins.help
 _order = {}
+_interpreter = {"micropython": _builtin.load("micropython")}  # (the interpreter's own: its help() is right)
 
 
 def _module_help(mod):
@@ -21,7 +22,7 @@ def _module_help(mod):
 @micropython.native
 def help(*args):
     if len(args) == 1 and type(args[0]) is type(builtins) and _order.get(args[0].__name__) is not None:
-        if args[0] is not _builtin.load(args[0].__name__):
+        if args[0] is not _interpreter.get(args[0].__name__):
             _module_help(args[0])
             return None
     if len(args) == 1 and args[0] is help:

@@ -57,4 +57,6 @@ def setup(cfg):
         _Sys._writable = ("ps1", "ps2")  # sys_mutable in 1.2x (tracebacklimit: not in the ESP32 build)
     for name, value in g.items():
         setattr(_Sys, name, value)
+    for name in ("_s", "_builtin"):  # nothing of the host's left in this module's globals
+        globals().pop(name, None)
     return _Sys()
