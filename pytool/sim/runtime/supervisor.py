@@ -32,6 +32,7 @@ from pytool.paths import firmware_dir
 from pytool.sim.runtime import heap
 from pytool.sim.runtime.bridge import BridgeConnection, BridgeServer
 from pytool.sim.runtime.device_config import device_config
+from pytool.sim.runtime.frames import FrameFilter
 from pytool.sim.runtime.friendly_gate import FriendlyGate
 from pytool.sim.runtime.grammar import GrammarChecker, GrammarService, grammar_for
 from pytool.sim.runtime.raw_gate import RawCodeGate
@@ -115,6 +116,8 @@ class Runtime:
         self._gate = RawCodeGate(self.grammar, raw_paste=getattr(ctx.identity, "flavour", "pycom") != "pycom")
         self._drop_ok = False  # raw-paste answered by the gate: the interpreter's "OK" is not the board's
         self._line_gate = FriendlyGate(self.grammar)
+        self._frames = FrameFilter(str(firmware_dir() / "device"))
+        self._frames_handle: asyncio.TimerHandle | None = None
         self._refused: bytes | None = None  # the board's error for a statement the gate refused (see _output)
 
     # ---------------------------------------------------------------- lifecycle
@@ -556,6 +559,16 @@ class Runtime:
         return self.ctx.identity.banner.encode() + b"\r\n" + HELP_LINE
 
     def _emit(self, data: bytes) -> None:
+        """Bytes to the serial port without the firmware's own traceback frames (frames.py)."""
+        self._emit_raw(self._frames.feed(data))
+        if self._frames._held and self._frames_handle is None:
+            self._frames_handle = self.ctx.loop.call_later(HOLD_SECONDS, self._flush_frames)
+
+    def _flush_frames(self) -> None:
+        self._frames_handle = None
+        self._emit_raw(self._frames.flush())
+
+    def _emit_raw(self, data: bytes) -> None:
         """Bytes to the serial port with UART line ends ("\\n" -> "\\r\\n"), unless nobody listens."""
         if not data:
             return
