@@ -10,6 +10,7 @@ traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ try:  # typer >= 0.22 vendors click; older typer uses the click package
 except ImportError:  # pragma: no cover
     import click
 
-from pytool import __version__
+from pytool import __version__, port_lock
 from pytool.commands import board, demo, devices, firmware, flash, sim, sync, test
 from pytool.console import err, options
 from pytool.errors import PytoolError
@@ -68,6 +69,9 @@ def root(
     ),
     json_output: bool = typer.Option(False, "--json", help="Print machine-readable JSON on stdout."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks and protocol detail."),
+    wait: float = typer.Option(
+        None, "--wait", metavar="SECONDS", help="Wait this long for a port another pytool holds (default: refuse)."
+    ),
 ) -> None:
     """Global options; accepted before or after the command (they are taken out of argv by `main`)."""
 
@@ -76,6 +80,7 @@ for _module in (devices, flash, firmware, sync, board, test, sim, demo):
     _module.register(app)
 
 _VALUE_OPTIONS = {"--port", "-p"}
+_WAIT_OPTION = "--wait"
 _FLAG_OPTIONS = {"--json": "json", "--debug": "debug"}
 
 
@@ -96,6 +101,13 @@ def split_global_options(argv: list[str]) -> tuple[CommandLine, list[str]]:
                 raise click.exceptions.UsageError(f"option {arg} needs a value (a device path, URL or sim:NAME)")
             found["port"] = argv[i + 1]
             i += 1
+        elif arg == _WAIT_OPTION or arg.startswith(_WAIT_OPTION + "="):
+            value = arg.split("=", 1)[1] if "=" in arg else (argv[i + 1] if i + 1 < len(argv) else "")
+            i += 0 if "=" in arg else 1
+            try:
+                os.environ[port_lock.WAIT_ENV] = str(max(0.0, float(value)))
+            except ValueError:
+                raise click.exceptions.UsageError(f"--wait needs a number of seconds, not {value!r}") from None
         elif arg.startswith("--port="):
             found["port"] = arg.split("=", 1)[1]
         elif arg.startswith("-p") and len(arg) > 2 and not arg.startswith("--"):
@@ -117,6 +129,17 @@ def _fail(message: str, code: int) -> int:
 
 def run(argv: list[str]) -> int:
     """Run the CLI on `argv` and return the exit code (never raises, never prints a traceback unless --debug)."""
+    wait_before = os.environ.get(port_lock.WAIT_ENV)
+    try:
+        return _run(argv)
+    finally:  # --wait is for this run (and its children) only, also when the CLI runs in-process
+        if wait_before is None:
+            os.environ.pop(port_lock.WAIT_ENV, None)
+        else:
+            os.environ[port_lock.WAIT_ENV] = wait_before
+
+
+def _run(argv: list[str]) -> int:
     try:
         line, rest = split_global_options(argv)
         options.json, options.debug = line.json, line.debug

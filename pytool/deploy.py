@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pytool import config as project_config
-from pytool import repl
+from pytool import port_lock, repl
 from pytool.errors import PytoolError, UsageError
 from pytool.ports import Target, ble_transport, resolve_target
 
@@ -92,10 +92,11 @@ def deploy(
         on_step(step)
 
     running: dict[str, str] = {}
-    run("firmware", lambda: _firmware_step(cfg, resolved, options, running))
-    run("check", lambda: _check_step(cfg, running) if options.check else ("skipped", "--no-check"))
-    run("sync", lambda: _sync_step(cfg, resolved))
-    run("reset", lambda: _reset_step(resolved, options) if options.reset else ("skipped", "--no-reset"))
+    with port_lock.hold(resolved.url):  # the board is ours from the firmware check to the reset
+        run("firmware", lambda: _firmware_step(cfg, resolved, options, running))
+        run("check", lambda: _check_step(cfg, running) if options.check else ("skipped", "--no-check"))
+        run("sync", lambda: _sync_step(cfg, resolved))
+        run("reset", lambda: _reset_step(resolved, options) if options.reset else ("skipped", "--no-reset"))
     if not options.advertise:
         run("advertise", lambda: ("skipped", "--no-advertise"))
     elif not cfg.ble_name:

@@ -16,9 +16,7 @@ from pathlib import Path
 
 import pytest
 import serial
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "sim"))
-from wifi_sim import RawTelnet, ftp_port, wifi_sim
+from support.wifi import RawTelnet, ftp_port, wifi_sim
 
 from pytool import cli, transports
 from pytool.console import options
