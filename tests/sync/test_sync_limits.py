@@ -79,7 +79,7 @@ def test_a_project_bigger_than_the_free_space_is_refused_before_the_first_byte(l
     before = _board_files(lopy)
     assert run(["-p", lopy, "sync", str(project), "--no-check"]) == 1
     lines = _lines(capsys.readouterr().err)
-    assert len(lines) == 1 and "not enough space on the board: the sync needs 6.0 MB more" in lines[0], lines
+    assert len(lines) == 1 and "not enough space on the board: the sync needs 6144 KB more" in lines[0], lines
     assert _board_files(lopy) == before
     with BoardSession.connect(lopy) as board:
         board.exec(sync.SYNC_HELPERS)
