@@ -29,7 +29,7 @@ from collections import ChainMap
 from pathlib import Path
 
 from pytool.paths import firmware_dir
-from pytool.sim.runtime import heap
+from pytool.sim.runtime import confine, heap
 from pytool.sim.runtime.bridge import BridgeConnection, BridgeServer
 from pytool.sim.runtime.services import RuntimeService, TimerService
 
@@ -49,7 +49,10 @@ BOOT_LOOP_BACKOFF_S = 0.5
 #: How long a partial match of a stream pattern may be held back before it is sent as it is.
 HOLD_SECONDS = 0.05
 
-_LAUNCH = "import sys, micropython_run; sys.exit(micropython_run.run_main(sys.argv[1:]))"
+#: Connections of the bridge handed to each interpreter (the IRQ thread's, then one per calling thread).
+BRIDGE_CONNECTIONS = 9
+_CONFINE = Path(confine.__file__)
+_warned = False
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -69,6 +72,23 @@ def _tgkill(pid: int, sig: int) -> None:
     """Signal the main thread of `pid` (where MicroPython runs user code), not any of its threads."""
     if _libc.syscall(234, pid, pid, sig) != 0:  # SYS_tgkill on x86-64
         os.kill(pid, sig)
+
+
+def _confine_args(device: Path) -> list[str]:
+    """confine.py options: read-only access to the firmware's modules; nobody's uid when we are root (if the
+    modules are readable by others); warn once, in one line, about every layer this kernel lacks."""
+    global _warned
+    if not _warned:
+        _warned = True
+        for missing in confine.probe():
+            log.warning("simulator sandbox: the kernel lacks %s", missing)
+    args = ["--ro", str(device), "--ro", "/dev/urandom"]
+    if os.geteuid() == 0:
+        if all(os.stat(p).st_mode & 0o005 == 0o005 for p in (device, *device.parents)):
+            args += ["--uid", str(confine.SANDBOX_UID), "--gid", str(confine.SANDBOX_GID)]
+        else:
+            log.warning("simulator sandbox: %s is not readable by others: the interpreter runs as root", device)
+    return args
 
 
 def _stock_machine(banner: str) -> str:
@@ -123,12 +143,11 @@ class Runtime:
         os.set_blocking(self._master, False)
         self.ctx.loop.add_reader(self._master, self._on_readable)
         stem = f"runtime-{os.getpid()}-{id(self) & 0xFFFFFF:x}"
-        sock = self.ctx.workdir / f"{stem}.sock"
         self._config_path = self.ctx.workdir / f"{stem}.json"
         # looked up on every call: the board may register services (Bluetooth) while the runtime runs
         own = {"runtime": self.runtime_service, "timer": self.timer_service}
         services = ChainMap(own, self.ctx.services)
-        self._bridge = BridgeServer(sock, services, self._interpreter_started)
+        self._bridge = BridgeServer(None, services, self._interpreter_started)
         await self._bridge.start()
         await self._spawn()
 
@@ -185,7 +204,6 @@ class Runtime:
         layout = board.layout
         return {
             "token": self._token.decode(),
-            "bridge": str(self._bridge.path),
             "flash": str(self.ctx.flash_path),
             "fs": [layout.fs.offset, layout.fs.size],
             "nvs": [layout.nvs.offset, layout.nvs.size],
@@ -217,33 +235,39 @@ class Runtime:
         self._sigint_pending = False
         self.ready.clear()
         device = firmware_dir() / "device"
-        self._config_path.write_text(json.dumps(self._config()))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MICROPY", "PYTHON"))}
-        env["MICROPYPATH"] = str(device)
-        # the unix port keeps its REPL history in $HOME/.micropython.history and reads all of it into the heap
-        # when the REPL starts (a grown file made 512 KB boards die at boot); a board has no such file: point
-        # HOME at a folder that does not exist
-        env["HOME"] = str(self.ctx.workdir / "no-home")
-        argv = [
-            sys.executable,
-            "-c",
-            _LAUNCH,
-            "micropython",
-            "-X",
-            f"heapsize={heap.interpreter_heap_bytes(self.ctx.board)}",
-            "-i",
-            str(device / "_boot.py"),
-            str(self._config_path),  # argv strings of 256+ bytes crash the unix port: pass a file
-        ]
-        self._proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=self._slave,
-            stdout=self._slave,
-            stderr=self._slave,
-            start_new_session=True,
-            env=env,
-            cwd="/",
-        )
+        # the interpreter is confined (confine.py): it gets its flash image, its config and its bridge as open
+        # file descriptors, and may read nothing but the firmware's own modules
+        bridge = await self._bridge.socketpairs(BRIDGE_CONNECTIONS)
+        flash_fd = os.open(self.ctx.flash_path, os.O_RDWR | os.O_CLOEXEC)
+        config = self._config()
+        config["bridge"] = [s.fileno() for s in bridge]
+        config["flash_fd"] = flash_fd
+        self._config_path.write_text(json.dumps(config))
+        self._config_path.chmod(0o600)
+        config_fd = os.open(self._config_path, os.O_RDONLY | os.O_CLOEXEC)
+        # no host environment for device code; the unix port keeps its REPL history in $HOME/.micropython.history
+        # and reads all of it into the heap when the REPL starts (a grown file made 512 KB boards die at boot): a
+        # board has no such file, so HOME is a folder that does not exist
+        env = {"MICROPYPATH": str(device), "HOME": str(self.ctx.workdir / "no-home"), "LANG": "C.UTF-8"}
+        argv = [sys.executable, "-I", str(_CONFINE), *_confine_args(device), "--", "micropython"]
+        argv += ["-X", f"heapsize={heap.interpreter_heap_bytes(self.ctx.board)}", "-i", str(device / "_boot.py")]
+        argv.append(str(config_fd))  # (argv strings of 256+ bytes crash the unix port: the config is a file)
+        try:
+            self._proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=self._slave,
+                stdout=self._slave,
+                stderr=self._slave,
+                start_new_session=True,
+                env=env,
+                cwd="/",
+                pass_fds=[flash_fd, config_fd, *config["bridge"]],
+            )
+        finally:
+            for s in bridge:
+                s.close()
+            os.close(flash_fd)
+            os.close(config_fd)
         self.boots += 1
         self._watch = asyncio.ensure_future(self._watch_exit(self._proc))
 
@@ -267,7 +291,11 @@ class Runtime:
         self._proc = None
         if rc < 0 and rc != -signal.SIGINT:
             # A crash of the interpreter: the real board would print a panic and reboot.
-            self._emit(f"Guru Meditation Error: interpreter died with signal {-rc}\r\n".encode())
+            if rc == -signal.SIGSYS:  # the sandbox refused executable memory: native code (confine.py)
+                why = "native code (@micropython.native / @micropython.viper) cannot run on the simulated board"
+                self._emit(f"Guru Meditation Error: {why}\r\n".encode())
+            else:
+                self._emit(f"Guru Meditation Error: interpreter died with signal {-rc}\r\n".encode())
             self.ctx.hard_reset(False)
             return
         if not self.ready.is_set():
