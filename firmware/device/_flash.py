@@ -102,7 +102,7 @@ def mount(cfg):
     f = open(cfg["flash_fd"] if "flash_fd" in cfg else cfg["flash"], "r+b")
     fs, nvs = cfg["fs"], cfg["nvs"]
     regions = [(fs[0], fs[0] + fs[1]), (nvs[0], nvs[0] + nvs[1])]
-    regions += [(cfg["config"], cfg["config"] + 0x1000), (cfg["otadata"], cfg["otadata"] + 0x2000)]
+    regions += [(cfg["config"], cfg["config"] + 0x1000), (cfg["otadata"], cfg["otadata"] + 0x1000)]
     _image = _sandbox.bounded_file(f, regions)
     kind = fs_type(cfg)
     bdev, cls = make_vfs(cfg, kind)

@@ -19,7 +19,8 @@ def restrict(mod, names):
     """A stand-in for `mod` with only the attributes `names` (the module itself stays unreachable)."""
 
     class Restricted:
-        pass
+        def __repr__(self):
+            return "<module '%s'>" % getattr(self, "__name__", "?")
 
     r = Restricted()
     for n in names:
@@ -144,14 +145,31 @@ def seal():
     for name, mod in sys.modules.items():
         if name not in PRIVATE:
             served[name] = mod
-    u = _uctypes(real_import("uctypes"))
-    served["uctypes"] = u
+
+    def guarded_open(file, *args, **kw):
+        if not isinstance(file, str):  # a file descriptor: the host's (the flash image, the bridge)
+            raise TypeError("expected a path")
+        return real_open(file, *args, **kw)
+
+    # the interpreter's io and uctypes reach host file descriptors and host memory: device code (and the
+    # firmware's modules) get restricted ones
+    real_io, real_uctypes = real_import("io"), real_import("uctypes")
+    io = restrict(real_io, ("BytesIO", "StringIO", "IOBase", "TextIOWrapper", "FileIO", "BufferedWriter"))
+    io.open = guarded_open
+    io.__name__ = "io"
+    u = _uctypes(real_uctypes)
+    swap = {id(real_io): io, id(real_uctypes): u}
+    for mod in list(sys.modules.values()):
+        for name in dir(mod):
+            if id(getattr(mod, name, None)) in swap:
+                setattr(mod, name, swap[id(getattr(mod, name))])
+    for name, mod in (("io", io), ("uio", io), ("uctypes", u)):
+        served[name] = sys.modules[name] = mod
     b = sys.modules.get("_builtin")
     if b is not None:  # nothing loads the interpreter's own modules any more
         b.load = b.restricted = _gone
     for name in PRIVATE:
         sys.modules.pop(name, None)
-    sys.modules["uctypes"] = u
 
     def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
         if level == 0:
@@ -167,11 +185,6 @@ def seal():
                 if path is not None and not _mpy_arch_ok(path):
                     raise ValueError("incompatible .mpy arch")
         return real_import(name, globals, locals, fromlist, level)
-
-    def guarded_open(file, *args, **kw):
-        if not isinstance(file, str):
-            raise TypeError("expected a path")
-        return real_open(file, *args, **kw)
 
     builtins.__import__ = guarded_import
     builtins.open = guarded_open

@@ -10,9 +10,9 @@ It loads the MicroPython extension first (its files are read before anything is 
 3. `no_new_privs` (no set-uid binary, no file capability can give privileges back);
 4. Landlock: files can be opened only beneath the `--ro` paths (read) and the `--rw` paths (read and write);
    no TCP bind/connect; no abstract unix sockets and no signals outside the sandbox;
-5. seccomp: no exec, no fork (threads only), no socket other than AF_UNIX, no executable memory (native code,
-   viper: SIGSYS), no set*id, no ptrace / process_vm_* / mount / namespaces / bpf / io_uring / keyrings /
-   module loading.
+5. seccomp: no exec, no fork (threads only), no new socket (the bridge's are handed over), no executable memory
+   (native code, viper: SIGSYS), no set*id, no ptrace / process_vm_* / mount / namespaces / bpf / io_uring /
+   keyrings / module loading.
 Then it runs the interpreter in this very process. A layer the kernel lacks is skipped; `probe()` tells the
 supervisor which, so it can warn in one line.
 """
@@ -81,7 +81,6 @@ _DENY = {  # syscall -> errno
 NR_SOCKET, NR_SOCKETPAIR, NR_CLONE, NR_CLONE3 = 41, 53, 56, 435
 NR_MMAP, NR_MPROTECT, NR_PKEY_MPROTECT = 9, 10, 329
 AUDIT_ARCH_X86_64 = 0xC000003E
-AF_UNIX = 1
 PROT_EXEC = 4
 CLONE_THREAD = 0x10000
 EPERM, ENOSYS, EAFNOSUPPORT = 1, 38, 97
@@ -170,14 +169,8 @@ def seccomp_program() -> list[bytes]:
         _stmt(RET, RET_ALLOW),
         _stmt(RET, RET_ERRNO | EPERM),
     ]
-    for nr in (NR_SOCKET, NR_SOCKETPAIR):  # AF_UNIX only (domain in args[0])
-        p += [
-            _jump(JEQ, nr, 0, 4),
-            _stmt(LD_ABS_W, _arg_low(0)),
-            _jump(JEQ, AF_UNIX, 0, 1),
-            _stmt(RET, RET_ALLOW),
-            _stmt(RET, RET_ERRNO | EAFNOSUPPORT),
-        ]
+    for nr in (NR_SOCKET, NR_SOCKETPAIR):  # no socket at all (the bridge's are handed over as descriptors)
+        p += [_jump(JEQ, nr, 0, 1), _stmt(RET, RET_ERRNO | EAFNOSUPPORT)]
     # no PROT_EXEC (prot in args[2]): SIGSYS, which the supervisor reports as "native code cannot run" (the
     # interpreter would crash on a NULL pointer anyway: it does not check the mmap() it asks for native code)
     for nr in (NR_MMAP, NR_MPROTECT, NR_PKEY_MPROTECT):

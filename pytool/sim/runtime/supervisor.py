@@ -248,7 +248,7 @@ class Runtime:
         # no host environment for device code; the unix port keeps its REPL history in $HOME/.micropython.history
         # and reads all of it into the heap when the REPL starts (a grown file made 512 KB boards die at boot): a
         # board has no such file, so HOME is a folder that does not exist
-        env = {"MICROPYPATH": str(device), "HOME": str(self.ctx.workdir / "no-home"), "LANG": "C.UTF-8"}
+        env = {"MICROPYPATH": str(device), "HOME": "/nonexistent", "LANG": "C.UTF-8"}
         argv = [sys.executable, "-I", str(_CONFINE), *_confine_args(device), "--", "micropython"]
         argv += ["-X", f"heapsize={heap.interpreter_heap_bytes(self.ctx.board)}", "-i", str(device / "_boot.py")]
         argv.append(str(config_fd))  # (argv strings of 256+ bytes crash the unix port: the config is a file)
@@ -293,9 +293,15 @@ class Runtime:
             # A crash of the interpreter: the real board would print a panic and reboot.
             if rc == -signal.SIGSYS:  # the sandbox refused executable memory: native code (confine.py)
                 why = "native code (@micropython.native / @micropython.viper) cannot run on the simulated board"
-                self._emit(f"Guru Meditation Error: {why}\r\n".encode())
             else:
-                self._emit(f"Guru Meditation Error: interpreter died with signal {-rc}\r\n".encode())
+                why = f"interpreter died with signal {-rc}"
+            panic = f"Guru Meditation Error: {why}\r\n".encode()
+            if self.mode == "raw" and self._state == "run":
+                # a raw-REPL client waits for the end of the output: end the exec with the panic as its error (at
+                # once, instead of leaving the client to its timeout), then reboot
+                self._emit(b"\x04" + panic + b"\x04>")
+            else:
+                self._emit(panic)
             self.ctx.hard_reset(False)
             return
         if not self.ready.is_set():
