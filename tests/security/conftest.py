@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,10 +108,12 @@ class Board:
 
 
 @pytest.fixture(scope="module")
-def host(tmp_path_factory) -> Host:
-    h = Host(tmp_path_factory.mktemp("host"))
+def host() -> Iterator[Host]:
+    # in /tmp, open to everyone: had device code got out as the simulator's unprivileged user, it could write here
+    h = Host(Path(tempfile.mkdtemp(prefix="pytool-canary-", dir="/tmp")))
     h.plant()
-    return h
+    yield h
+    shutil.rmtree(h.root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
