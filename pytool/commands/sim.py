@@ -33,8 +33,11 @@ def start(
 ) -> None:
     """Start a simulated board (foreground until Ctrl-C unless --detach)."""
     from pytool.sim import daemon
+    from pytool.sim.runtime.confine import probe
 
     config = daemon.prepare(board, name, flash, baud_pacing)
+    for missing in probe():  # a sandbox layer this kernel lacks (docs/security.md): say so, run without it
+        status(f"[yellow]warning:[/] simulator sandbox: the kernel lacks {missing}")
     if detach:
         record = daemon.launch(config)
         emit(record.to_json(), lambda: _print_record(record))
