@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 import struct
 import sys
 
@@ -103,7 +102,7 @@ SANDBOX_UID = SANDBOX_GID = 65534
 
 def landlock_abi() -> int:
     """The kernel's Landlock ABI version (0: none)."""
-    if platform.machine() != "x86_64":
+    if os.uname().machine != "x86_64":
         return 0
     r = _libc.syscall(SYS["landlock_create_ruleset"], None, ctypes.c_size_t(0), ctypes.c_uint32(1))
     return max(r, 0)
@@ -111,7 +110,7 @@ def landlock_abi() -> int:
 
 def seccomp_supported() -> bool:
     """Seccomp filters on an architecture this module has a filter for."""
-    if platform.machine() != "x86_64":
+    if os.uname().machine != "x86_64":
         return False
     try:
         with open("/proc/self/status") as f:
@@ -249,7 +248,7 @@ def _parse(argv: list[str]) -> tuple[list[str], list[str], int | None, int | Non
 
 def confine(ro: list[str], rw: list[str], uid: int | None, gid: int | None) -> None:
     """Apply every layer the kernel supports to this process (see the module docstring)."""
-    if platform.machine() == "x86_64":
+    if os.uname().machine == "x86_64":
         flags = CLONE_NEWNET if os.geteuid() == 0 else CLONE_NEWNET | CLONE_NEWUSER
         _libc.unshare(flags)  # best effort: seccomp and Landlock keep the network closed without it
     if uid is not None and os.geteuid() == 0:
