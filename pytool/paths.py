@@ -36,6 +36,8 @@ def state_dir() -> Path:
     else:
         base = Path.home() / ".cache" / "pytool" / "run"
     base.mkdir(parents=True, exist_ok=True, mode=0o700)  # sockets of running simulators: the user's only
+    if not env:
+        base.chmod(0o700)  # (also when an older pytool made it 0755)
     return base
 
 
@@ -44,6 +46,8 @@ def data_home() -> Path:
     env = os.environ.get("PYTOOL_DATA_DIR")
     base = Path(env) if env else Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "pytool"
     base.mkdir(parents=True, exist_ok=True, mode=0o700)  # flash images: the user's only
+    if not env:
+        base.chmod(0o700)  # (also when an older pytool made it 0755)
     return base
 
 

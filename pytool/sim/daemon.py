@@ -90,6 +90,8 @@ def prepare(board: str, name: str | None = None, flash: str | Path | None = None
             raise UsageError(f"the folder of --flash {path} does not exist", "create it or choose another path")
     else:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if path.exists():
+            path.chmod(0o600)  # the board's flash: the user's only (older pytools made it 0644)
     return SimConfig(name, catalogue_board, path.resolve(), pacing)
 
 
