@@ -110,3 +110,23 @@ def test_runs_as_nobody_when_root():
         assert as_nobody.stdout.strip() == "refused 13", as_nobody.stdout + as_nobody.stderr
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="dropping to another user needs root")
+@needs_layers
+def test_a_thread_bomb_stops_at_the_sandbox_users_limit():
+    d = Path(tempfile.mkdtemp(prefix="pytool-confine-", dir="/tmp"))
+    try:
+        os.chmod(d, 0o755)
+        code = (
+            f"import _thread, time\nn = 0\ntry:\n    for i in range({confine.SANDBOX_NPROC + 500}):\n"
+            "        _thread.start_new_thread(time.sleep, (1,))\n        n += 1\n"
+            "except OSError as e:\n    print('refused', e.errno)\nprint(n)\ntime.sleep(1.2)\n"
+        )
+        uid = str(confine.SANDBOX_UID)
+        r = run_confined(code, d, "--uid", uid, "--gid", uid)
+        lines = r.stdout.split()
+        assert lines[:2] == ["refused", "11"], r.stdout + r.stderr
+        assert int(lines[2]) < confine.SANDBOX_NPROC
+    finally:
+        shutil.rmtree(d, ignore_errors=True)

@@ -6,7 +6,8 @@ Run as the interpreter's launcher, self-contained (stdlib only, so that start-up
 
 It loads the MicroPython extension first (its files are read before anything is confined), then, in this order:
 1. a new, empty network namespace where the kernel allows one (127.0.0.1 of the host is not reachable);
-2. an unprivileged user (`--uid/--gid`, when started as root), no supplementary groups;
+2. no core files, no file grown beyond 16 MB; an unprivileged user (`--uid/--gid`, when started as root), no
+   supplementary groups, at most SANDBOX_NPROC threads of that user;
 3. `no_new_privs` (no set-uid binary, no file capability can give privileges back);
 4. Landlock: files can be opened only beneath the `--ro` paths (read) and the `--rw` paths (read and write);
    no TCP bind/connect; no abstract unix sockets and no signals outside the sandbox;
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import resource
 import struct
 import sys
 
@@ -98,6 +100,10 @@ CLONE_NEWNET, CLONE_NEWUSER = 0x40000000, 0x10000000
 
 #: uid/gid the interpreter runs as when the simulator is started as root ("nobody")
 SANDBOX_UID = SANDBOX_GID = 65534
+#: its processes and threads, all simulators together
+SANDBOX_NPROC = 2048
+#: the largest flash image of the catalogue (16 MB): no file grows beyond it
+MAX_FILE_SIZE = 16 << 20
 
 
 def landlock_abi() -> int:
@@ -251,9 +257,15 @@ def confine(ro: list[str], rw: list[str], uid: int | None, gid: int | None) -> N
     if os.uname().machine == "x86_64":
         flags = CLONE_NEWNET if os.geteuid() == 0 else CLONE_NEWNET | CLONE_NEWUSER
         _libc.unshare(flags)  # best effort: seccomp and Landlock keep the network closed without it
+    # no core files; no file grown beyond the flash image (the only file the process holds open for writing)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_SIZE, MAX_FILE_SIZE))
     if uid is not None and os.geteuid() == 0:
+        gid = uid if gid is None else gid
         os.setgroups([])
-        os.setresgid(gid if gid is not None else uid, gid if gid is not None else uid, gid if gid is not None else uid)
+        os.setresgid(gid, gid, gid)
+        # threads of the sandbox user, all simulators together (a thread bomb must not exhaust the host's pids)
+        resource.setrlimit(resource.RLIMIT_NPROC, (SANDBOX_NPROC, SANDBOX_NPROC))
         os.setresuid(uid, uid, uid)
     if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
