@@ -179,6 +179,17 @@ ATTEMPTS = [
     ("bridge-unknown-service", "import _bridge\n_bridge.call('../../etc', 'passwd')", "OSError"),
     ("bridge-runtime-bad-method", "import _bridge\n_bridge.call('runtime', '__init__', 1, 2)", "ValueError"),
     ("bridge-second-start", "import _bridge\n_bridge.start([0, 1, 2])", "OSError"),
+    (
+        "bridge-garbage-on-descriptors",
+        BYPASS + "del builtins.open\nn = 0\nfor fd in range(3, 256):\n    try:\n"
+        "        f = open(fd, 'r+b')\n    except OSError:\n        continue\n    try:\n        f.seek(0, 2)\n"
+        "        continue\n    except OSError as e:\n        if e.errno != 29:  # not ESPIPE: not a socket\n"
+        "            continue\n"
+        "    n += 1\n    try:\n"
+        "        f.write(b'[1]\\n{{\"id\": 1}}\\n{{\"call\": 5}}\\nnot json\\n' + b'{{' * 70000 + b'\\n')\n"
+        "    except OSError:\n        pass\nprint('garbage to', n)",
+        "garbage to 9",
+    ),
     ("mem-info-pokes", "import micropython\nmicropython.mem_info(1)\nmicropython.qstr_info(1)", None),
     ("heap-exhaustion", "l = []\nwhile True:\n    l.append(bytearray(4096))", "MemoryError"),
 ]

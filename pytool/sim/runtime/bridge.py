@@ -182,8 +182,10 @@ class BridgeServer:
                 await self._serve_events(reader, writer)
             elif hello.get("hello") == "calls":
                 await self._serve_calls(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, json.JSONDecodeError):
+        except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except Exception:  # device code is untrusted: a malformed message ends its connection, nothing more
+            log.debug("bridge connection dropped on a malformed message", exc_info=True)
         finally:
             self._writers.discard(writer)
             if task is not None:
