@@ -130,3 +130,28 @@ def test_a_thread_bomb_stops_at_the_sandbox_users_limit():
         assert int(lines[2]) < confine.SANDBOX_NPROC
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv")
+@needs_layers
+def test_confinement_holds_when_the_simulator_runs_as_an_ordinary_user():
+    d = Path(tempfile.mkdtemp(prefix="pytool-confine-", dir="/tmp"))
+    try:
+        os.chmod(d, 0o777)
+        script = d / "script.py"
+        pwned = d / "pwned"
+        script.write_text(
+            f"import os\nprint(os.system('touch {pwned}'))\ntry:\n    open('/etc/hostname')\n    print('read')\n"
+            "except OSError as e:\n    print('refused', e.errno)\nimport socket\ntry:\n    socket.socket()\n"
+            "except OSError as e:\n    print('refused', e.errno)\n"
+        )
+        os.chmod(script, 0o644)
+        uid = str(confine.SANDBOX_UID)
+        argv = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--", sys.executable, "-I"]
+        argv += [str(CONFINE), "--ro", str(script), "--", "micropython", str(script)]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=60, env={"HOME": "/nonexistent"}, cwd="/")
+        lines = r.stdout.split("\n")
+        assert lines[1:3] == ["refused 13", "refused 97"], r.stdout + r.stderr
+        assert not pwned.exists()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
