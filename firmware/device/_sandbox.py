@@ -164,7 +164,7 @@ def seal():
             if id(getattr(mod, name, None)) in swap:
                 setattr(mod, name, swap[id(getattr(mod, name))])
     for name, mod in (("io", io), ("uio", io), ("uctypes", u)):
-        served[name] = sys.modules[name] = mod
+        served[name] = mod
     b = sys.modules.get("_builtin")
     if b is not None:  # nothing loads the interpreter's own modules any more
         b.load = b.restricted = _gone
@@ -180,10 +180,18 @@ def seal():
             if mod is not None:
                 sys.modules[name] = mod
                 return mod
-            for full in [name] + [name + "." + f for f in (fromlist or ()) if f != "*"]:
-                path = _mpy_for(full)
-                if path is not None and not _mpy_arch_ok(path):
-                    raise ValueError("incompatible .mpy arch")
+            full = name
+        else:  # relative: from the importing module's package
+            parts = (globals or {}).get("__name__", "").split(".")
+            if "__path__" not in (globals or {}):
+                parts = parts[:-1]
+            parts = parts[: len(parts) - (level - 1)] if level > 1 else parts
+            full = ".".join(parts + ([name] if name else []))
+        names = fromlist if isinstance(fromlist, (tuple, list)) else ()  # (the interpreter also passes True)
+        for mod_name in [full] + [full + "." + f for f in names if f != "*"]:
+            path = _mpy_for(mod_name)
+            if path is not None and not _mpy_arch_ok(path):
+                raise ValueError("incompatible .mpy arch")
         return real_import(name, globals, locals, fromlist, level)
 
     builtins.__import__ = guarded_import

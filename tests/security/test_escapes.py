@@ -84,6 +84,11 @@ ATTEMPTS = [
     ("native-mpy-x64-lib", "{put_mpy_lib}\nimport natlib", "incompatible .mpy arch"),
     ("native-mpy-x64-package", "{put_mpy_pkg}\nfrom natpkg import natmod", "incompatible .mpy arch"),
     (
+        "native-mpy-x64-relative",
+        "{put_mpy_pkg}\nwith open('natpkg/__init__.py', 'w') as f:\n    f.write('from . import natmod')\nimport natpkg",
+        "incompatible .mpy arch",
+    ),
+    (
         "control-socket-via-socket",
         "import socket\ns = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)",
         "ImportError",
@@ -121,7 +126,7 @@ ATTEMPTS = [
     ("host-socket-inet", BYPASS + "import socket\nsocket.socket()", "OSError"),
     (
         "host-uctypes-poke",
-        BYPASS + "sys.modules.pop('uctypes')\nimport uctypes\nuctypes.bytearray_at(8, 8)[0] = 1",
+        BYPASS + "sys.modules.pop('uctypes', None)\nimport uctypes\nuctypes.bytearray_at(8, 8)[0] = 1",
         "Guru Meditation",
     ),
     ("host-machine-mem32-dev-mem", HOST_MACHINE + "machine.mem32[8] = 1", "OSError"),  # (the unix port maps /dev/mem)
@@ -248,3 +253,20 @@ def test_escape_attempt_is_contained(board: Board, host: Host, values: dict[str,
     assert board.answers(), f"the simulator stopped answering after: {answer}"
     if expect is not None:
         assert expect in answer, answer
+
+
+def test_the_sandbox_keeps_what_device_code_may_do(board: Board):
+    """Not an escape: packages, relative imports, io, uctypes on own buffers and threads work as on the board."""
+    code = (
+        "import os\ntry:\n    os.mkdir('pk')\nexcept OSError:\n    pass\n"
+        "with open('pk/__init__.py', 'w') as f:\n    f.write('from . import a\\nfrom .a import X\\n')\n"
+        "with open('pk/a.py', 'w') as f:\n    f.write('X = 5\\n')\n"
+        "with open('pk/b.py', 'w') as f:\n    f.write('from .a import X as Y\\n')\n"
+        "import pk, pk.b\nfrom pk.b import Y\n"
+        "import io, uctypes, _thread, time\n"
+        "b = bytearray(8)\ns = uctypes.struct(uctypes.addressof(b), {'x': uctypes.UINT32 | 0})\ns.x = 7\n"
+        "t = []\n_thread.start_new_thread(t.append, (1,))\ntime.sleep_ms(100)\n"
+        "print(pk.X, Y, io.BytesIO(b'ab').read(), b[0], t)\n"
+    )
+    out, err = board.run(code)
+    assert (out.strip(), err) == ("5 5 b'ab' 7 [1]", "")
