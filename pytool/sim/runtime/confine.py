@@ -230,6 +230,47 @@ def apply_landlock(abi: int, ro: list[str], rw: list[str]) -> None:
         os.close(ruleset)
 
 
+# ---------------------------------------------------------------- for the supervisor (the parent)
+_warned = False
+
+
+def launcher_args(device: str | os.PathLike) -> list[str]:
+    """This launcher's options for an interpreter that runs the firmware's modules in `device`: read-only
+    access to them; nobody's uid when we are root (if the modules are readable by others). Warns once per
+    process, in one line each, about every layer this kernel lacks."""
+    import logging
+
+    log = logging.getLogger("pytool.sim.runtime")
+    global _warned
+    if not _warned:
+        _warned = True
+        for missing in probe():
+            log.warning("simulator sandbox: the kernel lacks %s", missing)
+    device = os.fspath(device)
+    args = ["--ro", device, "--ro", "/dev/urandom"]
+    if os.geteuid() == 0:
+        if readable_by_others(device):
+            args += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID)]
+        else:
+            log.warning("simulator sandbox: %s is not readable by others: the interpreter runs as root", device)
+    return args
+
+
+def readable_by_others(device: str) -> bool:
+    """Whether another user can import the firmware's modules: every folder up to `device` searchable, `device`
+    listable, its files readable."""
+    try:
+        path, folders = os.path.abspath(device), []
+        while os.path.dirname(path) != path:
+            path = os.path.dirname(path)
+            folders.append(path)
+        searchable = all(os.stat(p).st_mode & 0o001 for p in folders)
+        files = all(os.stat(os.path.join(device, n)).st_mode & 0o004 for n in os.listdir(device))
+        return searchable and os.stat(device).st_mode & 0o005 == 0o005 and files
+    except OSError:
+        return False
+
+
 # ---------------------------------------------------------------- the launcher
 def _parse(argv: list[str]) -> tuple[list[str], list[str], int | None, int | None, list[str]]:
     ro: list[str] = []

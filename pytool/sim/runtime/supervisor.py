@@ -52,7 +52,6 @@ HOLD_SECONDS = 0.05
 #: Connections of the bridge handed to each interpreter (the IRQ thread's, then one per calling thread).
 BRIDGE_CONNECTIONS = 9
 _CONFINE = Path(confine.__file__)
-_warned = False
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -72,23 +71,6 @@ def _tgkill(pid: int, sig: int) -> None:
     """Signal the main thread of `pid` (where MicroPython runs user code), not any of its threads."""
     if _libc.syscall(234, pid, pid, sig) != 0:  # SYS_tgkill on x86-64
         os.kill(pid, sig)
-
-
-def _confine_args(device: Path) -> list[str]:
-    """confine.py options: read-only access to the firmware's modules; nobody's uid when we are root (if the
-    modules are readable by others); warn once, in one line, about every layer this kernel lacks."""
-    global _warned
-    if not _warned:
-        _warned = True
-        for missing in confine.probe():
-            log.warning("simulator sandbox: the kernel lacks %s", missing)
-    args = ["--ro", str(device), "--ro", "/dev/urandom"]
-    if os.geteuid() == 0:
-        if all(os.stat(p).st_mode & 0o005 == 0o005 for p in (device, *device.parents)):
-            args += ["--uid", str(confine.SANDBOX_UID), "--gid", str(confine.SANDBOX_GID)]
-        else:
-            log.warning("simulator sandbox: %s is not readable by others: the interpreter runs as root", device)
-    return args
 
 
 def _stock_machine(banner: str) -> str:
@@ -249,7 +231,7 @@ class Runtime:
         # and reads all of it into the heap when the REPL starts (a grown file made 512 KB boards die at boot): a
         # board has no such file, so HOME is a folder that does not exist
         env = {"MICROPYPATH": str(device), "HOME": "/nonexistent", "LANG": "C.UTF-8"}
-        argv = [sys.executable, "-I", str(_CONFINE), *_confine_args(device), "--", "micropython"]
+        argv = [sys.executable, "-I", str(_CONFINE), *confine.launcher_args(device), "--", "micropython"]
         argv += ["-X", f"heapsize={heap.interpreter_heap_bytes(self.ctx.board)}", "-i", str(device / "_boot.py")]
         argv.append(str(config_fd))  # (argv strings of 256+ bytes crash the unix port: the config is a file)
         try:
