@@ -233,6 +233,8 @@ class Runtime:
         # and reads all of it into the heap when the REPL starts (a grown file made 512 KB boards die at boot): a
         # board has no such file, so HOME is a folder that does not exist
         env = {"MICROPYPATH": str(device), "HOME": "/nonexistent", "LANG": "C.UTF-8"}
+        if "LD_LIBRARY_PATH" in os.environ:  # (a Python built with its libraries elsewhere needs it to start)
+            env["LD_LIBRARY_PATH"] = os.environ["LD_LIBRARY_PATH"]
         argv = [sys.executable, "-I", str(_CONFINE), *confine.launcher_args(device), "--", "micropython"]
         argv += ["-X", f"heapsize={heap.interpreter_heap_bytes(self.ctx.board)}", "-i", str(device / "_boot.py")]
         argv.append(str(config_fd))  # (argv strings of 256+ bytes crash the unix port: the config is a file)
