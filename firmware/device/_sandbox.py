@@ -98,19 +98,25 @@ def _mpy_for(name):
 
 def _uctypes(u):
     # uctypes on buffers device code owns (addresses from addressof()); raw addresses would be the host's memory
-    known = {}  # address -> (object, length), the latest 64 (the objects stay alive while listed)
+    known = []  # the latest 64 buffers addressof() was asked for (they stay alive while listed)
     m = restrict(u, [n for n in dir(u) if n.isupper()])
 
     def addressof(obj):
         a = u.addressof(obj)
-        known[a] = (obj, len(obj))
-        while len(known) > 64:
-            known.pop(next(iter(known)))
+        try:
+            len(obj)
+        except TypeError:  # a struct: its address lies in a buffer already known
+            return a
+        if not any(k is obj for k in known):
+            known.append(obj)
+            if len(known) > 64:
+                known.pop(0)
         return a
 
     def _check(addr, size):
-        for a, (_, n) in known.items():
-            if a <= addr and addr + size <= a + n:
+        for k in known:  # where the buffer is now (a bytearray that grew has moved) and how long
+            a = u.addressof(k)
+            if a <= addr and addr + size <= a + len(k):
                 return
         raise ValueError("address outside the board's own buffers (the simulator has no raw memory access)")
 

@@ -161,6 +161,12 @@ ATTEMPTS = [
     ("uio-open-fd-via-uzlib", "import uzlib\nuzlib.io.open(3, 'r+b')", "TypeError"),
     ("uctypes-raw-address", "import uctypes\nprint(uctypes.bytes_at(id(object), 64))", "ValueError"),
     ("uctypes-struct-raw", "import uctypes\nuctypes.struct(0x1000, {{'x': uctypes.UINT32 | 0}}).x = 1", "ValueError"),
+    (
+        "uctypes-stale-buffer",
+        "import uctypes\nb = bytearray(8)\na = uctypes.addressof(b)\nb.extend(bytearray(65536))\n"
+        "try:\n    uctypes.bytearray_at(a, 8)[0] = 1\nexcept ValueError:\n    print('refused')",
+        None,  # refused, unless the buffer grew in place (then `a` is still inside it)
+    ),
     ("machine-mem32", "import machine\nmachine.mem32[0x3FF44004] = 1", "AttributeError"),
     ("machine-private-mem32", "import machine\nmachine._m.mem32[8] = 1", "AttributeError"),
     ("open-etc-passwd", "print(open('/etc/passwd').read())", "OSError"),
@@ -263,6 +269,7 @@ def test_the_sandbox_keeps_what_device_code_may_do(board: Board):
         "import pk, pk.b\nfrom pk.b import Y\n"
         "import io, uctypes, _thread, time\n"
         "b = bytearray(8)\ns = uctypes.struct(uctypes.addressof(b), {'x': uctypes.UINT32 | 0})\ns.x = 7\n"
+        "assert uctypes.addressof(s) == uctypes.addressof(b)\n"
         "t = []\n_thread.start_new_thread(t.append, (1,))\ntime.sleep_ms(100)\n"
         "print(pk.X, Y, io.BytesIO(b'ab').read(), b[0], t)\n"
     )
