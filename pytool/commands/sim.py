@@ -36,9 +36,11 @@ def start(
     baud_pacing: bool = typer.Option(False, "--baud-pacing", help="Move bytes at the line rate (baud/10 B/s)."),
 ) -> None:
     """Start a simulated board (foreground until Ctrl-C unless --detach)."""
-    from pytool.sim import launch, prepare, serve
+    from pytool.sim import launch, prepare, probe_sandbox, serve
 
     config = prepare(board, name, flash, baud_pacing)
+    for missing in probe_sandbox():  # a sandbox layer this kernel lacks (docs/security.md): say so, run without it
+        status(f"[yellow]warning:[/] simulator sandbox: the kernel lacks {missing}")
     if detach:
         record = launch(config)
         emit(record.to_json(), lambda: _print_record(record))

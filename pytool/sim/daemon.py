@@ -89,7 +89,9 @@ def prepare(board: str, name: str | None = None, flash: str | Path | None = None
         elif not path.parent.is_dir():
             raise UsageError(f"the folder of --flash {path} does not exist", "create it or choose another path")
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if path.exists():
+            path.chmod(0o600)  # the board's flash: the user's only (older pytools made it 0644)
     return SimConfig(name, catalogue_board, path.resolve(), pacing)
 
 
@@ -108,7 +110,8 @@ def _workdir(name: str) -> Path:
     path = state_dir() / "sims" / name
     if len(str(path)) > _UNIX_PATH_MAX - 20:
         path = Path(tempfile.mkdtemp(prefix=f"pytool-{name[:12]}-"))
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.chmod(0o700)  # sockets, pty link and the interpreter's config: the user's only
     return path
 
 

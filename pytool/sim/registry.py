@@ -39,7 +39,7 @@ class SimRecord:
 
 def _dir() -> Path:
     path = state_dir() / "sims"
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
 
 
