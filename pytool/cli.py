@@ -23,6 +23,7 @@ from pytool import __version__
 from pytool.commands import board, devices, firmware, flash, sim, sync, test
 from pytool.console import err, options
 from pytool.errors import PytoolError
+from pytool.farm import labgrid as farm_labgrid
 
 app = typer.Typer(
     name="pytool",
@@ -50,8 +51,11 @@ def root(
         "--port",
         "-p",
         metavar="PORT",
-        help="Device path, pyserial URL (rfc2217://, socket://) or sim:NAME. "
+        help="Device path, pyserial URL (rfc2217://, socket://), sim:NAME or labgrid:PLACE. "
         "Env: PYTOOL_PORT. Default: the single attached board.",
+    ),
+    lg_coordinator: str = typer.Option(
+        None, "--lg-coordinator", metavar="HOST:PORT", help="labgrid coordinator (labgrid:PLACE). Env: LG_COORDINATOR."
     ),
     json_output: bool = typer.Option(False, "--json", help="Print machine-readable JSON on stdout."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks and protocol detail."),
@@ -106,9 +110,10 @@ def _fail(message: str, code: int) -> int:
 def run(argv: list[str]) -> int:
     """Run the CLI on `argv` and return the exit code (never raises, never prints a traceback unless --debug)."""
     try:
-        rest = split_global_options(argv)
+        rest = farm_labgrid.take_cli_options(split_global_options(argv))
         command = typer.main.get_command(app)
-        result = command.main(args=rest, prog_name="pytool", standalone_mode=False)
+        with farm_labgrid.command_scope():  # labgrid places acquired by the command are released at its end
+            result = command.main(args=rest, prog_name="pytool", standalone_mode=False)
         return result if isinstance(result, int) else 0
     except PytoolError as exc:
         if options.debug:

@@ -1,7 +1,7 @@
 """Serial-port discovery: which USB bridge a port is, the board family it implies, and how to reset it.
 
-`--port` accepts a device path, any pyserial URL (rfc2217://, socket://, loop://) or `sim:NAME`; with no port
-pytool picks the single attached board. Reset strategies are carried out by pytool/flash.py:
+`--port` accepts a device path, any pyserial URL (rfc2217://, socket://, loop://), `sim:NAME` or `labgrid:PLACE`
+(pytool/farm); with no port pytool picks the single attached board. Reset strategies are carried out by pytool/flash.py:
   dtr-rts  classic ESP32 auto-reset circuit (EN and IO0 through DTR/RTS), as esptool's default reset
   pic      Pycom PIC expansion boards: 5-data-bit CDC command protocol (reference 1.6(b))
   manual   Expansion Board 2.0: the user jumpers G23 to GND and presses reset
@@ -174,6 +174,11 @@ def resolve_port(spec: str | None, comports: Callable[[], Iterable] = _system_po
                 "wait until it is back (`pytool sim list` shows its port), then run again",
             )
         return ResolvedPort(spec, rec.pty, "sim", SIM_FAMILY.name, rec.name)
+    if spec.startswith("labgrid:"):  # a board in a labgrid farm, acquired for this command (pytool/farm)
+        from pytool.farm.labgrid import place_for
+
+        place = place_for(spec)
+        return ResolvedPort(spec, place.url, place.reset, place.family)
     if "://" in spec:
         return ResolvedPort(spec, spec, "dtr-rts" if spec.startswith("rfc2217://") else "none", "network port")
     for dev in list_devices(include_unknown=True, include_sims=False, comports=comports):
