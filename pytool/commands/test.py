@@ -74,6 +74,10 @@ def test(
 
             port = resolve_port(None).spec
         ble = port if port.startswith("sim:") else None
+        if port.startswith("labgrid:"):  # held for the whole run; the tests use the place's radio (pytool/farm)
+            from pytool.farm.labgrid import ble_transport
+
+            ble = ble_transport(port)
         status(f"[bold]Testing[/] {deploy_mod.tests_dir(cfg.root)} over the air")
         run = deploy_mod.run_tests(
             cfg.root, port, ble, junit, pytest_args or (), stdout=sys.stderr.fileno() if options.json else None

@@ -129,6 +129,10 @@ def _settings(config: pytest.Config) -> HilSettings:
     cfg = project_config.load(project) if project else None
     port = option.board_port or (cfg.port if cfg else None) or os.environ.get("PYTOOL_PORT")
     ble = option.ble or os.environ.get("PYTOOL_BLE") or (port if port and port.startswith("sim:") else None)
+    if ble is None and port and port.startswith("labgrid:"):  # the radio the farm place carries (pytool/farm)
+        from pytool.farm.labgrid import ble_transport
+
+        ble = ble_transport(port)
     log_dir = option.hil_log_dir or (
         str(Path(option.xmlpath).parent / "hil-logs") if getattr(option, "xmlpath", None) else None
     )
