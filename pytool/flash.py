@@ -147,6 +147,10 @@ def _enter_bootloader(port: ResolvedPort, strategy: str, say: Callable[[str], No
     if strategy == "sim":
         _sim_control(port).reset(bootloader=True)
         return "no-reset"
+    if strategy == "labgrid":  # the farm place's reset/boot outputs or power switch (pytool/farm)
+        from pytool.farm.labgrid import reset_board
+
+        return "no-reset" if reset_board(port.spec, bootloader=True) else "default-reset"
     if strategy == "pic":
         from pytool.pic import enter_bootloader
 
@@ -232,6 +236,10 @@ def reboot_into_firmware(session: Session) -> None:
         exit_bootloader(session.port.url)
     elif strategy == "dtr-rts":
         esp.hard_reset()
+    elif strategy == "labgrid":
+        from pytool.farm.labgrid import reset_board
+
+        reset_board(session.port.spec)
     # manual: the user removes the jumper and presses reset (the caller says so)
 
 

@@ -6,6 +6,7 @@
   pic      Pycom PIC expansion boards: 5-data-bit CDC command protocol (reference 1.6(b))
   manual   Expansion Board 2.0: the user jumpers G23 to GND and presses reset
   sim      the simulator's control socket
+  labgrid  a farm place's reset/boot outputs or power switch (pytool/farm/labgrid_reset.py)
   none     the port cannot reach the ESP32 (a PIC in DFU mode)
 """
 
@@ -58,7 +59,7 @@ USB_FAMILIES: dict[tuple[int, int], Family] = {
 }
 SIM_FAMILY = Family("pytool simulator", "sim", True, "simulated board (pytool sim)")
 UNKNOWN_FAMILY = Family("unknown USB serial", "dtr-rts")
-RESET_STRATEGIES = ("dtr-rts", "pic", "manual", "sim", "none")
+RESET_STRATEGIES = ("dtr-rts", "pic", "manual", "sim", "labgrid", "none")
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from typing import Any
 
 from pytool.errors import PytoolError, UsageError
 from pytool.farm import LABGRID_PREFIX
+from pytool.farm.labgrid_reset import OUTPUT_DRIVERS, POWER_DRIVERS, PlaceResetter
 
 DEFAULT_COORDINATOR = "127.0.0.1:20408"
 CONNECT_TIMEOUT = 10.0  # s to reach the coordinator
@@ -42,8 +43,6 @@ PORT_TIMEOUT = 15.0  # s for the exporter to publish the serial port after an ac
 HCI_RESOURCE = "hci"  # name of the NetworkService resource that carries the Bumble HCI transport
 HCI_COMMENT_KEY = "hci="  # or, in the place's comment: `hci=tcp-client:HOST:PORT`
 BLE_ENV = "PYTOOL_BLE"
-POWER_CLASSES = ("NetworkPowerPort", "PDUDaemonPort", "TasmotaPowerPort", "NetworkUSBPowerPort")
-OUTPUT_CLASSES = ("ModbusTCPCoil", "HttpDigitalOutput", "NetworkSysfsGPIO", "NetworkDeditecRelais8")
 
 #: `--lg-coordinator` from the command line (set by `take_cli_options`)
 coordinator_option: str | None = None
@@ -60,14 +59,19 @@ class FarmPlace:
     protocol: str  # rfc2217 or raw
     resource: str  # exporter/group/cls/name of the serial port
     ble: str | None  # Bumble HCI transport near the board, or None
-    power: str | None  # name/class of a power resource, when the place has one
-    outputs: tuple[str, ...]  # digital-output resources (name/class)
+    power: str | None  # name of a power resource, when the place has one
+    outputs: tuple[str, ...]  # names of its digital outputs (`reset` = EN, `boot` = IO0; see labgrid_reset)
     holder: str  # HOST/USER
     acquired_here: bool  # True when pytool acquired it (and will release it)
 
     @property
     def reset(self) -> str:
-        """The reset strategy pytool uses: DTR/RTS over RFC2217 (a raw TCP port cannot carry the lines)."""
+        """The reset strategy: `labgrid` (the place's reset output or power switch), else DTR/RTS over RFC2217
+        (a raw TCP port carries no lines: `none`)."""
+        from pytool.farm.labgrid_reset import strategy_for
+
+        if strategy_for(dict.fromkeys(self.outputs, ""), self.power):
+            return "labgrid"
         return "dtr-rts" if self.protocol == "rfc2217" else "none"
 
     @property
@@ -351,6 +355,8 @@ def open_place(name: str, coordinator: str | None = None) -> Iterator[FarmPlace]
                 raise
         path, entry, resources = _serial_port(client, name)
         params = entry.params
+        outputs = {n: c for (n, c) in sorted(resources) if c in OUTPUT_DRIVERS}
+        power = next(((n, c) for (n, c) in sorted(resources) if c in POWER_DRIVERS), None)
         farm = FarmPlace(
             name=name,
             coordinator=client.address,
@@ -359,12 +365,16 @@ def open_place(name: str, coordinator: str | None = None) -> Iterator[FarmPlace]
             protocol=str(params.get("protocol") or "rfc2217"),
             resource=path,
             ble=ble_from_place(client.place(name), resources),
-            power=next((f"{n}/{c}" for (n, c) in sorted(resources) if c in POWER_CLASSES), None),
-            outputs=tuple(f"{n}/{c}" for (n, c) in sorted(resources) if c in OUTPUT_CLASSES),
+            power=power[0] if power else None,
+            outputs=tuple(outputs),
             holder=me,
             acquired_here=acquired_here,
         )
-        yield farm
+        _resetters[name] = PlaceResetter(client.session, name, outputs, power)
+        try:
+            yield farm
+        finally:
+            _resetters.pop(name, None)
     except BaseException:
         if acquired_here:
             with contextlib.suppress(Exception):
@@ -391,6 +401,7 @@ def open_place(name: str, coordinator: str | None = None) -> Iterator[FarmPlace]
 _scope: contextlib.ExitStack | None = None  # the running CLI command's places (see command_scope)
 _process_scope: contextlib.ExitStack | None = None  # places opened outside a command, released at exit
 _held: dict[str, FarmPlace] = {}
+_resetters: dict[str, PlaceResetter] = {}  # place name -> its reset drivers, while open_place holds it
 
 
 def _release_process_scope() -> None:
@@ -448,3 +459,15 @@ def ble_transport(spec: str | None) -> str | None:
     from pytool.farm import is_farm_port
 
     return place_for(str(spec)).ble if is_farm_port(spec) else None
+
+
+def reset_board(spec: str, bootloader: bool = False) -> bool:
+    """Reset the board of a held place through its own resources (strategy `labgrid`).
+
+    Returns False, touching nothing, when entering the bootloader needs DTR/RTS instead (no `boot` output)."""
+    name = parse_spec(spec)
+    resetter = _resetters.get(name) or (place_for(spec) and _resetters[name])
+    if bootloader and not resetter.can_enter_bootloader():
+        return False
+    resetter.reset(bootloader)
+    return True

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,3 +127,65 @@ def pytool(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 240
     return subprocess.run(
         [sys.executable, "-m", "pytool", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
     )
+
+
+class ResetWires:
+    """HTTP digital outputs `reset` (EN) and `boot` (IO0) wired to a simulator, as a GPIO relay box would be:
+    releasing `reset` presses the simulator's reset with IO0 as `boot` holds it. Serves 127.0.0.1 only."""
+
+    def __init__(self, control_socket: str) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from pytool.sim.control import SimControl
+
+        wires = self
+        self.state = {"reset": False, "boot": False}
+        self.events: list[tuple[str, bool]] = []
+        control = SimControl(control_socket)
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_PUT(self) -> None:
+                name = self.path.strip("/")
+                value = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode() == "1"
+                if name not in wires.state:
+                    self.send_error(404)
+                    return
+                was, wires.state[name] = wires.state[name], value
+                wires.events.append((name, value))
+                if name == "reset" and was and not value:
+                    control.reset(bootloader=wires.state["boot"])
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_GET(self) -> None:
+                body = b"1" if wires.state.get(self.path.strip("/")) else b"0"
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def exporter_yaml(self) -> str:
+        """The two outputs as exporter resources (to append to a simulator's group)."""
+        lines = []
+        for name in ("reset", "boot"):
+            lines += [
+                f"  {name}:",
+                "    cls: HttpDigitalOutput",
+                f'    url: "http://127.0.0.1:{self.port}/{name}"',
+                '    body_asserted: "1"',
+                '    body_deasserted: "0"',
+            ]
+        return "\n".join(lines) + "\n"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

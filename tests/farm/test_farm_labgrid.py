@@ -24,7 +24,7 @@ import pytest
 pytest.importorskip("labgrid.remote.client", reason="labgrid is not installed (pip install 'pytool[labgrid]')")
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "sync"))
-from farm_kit import free_port, pytool, running_farm
+from farm_kit import ResetWires, free_port, pytool, running_farm
 from sync_simboard import flashed_image
 
 from pytool.sim.testing import running_sim
@@ -225,3 +225,30 @@ def test_coordinator_killed_mid_sync_gives_one_line_and_intact_files(tmp_path_fa
         for name, text in files.items():
             cat = pytool(["-p", rec.pty, "cat", f"/flash/{name}"], env, base)
             assert cat.returncode == 0 and cat.stdout == text, (name, cat.stderr)
+
+
+def test_flash_resets_through_the_places_reset_and_boot_outputs(tmp_path_factory, tmp_path):
+    """A place with digital outputs `reset` and `boot` (HttpDigitalOutput, labgrid's driver) gets strategy
+    `labgrid`: esptool finds the chip in its ROM because pytool drove IO0 and EN, not DTR/RTS."""
+    from pytool.deploy import simulator_firmware
+
+    archive = simulator_firmware("lopy4", "1.20.2.r4")
+    base = tmp_path_factory.mktemp("farmio")
+    state, data = base / "state", base / "data"
+    with running_sim("lopy4", "farmio", state_dir=state, data_dir=data) as rec:
+        wires = ResetWires(rec.control)
+        try:
+            text = export_yaml(state, base / "exporter.yaml", base) + wires.exporter_yaml()
+            (base / "exporter.yaml").write_text(text)
+            with running_farm(base, base / "exporter.yaml") as lab:
+                lab.add_place("bench-io", "farmio")
+                env = lab.env(PYTOOL_STATE_DIR=str(tmp_path / "state"), PYTOOL_DATA_DIR=str(data))
+                run = pytool(["-p", "labgrid:bench-io", "flash", str(archive)], env, tmp_path)
+                assert run.returncode == 0, run.stderr
+                assert "labgrid reset" in run.stderr
+                assert "Booted: Pycom MicroPython 1.20.2.r4" in run.stdout, run.stdout
+                assert lab.acquired() == []
+        finally:
+            wires.close()
+    into_rom = [("boot", True), ("reset", True), ("reset", False), ("boot", False)]
+    assert wires.events == [*into_rom, ("reset", True), ("reset", False)]
