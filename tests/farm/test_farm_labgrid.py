@@ -180,8 +180,11 @@ def test_labgrid_not_installed_is_one_line(tmp_path):
     assert "labgrid is not installed" in line and "pytool[labgrid]" in line
 
 
-def test_coordinator_killed_mid_sync_gives_one_line_and_intact_files(tmp_path_factory, tmp_path):
-    """A paced simulator makes the sync last seconds; the coordinator dies while it runs."""
+@pytest.mark.parametrize("interruption", ["coordinator-killed", "ctrl-c"])
+def test_interrupted_farm_sync_is_one_line_and_leaves_files_old_or_new(tmp_path_factory, tmp_path, interruption):
+    """A paced simulator makes the sync last seconds. The coordinator dies while it runs: the sync finishes on
+    the board's own port and the failed release is one line. Or the user presses Ctrl-C: the place is
+    released, and every file on the board is old or new."""
     image = flashed_image(tmp_path_factory)
     base = tmp_path_factory.mktemp("farmkill")
     state, data = base / "state", base / "data"
@@ -210,20 +213,33 @@ def test_coordinator_killed_mid_sync_gives_one_line_and_intact_files(tmp_path_fa
                 deadline = time.monotonic() + 60
                 while "paced" not in lab.acquired() and proc.poll() is None and time.monotonic() < deadline:
                     time.sleep(0.2)
-                assert proc.poll() is None, "the sync ended before the coordinator could be killed"
-                lab.kill_coordinator()
-                _out, err = proc.communicate(timeout=240)
+                if interruption == "ctrl-c":
+                    time.sleep(1.0)  # into the upload
+                assert proc.poll() is None, "the sync ended before it could be interrupted"
+                if interruption == "ctrl-c":
+                    proc.send_signal(signal.SIGINT)
+                else:
+                    lab.kill_coordinator()
+                out, err = proc.communicate(timeout=240)
             finally:
                 if proc.poll() is None:
-                    proc.send_signal(signal.SIGINT)
+                    proc.kill()
                     proc.wait(30)
-        run = subprocess.CompletedProcess(proc.args, proc.returncode, _out, err)
-        line = one_line_error(run, progress=True)
-        assert "could not release labgrid place 'paced'" in line and "unreachable" in line
-        # the board, straight over its own port now that the farm is gone: the sync finished, every file is new
+            run = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+            if interruption == "ctrl-c":
+                assert run.returncode == 130, err
+                assert "Traceback" not in err and "Error" not in err, err
+                assert lab.acquired() == []
+            else:
+                line = one_line_error(run, progress=True)
+                assert "could not release labgrid place 'paced'" in line and "unreachable" in line
+        # the board, straight over its own port: every file old (absent) or new; after a lost coordinator, all new
         env = _base_env() | {"PYTOOL_STATE_DIR": str(state)}
         for name, text in files.items():
             cat = pytool(["-p", rec.pty, "cat", f"/flash/{name}"], env, base)
+            if interruption == "ctrl-c" and cat.returncode != 0:
+                assert "no such file" in cat.stderr.lower() or "not found" in cat.stderr.lower(), cat.stderr
+                continue
             assert cat.returncode == 0 and cat.stdout == text, (name, cat.stderr)
 
 
