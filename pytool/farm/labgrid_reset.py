@@ -1,7 +1,7 @@
 """Resetting a farm board through its labgrid place's own resources (reset strategy `labgrid`).
 
 A place gets this strategy when it has a digital output named `reset` (wired to the ESP32's EN) or a power
-resource. Conventions (labgrid's `invert` parameter of the output resource adapts other wiring):
+resource. Conventions (the output resource's `invert`, or swapped HTTP bodies, adapt other wiring):
 
 - output `reset` asserted = the chip is held in reset (EN low);
 - output `boot`  asserted = IO0 is held low (download mode at the next reset);
