@@ -34,7 +34,7 @@ from typing import Any
 
 from pytool.errors import PytoolError, UsageError
 from pytool.farm import LABGRID_PREFIX
-from pytool.farm.labgrid_reset import OUTPUT_DRIVERS, POWER_DRIVERS, PlaceResetter
+from pytool.farm.labgrid_reset import OUTPUT_DRIVERS, POWER_DRIVERS, PlaceResetter, strategy_for
 
 DEFAULT_COORDINATOR = "127.0.0.1:20408"
 CONNECT_TIMEOUT = 10.0  # s to reach the coordinator
@@ -68,8 +68,6 @@ class FarmPlace:
     def reset(self) -> str:
         """The reset strategy: `labgrid` (the place's reset output or power switch), else DTR/RTS over RFC2217
         (a raw TCP port carries no lines: `none`)."""
-        from pytool.farm.labgrid_reset import strategy_for
-
         if strategy_for(dict.fromkeys(self.outputs, ""), self.power):
             return "labgrid"
         return "dtr-rts" if self.protocol == "rfc2217" else "none"
@@ -154,6 +152,14 @@ def _import_labgrid() -> tuple[Any, Any]:
     return lg_client, pb2
 
 
+class Unreachable(PytoolError):
+    """The coordinator cannot be reached (not running, wrong address, died meanwhile)."""
+
+
+class Refused(Exception):
+    """The coordinator answered a request with an error (not: could not be reached)."""
+
+
 class _Coordinator:
     """A labgrid ClientSession on its own event loop thread; `call` runs one coroutine there."""
 
@@ -182,14 +188,15 @@ class _Coordinator:
             raise
         return session
 
-    def unreachable(self, what: str) -> PytoolError:
-        return PytoolError(
+    def unreachable(self, what: str) -> Unreachable:
+        return Unreachable(
             f"the labgrid coordinator at {self.address} is unreachable ({what})",
             "start labgrid-coordinator there, or point --lg-coordinator / LG_COORDINATOR at it",
         )
 
     def call(self, coro: Any, timeout: float = CALL_TIMEOUT) -> Any:
-        """Run `coro` on the client loop; coordinator trouble becomes one PytoolError."""
+        """Run `coro` on the client loop. A coordinator that cannot be reached becomes one PytoolError; a
+        request it refuses (grpc status other than UNAVAILABLE) is raised as `Refused`."""
         import grpc
 
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
@@ -199,7 +206,9 @@ class _Coordinator:
             future.cancel()
             raise self.unreachable(f"no answer within {timeout:g} s") from None
         except grpc.aio.AioRpcError as exc:
-            raise self.unreachable(exc.details() or str(exc.code())) from None
+            if exc.code() == grpc.StatusCode.UNAVAILABLE:
+                raise self.unreachable(exc.details() or str(exc.code())) from None
+            raise Refused(exc.details() or str(exc.code())) from None
         except self.lg.ServerError as exc:
             raise self.unreachable(" ".join(map(str, exc.args)) or "connection lost") from None
 
@@ -252,23 +261,27 @@ class _Coordinator:
         return await self.session.sync_with_coordinator()
 
     def acquire(self, name: str) -> None:
-        import grpc
-
+        """Acquire the place; another client that was quicker is reported like any other holder."""
         try:
             self.call(self._acquire(name))
-        except PytoolError as exc:
-            # the coordinator refuses when a matching resource is held by another place
-            if self.alive():
-                raise PytoolError(
-                    f"labgrid could not acquire place '{name}': {exc.message.split('(', 1)[-1].rstrip(')')}",
-                    "one of its resources is probably in use by another place (`labgrid-client who`)",
-                ) from None
-            raise
-        except grpc.RpcError as exc:  # pragma: no cover - grpc raises AioRpcError above
-            raise self.unreachable(str(exc)) from None
+        except Refused as exc:
+            self.sync()
+            place = self.place(name)
+            if place.acquired and place.acquired != self.me:
+                raise _held_by_other(place, self.me) from None
+            raise PytoolError(
+                f"labgrid refused to acquire place '{name}': {exc}",
+                "one of its resources is probably held through another place (`labgrid-client who`)",
+            ) from None
 
     def release(self, name: str) -> None:
-        self.call(self._release(name))
+        try:
+            self.call(self._release(name))
+        except Refused as exc:  # e.g. someone released it with --kick meanwhile
+            raise PytoolError(
+                f"labgrid refused to release place '{name}': {exc}",
+                f"someone may have taken it over during the command; check `labgrid-client -p {name} show`",
+            ) from None
 
     def sync(self) -> None:
         if not self.call(self._sync()):
@@ -386,7 +399,7 @@ def open_place(name: str, coordinator: str | None = None) -> Iterator[FarmPlace]
             if acquired_here:
                 try:
                     client.release(name)
-                except PytoolError as exc:
+                except Unreachable as exc:
                     raise PytoolError(
                         f"could not release labgrid place '{name}': {exc.message}",
                         f"the work itself finished; release it with `labgrid-client -p {name} release` "
