@@ -225,10 +225,20 @@ class _Coordinator:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(session.close(), 5)
 
+    @staticmethod
+    async def _cancel_pending() -> None:
+        """Cancel what grpc still has running, so that closing the loop leaves no pending task behind."""
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 5)
+
     def close(self) -> None:
         if self.session is not None:
             with contextlib.suppress(Exception):
                 asyncio.run_coroutine_threadsafe(self._shutdown(self.session), self.loop).result(12)
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(self._cancel_pending(), self.loop).result(6)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
         if not self.thread.is_alive():

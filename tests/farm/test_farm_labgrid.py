@@ -131,9 +131,9 @@ def test_info_ls_sync_and_example_tests_on_each_place(farm, place, tmp_path):
 
     project = tmp_path / "project"
     project.mkdir()
-    (project / "pytool.toml").write_text('board = "lopy4"\n')
+    (project / "pytool.toml").write_text(f'board = "lopy4"\nport = "{port}"\n')  # the place from pytool.toml
     (project / "farm_note.py").write_text(f"PLACE = {place!r}\n")
-    sync = pytool(["-p", port, "sync", str(project)], env, tmp_path)
+    sync = pytool(["sync", str(project)], env, tmp_path)
     assert sync.returncode == 0, sync.stderr
     ls = pytool(["-p", port, "ls"], env, tmp_path)
     assert ls.returncode == 0, ls.stderr
