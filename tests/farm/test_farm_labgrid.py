@@ -93,15 +93,16 @@ def farm(tmp_path_factory):
     """Two flashed simulators exported as places bench-a and bench-b, plus place `guarded` on a watched port."""
     image = flashed_image(tmp_path_factory)
     base = tmp_path_factory.mktemp("farm")
-    state, data = base / "state", base / "data"
+    data = base / "data"
     watch = PortWatch()
-    dirs = {"state_dir": state, "data_dir": data}
+    # each simulator in its own state folder, so each has an air of its own: both advertise "LoPy", and on one
+    # shared air the tests of one place could find the other place's board (as on a real farm within range)
     try:
         with (
-            running_sim("lopy4", "farma", _copy(image, base / "a.bin"), **dirs),
-            running_sim("lopy4", "farmb", _copy(image, base / "b.bin"), **dirs),
+            running_sim("lopy4", "farma", _copy(image, base / "a.bin"), state_dir=base / "sa", data_dir=data),
+            running_sim("lopy4", "farmb", _copy(image, base / "b.bin"), state_dir=base / "sb", data_dir=data),
         ):
-            text = export_yaml(state, base / "exporter.yaml", base)
+            text = export_yaml(base / "sa", base / "a.yaml", base) + export_yaml(base / "sb", base / "b.yaml", base)
             text += f'guarded:\n  NetworkSerialPort:\n    host: "127.0.0.1"\n    port: {watch.port}\n'
             (base / "exporter.yaml").write_text(text)
             with running_farm(base, base / "exporter.yaml") as lab:
