@@ -23,6 +23,10 @@ def _print_record(record: registry.SimRecord) -> None:
     out.print(f"  control  {record.control}")
     if record.hci:
         out.print(f"  hci      {record.hci}")
+    if record.wifi:
+        out.print(
+            f"  telnet   {record.wifi['telnet']}  ftp {record.wifi['ftp']} (data port {record.wifi['ftp_data_port']})"
+        )
     out.print(f"  flash    {record.flash}")
 
 
@@ -35,11 +39,11 @@ def start(
     baud_pacing: bool = typer.Option(False, "--baud-pacing", help="Move bytes at the line rate (baud/10 B/s)."),
 ) -> None:
     """Start a simulated board (foreground until Ctrl-C unless --detach)."""
-    from pytool.sim import daemon
+    from pytool.sim import launch, prepare, serve
 
-    config = daemon.prepare(board, name, flash, baud_pacing)
+    config = prepare(board, name, flash, baud_pacing)
     if detach:
-        record = daemon.launch(config)
+        record = launch(config)
         emit(record.to_json(), lambda: _print_record(record))
         return
 
@@ -49,7 +53,7 @@ def start(
 
     import asyncio
 
-    asyncio.run(daemon.serve(config, on_ready=ready))
+    asyncio.run(serve(config, on_ready=ready))
     status(f"Simulator {config.name} stopped.")
 
 
@@ -62,9 +66,10 @@ def list_() -> None:
         if not records:
             out.print("No simulators running.")
             return
-        table = Table("name", "board", "port", "rfc2217", "hci", box=None, header_style="bold")
+        table = Table("name", "board", "port", "rfc2217", "hci", "telnet", box=None, header_style="bold")
         for r in records:
-            table.add_row(r.name, r.board, r.pty or "(unplugged)", r.rfc2217 or "-", r.hci or "-")
+            telnet = (r.wifi or {}).get("telnet") or "-"
+            table.add_row(r.name, r.board, r.pty or "(unplugged)", r.rfc2217 or "-", r.hci or "-", telnet)
         out.print(table)
 
     emit([r.to_json() for r in records], human)
@@ -76,7 +81,7 @@ def stop(
     all_: bool = typer.Option(False, "--all", help="Stop every running simulator."),
 ) -> None:
     """Stop a running simulated board (its flash image is kept)."""
-    from pytool.sim import daemon
+    from pytool.sim import stop as stop_sim
 
     if all_:
         records = registry.running()
@@ -85,7 +90,7 @@ def stop(
     else:
         raise UsageError("say which simulator to stop", "pass its NAME or --all (see `pytool sim list`)")
     for record in records:
-        daemon.stop(record)
+        stop_sim(record)
     emit({"stopped": [r.name for r in records]}, lambda: err.print(f"Stopped {', '.join(r.name for r in records)}."))
 
 
@@ -96,7 +101,7 @@ def reset(
     safe_boot: bool = typer.Option(False, "--safe-boot", help="Hold P12 high: skip boot.py and main.py once."),
 ) -> None:
     """Press a simulated board's reset button (optionally into the ROM bootloader or Pycom's safe boot)."""
-    from pytool.sim.control import SimControl
+    from pytool.sim import SimControl
 
     if bootloader and safe_boot:
         raise UsageError("--bootloader and --safe-boot exclude each other", "choose one")
