@@ -23,9 +23,8 @@ import pytest
 
 pytest.importorskip("labgrid.remote.client", reason="labgrid is not installed (pip install 'pytool[labgrid]')")
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "sync"))
 from farm_kit import ResetWires, free_port, pytool, running_farm
-from sync_simboard import flashed_image
+from support.flashed import flashed_image
 
 from pytool.sim.testing import running_sim
 
