@@ -27,6 +27,7 @@ from pytool import __version__, port_lock
 from pytool.commands import board, demo, devices, firmware, flash, sim, sync, test
 from pytool.console import err, options
 from pytool.errors import PytoolError
+from pytool.farm import labgrid as farm_labgrid
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,11 @@ def root(
         "--port",
         "-p",
         metavar="PORT",
-        help="Device path, pyserial URL (rfc2217://, socket://) or sim:NAME. "
+        help="Device path, pyserial URL (rfc2217://, socket://), sim:NAME or labgrid:PLACE. "
         "Env: PYTOOL_PORT. Default: the single attached board.",
+    ),
+    lg_coordinator: str = typer.Option(
+        None, "--lg-coordinator", metavar="HOST:PORT", help="labgrid coordinator (labgrid:PLACE). Env: LG_COORDINATOR."
     ),
     json_output: bool = typer.Option(False, "--json", help="Print machine-readable JSON on stdout."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks and protocol detail."),
@@ -141,10 +145,11 @@ def run(argv: list[str]) -> int:
 
 def _run(argv: list[str]) -> int:
     try:
-        line, rest = split_global_options(argv)
+        line, rest = split_global_options(farm_labgrid.take_cli_options(argv))
         options.json, options.debug = line.json, line.debug
         command = typer.main.get_command(app)
-        result = command.main(args=rest, prog_name="pytool", standalone_mode=False, obj=line)
+        with farm_labgrid.command_scope():  # labgrid places acquired by the command are released at its end
+            result = command.main(args=rest, prog_name="pytool", standalone_mode=False, obj=line)
         return result if isinstance(result, int) else 0
     except PytoolError as exc:
         if options.debug:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import typer
 from rich.table import Table
 
@@ -107,6 +110,29 @@ def reset(
     record = registry.find(name)
     state = SimControl(record.control).reset(bootloader=bootloader, safe_boot=safe_boot)
     emit(state, lambda: err.print(f"{name}: reset, now {state['mode']} ({state['boot_reason']})"))
+
+
+@sim_app.command("export")
+def export(
+    names: list[str] = typer.Argument(None, help="Simulators to export (default: every running one)."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write the YAML here (default: stdout)."),
+    exporter_name: str = typer.Option("pytool-sims", "--exporter-name", help="The labgrid exporter's --name."),
+) -> None:
+    """Write labgrid exporter YAML for running simulators: their RFC2217 port and HCI radio (docs/farm.md)."""
+    from pytool.farm.exporter import exporter_yaml
+
+    records = [registry.find(n) for n in names] if names else registry.running()
+    if not records:
+        raise UsageError("no simulator is running", "start one with `pytool sim start --detach`")
+    text = exporter_yaml(records, exporter_name)
+    if output is not None:
+        try:
+            output.write_text(text)
+        except OSError as exc:
+            raise UsageError(f"cannot write {output}: {exc.strerror}", "choose a file in an existing folder") from None
+        emit({"path": str(output), "simulators": [r.name for r in records]}, lambda: err.print(f"Wrote {output}."))
+    else:
+        sys.stdout.write(text)
 
 
 sim_fs.register(sim_app)
