@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import typer
@@ -76,6 +77,10 @@ def root(
     wait: float = typer.Option(
         None, "--wait", metavar="SECONDS", help="Wait this long for a port another pytool holds (default: refuse)."
     ),
+    user: str = typer.Option(None, "--user", help="telnet:// login (default micro). Env: PYTOOL_USER."),
+    password: str = typer.Option(
+        None, "--password", help="telnet:// password (default python; never printed). Env: PYTOOL_PASSWORD."
+    ),
 ) -> None:
     """Global options; accepted before or after the command (they are taken out of argv by `main`)."""
 
@@ -84,7 +89,13 @@ for _module in (devices, flash, firmware, sync, board, test, sim, demo):
     _module.register(app)
 
 _VALUE_OPTIONS = {"--port", "-p"}
-_WAIT_OPTION = "--wait"
+#: Global options that act through an environment variable for this run and the processes it starts (the pytest
+#: run of `pytool test` included): option -> (variable, check of the value).
+_ENV_OPTIONS: dict[str, tuple[str, Callable[[str], str]]] = {
+    "--wait": (port_lock.WAIT_ENV, lambda v: str(max(0.0, float(v)))),
+    "--user": ("PYTOOL_USER", str),  # telnet:// login (pytool/transports)
+    "--password": ("PYTOOL_PASSWORD", str),
+}
 _FLAG_OPTIONS = {"--json": "json", "--debug": "debug"}
 
 
@@ -105,13 +116,15 @@ def split_global_options(argv: list[str]) -> tuple[CommandLine, list[str]]:
                 raise click.exceptions.UsageError(f"option {arg} needs a value (a device path, URL or sim:NAME)")
             found["port"] = argv[i + 1]
             i += 1
-        elif arg == _WAIT_OPTION or arg.startswith(_WAIT_OPTION + "="):
+        elif arg.split("=", 1)[0] in _ENV_OPTIONS:
+            name = arg.split("=", 1)[0]
             value = arg.split("=", 1)[1] if "=" in arg else (argv[i + 1] if i + 1 < len(argv) else "")
             i += 0 if "=" in arg else 1
+            variable, check = _ENV_OPTIONS[name]
             try:
-                os.environ[port_lock.WAIT_ENV] = str(max(0.0, float(value)))
+                os.environ[variable] = check(value)
             except ValueError:
-                raise click.exceptions.UsageError(f"--wait needs a number of seconds, not {value!r}") from None
+                raise click.exceptions.UsageError(f"{name} needs a number of seconds, not {value!r}") from None
         elif arg.startswith("--port="):
             found["port"] = arg.split("=", 1)[1]
         elif arg.startswith("-p") and len(arg) > 2 and not arg.startswith("--"):
@@ -133,14 +146,15 @@ def _fail(message: str, code: int) -> int:
 
 def run(argv: list[str]) -> int:
     """Run the CLI on `argv` and return the exit code (never raises, never prints a traceback unless --debug)."""
-    wait_before = os.environ.get(port_lock.WAIT_ENV)
+    before = {variable: os.environ.get(variable) for variable, _ in _ENV_OPTIONS.values()}
     try:
         return _run(argv)
-    finally:  # --wait is for this run (and its children) only, also when the CLI runs in-process
-        if wait_before is None:
-            os.environ.pop(port_lock.WAIT_ENV, None)
-        else:
-            os.environ[port_lock.WAIT_ENV] = wait_before
+    finally:  # --wait, --user, --password are for this run (and its children) only, also when run in-process
+        for variable, value in before.items():
+            if value is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = value
 
 
 def _run(argv: list[str]) -> int:
