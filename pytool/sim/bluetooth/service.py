@@ -23,6 +23,7 @@ from bumble.pairing import PairingConfig, PairingDelegate
 from bumble.transport import open_transport
 
 from pytool.sim.bluetooth import pycom
+from pytool.sim.bluetooth.bluedroid import install_profile_services
 from pytool.sim.bluetooth.gattc import GattClient
 from pytool.sim.bluetooth.gatts import Characteristic, Database
 from pytool.sim.radio import HCI_Write_BD_ADDR_Command, ensure_radio
@@ -183,6 +184,7 @@ class BluetoothService:
             self.radio_transport = await asyncio.to_thread(ensure_radio)
             self._hci = await open_transport(self.radio_transport)
         device = Device.with_hci(self.board_name, hci.Address("C0:00:00:00:00:00"), self._hci.source, self._hci.sink)
+        install_profile_services(device.gatt_server, self.board_name.encode())  # Bluedroid's, not Bumble's
         await device.power_on()
         public = hci.Address(_colon(self.bt_mac), hci.Address.PUBLIC_DEVICE_ADDRESS)
         await device.host.send_sync_command(HCI_Write_BD_ADDR_Command(bd_addr=public))
