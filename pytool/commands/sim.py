@@ -20,6 +20,8 @@ def _print_record(record: registry.SimRecord) -> None:
     out.print(f"  control  {record.control}")
     if record.hci:
         out.print(f"  hci      {record.hci}")
+    if record.bt_address:
+        out.print(f"  bt       {record.bt_address}   (its Bluetooth address on that radio)")
     out.print(f"  flash    {record.flash}")
 
 

@@ -22,6 +22,7 @@ from bumble.gatt import GATT_DEVICE_NAME_CHARACTERISTIC
 from bumble.pairing import PairingConfig, PairingDelegate
 from bumble.transport import open_transport
 
+from pytool.ble.address import bt_mac
 from pytool.sim.bluetooth import pycom
 from pytool.sim.bluetooth.bluedroid import install_profile_services
 from pytool.sim.bluetooth.gattc import GattClient
@@ -48,8 +49,7 @@ class BluetoothService:
         callback_timeout: float = CALLBACK_TIMEOUT,
     ) -> None:
         self.radio_transport = radio_transport
-        base = int.from_bytes(mac or b"\x24\x0a\xc4\x00\x00\x00", "big")
-        self.bt_mac = ((base + 2) & 0xFFFFFFFFFFFF).to_bytes(6, "big")  # ESP-IDF: BT MAC = base MAC + 2
+        self.bt_mac = bt_mac(mac or b"\x24\x0a\xc4\x00\x00\x00")  # ESP-IDF: base MAC + 2 in the last octet
         self.board_name = board_name
         self.callback_timeout = callback_timeout
         self.conn: Any = None  # BridgeConnection of the running interpreter
