@@ -10,6 +10,7 @@ public address, so a board reached over serial is found over the air by address,
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 #: Device code printing the board's base MAC as 12 hex digits (Pycom 1.20 and stock MicroPython alike).
 READ_BASE_MAC = "import binascii, machine\nprint(binascii.hexlify(machine.unique_id()).decode())"
@@ -61,3 +62,20 @@ def base_mac_from_output(output: bytes | str) -> bytes:
 def same_address(a: str, b: str) -> bool:
     """Whether two address strings name the same device (case and separators ignored)."""
     return normalize_address(a) == normalize_address(b)
+
+
+def read_ble_address(run: Callable[[str], str | bytes]) -> str:
+    """The board's Bluetooth address, read from the board: `run(code)` runs device code over its serial link
+    (raw REPL) and returns what it printed. ValueError if the board printed no MAC."""
+    return bt_address(base_mac_from_output(run(READ_BASE_MAC)))
+
+
+def simulator_ble_address(port: str) -> str | None:
+    """For a `sim:NAME` port, the address its registry record holds (no serial traffic); None for other ports.
+
+    Raises PytoolError when no simulator of that name runs."""
+    if not port.startswith("sim:"):
+        return None
+    from pytool.sim import registry
+
+    return registry.find(port[len("sim:") :]).bt_address

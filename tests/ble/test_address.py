@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytool.ble.address import base_mac_from_output, bt_address, bt_mac, normalize_address, same_address
+from pytool.ble.address import (
+    READ_BASE_MAC,
+    base_mac_from_output,
+    bt_address,
+    bt_mac,
+    normalize_address,
+    read_ble_address,
+    same_address,
+    simulator_ble_address,
+)
+from pytool.errors import PytoolError
+from pytool.sim import registry
 from pytool.sim.bluetooth.service import BluetoothService
 
 
@@ -48,3 +61,24 @@ def test_base_mac_from_what_the_board_printed():
     assert base_mac_from_output(b"240ac4123456\r\n") == bytes.fromhex("240ac4123456")
     with pytest.raises(ValueError, match="did not print its MAC"):
         base_mac_from_output(b"Traceback (most recent call last):\r\n")
+
+
+def test_read_ble_address_runs_the_device_code_and_derives_the_address():
+    ran = []
+
+    def run(code: str) -> str:
+        ran.append(code)
+        return "240ac4123456\n"
+
+    assert read_ble_address(run) == "24:0A:C4:12:34:58"
+    assert ran == [READ_BASE_MAC]
+
+
+def test_simulator_ble_address_comes_from_the_registry():
+    registry.register(
+        registry.SimRecord(name="twin", board="lopy4", pid=os.getpid(), pty="", bt_address="30:AE:A4:00:00:02")
+    )
+    assert simulator_ble_address("sim:twin") == "30:AE:A4:00:00:02"
+    assert simulator_ble_address("/dev/ttyUSB0") is None
+    with pytest.raises(PytoolError, match="no simulator named 'ghost'"):
+        simulator_ble_address("sim:ghost")
