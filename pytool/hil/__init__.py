@@ -277,9 +277,12 @@ async def ble_device(request: pytest.FixtureRequest, ble_target: BleTarget) -> A
     _log(request, f"scan for {ble_target}")
     device = await find_device(ble_target)
     if device is None:
+        privacy = " A board with Bluetooth(pin=...) advertises from a random address: pass --ble-name." * bool(
+            ble_target.address
+        )
         pytest.fail(
             f"the board ({ble_target}) did not advertise within {ble_target.scan_timeout:g} s: is main.py "
-            "running and advertising? (see the board's serial output below)",
+            f"running and advertising? (see the board's serial output below){privacy}",
             pytrace=False,
         )
     _log(request, f"found {device.address} ({device.name})")
