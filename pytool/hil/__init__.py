@@ -233,8 +233,9 @@ def fresh_board(board: HilBoard, hil_settings: HilSettings) -> HilBoard:
 
 @pytest.fixture(scope="session")
 def ble_target(request: pytest.FixtureRequest, hil_settings: HilSettings) -> BleTarget:
-    """What identifies the board over the air: --ble-address; else, with a serial link, the Bluetooth address the
-    board reports (boards advertising the same name are never confused); else --ble-name / [ble] name.
+    """What identifies the board over the air: --ble-address, or --ble-name given on the command line; else, with
+    a serial link, the Bluetooth address the board reports (boards advertising the same name are never confused);
+    else the [ble] name of pytool.toml.
 
     With a board port configured, the serial capture starts too, so every over-the-air test gets the board's
     serial output in its log and failure report."""
@@ -243,7 +244,8 @@ def ble_target(request: pytest.FixtureRequest, hil_settings: HilSettings) -> Ble
     address = hil_settings.ble_address
     if hil_settings.board_port:
         board = request.getfixturevalue("board")
-        address = address or _board_ble_address(request, hil_settings, board)
+        if not address and not request.config.option.ble_name:  # an explicit --ble-name: by name, as asked
+            address = _board_ble_address(request, hil_settings, board)
 
     if not hil_settings.ble_name and not address:
         pytest.fail('no BLE name: give --ble-name NAME or set [ble] name = "..." in pytool.toml', pytrace=False)
