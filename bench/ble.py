@@ -6,11 +6,11 @@ characteristics), and Bumble's stock virtual radio (two controllers on a LocalLi
 
 1. Throughput: for each client in turn (interleaved, best of the rounds) read round trips, write-with-response
    round trips and notification throughput; the ratio bleak-on-Bumble / raw Bumble (target: within 1.5x).
-2. Cycles (issue 17): N rounds in a row of scan + connect + read + disconnect with plain bleak, each round on a
-   fresh scanner and client (so a fresh Bumble host each time), against the plain peripheral on the hub, a
-   simulated LoPy4 running a Pycom GATT server, and the peripheral on Bumble's stock radio; and the same cycle
-   with raw Bumble against the plain peripheral, as the reference. Prints cycle-time percentiles, the median of
-   each phase and failures by cause (target: 0 failures).
+2. Cycles (issue 17): N rounds of scan + connect + read + disconnect with plain bleak, each cycle on a fresh
+   scanner and client (so a fresh Bumble host each time), against the plain peripheral on the hub, a simulated
+   LoPy4 running a Pycom GATT server, and the peripheral on Bumble's stock radio; and the same cycle with raw
+   Bumble against the plain peripheral, as the reference. Each round runs one cycle per target in turn. Prints
+   cycle-time percentiles, the median of each phase and failures by cause (target: 0 failures).
 
     python bench/ble.py                 # full run: 500 cycles per target
     python bench/ble.py --cycles 100    # fewer cycles
@@ -391,19 +391,22 @@ async def raw_cycle(transport_name: str, address: str) -> dict[str, float]:
     return {phase: marks[i + 1] - marks[i] for i, phase in enumerate(PHASES)}
 
 
-async def cycle_many(label: str, cycle: Callable[[], Awaitable[dict[str, float]]], count: int) -> CycleResults:
-    results = CycleResults(label)
+async def cycle_rounds(cycles: dict[str, Callable[[], Awaitable[dict[str, float]]]], count: int) -> list[CycleResults]:
+    """`count` rounds, each running one cycle of every target in turn (so load elsewhere on the machine hits them
+    alike); every failure is counted by cause and the rounds go on."""
+    results = {label: CycleResults(label) for label in cycles}
     for _ in range(count):
-        start = time.perf_counter()
-        try:
-            phases = await asyncio.wait_for(cycle(), 60)
-        except Exception as error:  # every cause is counted, the run goes on
-            results.failures[_cause(error)] += 1
-            continue
-        results.times.append(time.perf_counter() - start)
-        for phase, seconds in phases.items():
-            results.phases[phase].append(seconds)
-    return results
+        for label, cycle in cycles.items():
+            start = time.perf_counter()
+            try:
+                phases = await asyncio.wait_for(cycle(), 60)
+            except Exception as error:  # counted by cause
+                results[label].failures[_cause(error)] += 1
+                continue
+            results[label].times.append(time.perf_counter() - start)
+            for phase, seconds in phases.items():
+                results[label].phases[phase].append(seconds)
+    return list(results.values())
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -412,7 +415,10 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def report_cycles(results: list[CycleResults], count: int) -> None:
-    print(f"\nscan + connect + read + disconnect, {count} cycles in a row per target (fresh scanner and client each)")
+    print(
+        f"\nscan + connect + read + disconnect, {count} rounds of one cycle per target in turn "
+        "(fresh scanner and client each)"
+    )
     print(f"{'':40}{'ok':>5}{'fail':>6}{'p50 ms':>9}{'p90':>8}{'p99':>8}{'max':>8}   median ms per phase")
     for r in results:
         times = [t * 1e3 for t in r.times]
@@ -434,11 +440,15 @@ def report_cycles(results: list[CycleResults], count: int) -> None:
 
 
 async def run_cycles(targets: list[Target], hub_transport: str, address: str, count: int) -> list[CycleResults]:
-    results = [await cycle_many(f"bleak: {t.label}", lambda t=t: bleak_cycle(t), count) for t in targets]
-    reference = await cycle_many(
-        "raw Bumble: plain Bumble peripheral", lambda: raw_cycle(hub_transport, address), count
-    )
-    results.insert(1, reference)
+    cycles: dict[str, Callable[[], Awaitable[dict[str, float]]]] = {
+        f"bleak: {t.label}": (lambda t=t: bleak_cycle(t)) for t in targets
+    }
+    cycles = {  # the raw Bumble reference right after the bleak cycle on the same peripheral
+        **dict(list(cycles.items())[:1]),
+        "raw Bumble: plain Bumble peripheral": lambda: raw_cycle(hub_transport, address),
+        **dict(list(cycles.items())[1:]),
+    }
+    results = await cycle_rounds(cycles, count)
     report_cycles(results, count)
     return results
 
