@@ -27,6 +27,8 @@ def _print_record(record: registry.SimRecord) -> None:
         out.print(
             f"  telnet   {record.wifi['telnet']}  ftp {record.wifi['ftp']} (data port {record.wifi['ftp_data_port']})"
         )
+    if record.bt_address:
+        out.print(f"  bt       {record.bt_address}   (its Bluetooth address on that radio)")
     out.print(f"  flash    {record.flash}")
 
 

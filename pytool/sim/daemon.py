@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytool.ble.address import bt_address
 from pytool.boards import BoardModel, get_board
 from pytool.errors import PytoolError, UsageError
 from pytool.paths import data_home, state_dir
@@ -145,6 +146,7 @@ async def serve(config: SimConfig, on_ready: Callable[[registry.SimRecord], None
             rfc2217=rfc.url,
             control=str(control.path),
             hci=hci,
+            bt_address=bt_address(mac) if hci else None,
             flash=str(config.flash),
             wifi=wifi,
         )
