@@ -17,6 +17,13 @@ def load(name):
             sys.modules.pop(name, None)
 
 
+def restricted(name, names):
+    """The interpreter's module `name` with only the attributes `names` (see _sandbox.restrict)."""
+    import _sandbox
+
+    return _sandbox.restrict(load(name), names)
+
+
 _attrtuple_types = {}
 
 

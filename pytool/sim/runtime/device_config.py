@@ -38,7 +38,6 @@ def device_config(runtime: Any) -> dict[str, Any]:
     pycom = ident.flavour == "pycom"
     return {
         "token": runtime._token.decode(),
-        "bridge": str(runtime._bridge.path),
         "flash": str(ctx.flash_path),
         "fs": [layout.fs.offset, layout.fs.size],
         "nvs": [layout.nvs.offset, layout.nvs.size],

@@ -57,6 +57,12 @@ class RawCodeGate:
             if self._pasting:
                 out += self._paste_byte(byte)
                 continue
+            if byte == CTRL_A and self.raw_paste and self._code == b"\x05A" and not self.checker.active:
+                # the interpreter's own raw-paste: it streams the code to the compiler (the emulation below holds
+                # all of it, a heap peak the board does not have); its CRLF handling is the unix port's
+                self.leave()
+                out.append(("forward", b"\x05A\x01"))
+                continue
             if byte == CTRL_A and self.raw_paste and self._code == b"\x05A":
                 self._code.clear()
                 self._pasting = True

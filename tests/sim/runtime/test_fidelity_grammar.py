@@ -143,9 +143,8 @@ def test_uname_is_a_tuple_that_formats_like_an_attrtuple(lopy4):
     assert second == "1.20.2.r4 1.20.2.r4"
 
 
-def test_stock_raw_paste_crlf_and_flow_control(esp32):
-    # stock firmware: mpremote sends through raw-paste (answered by the simulator with the board's flow control)
-    out, err = raw_exec(esp32, 'print(repr("""abc\r\ndef"""))\r\nprint(2)\r\n')
-    assert (out, err) == ("'abc\\ndef'\r\n2\r\n", "")
+def test_stock_raw_paste_is_the_interpreters(esp32):
+    # stock firmware: mpremote sends through raw-paste, served by the interpreter itself (streamed, as on the
+    # board); CRLF inside a literal through raw-paste is a known difference (pytool/sim/README.md)
     code = "x = 0\n" + "".join(f"x += {i}\n" for i in range(600)) + "print(x)\n"  # several 128-byte windows
     assert raw_exec(esp32, code) == (f"{sum(range(600))}\r\n", "")
