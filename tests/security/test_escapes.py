@@ -78,13 +78,17 @@ ATTEMPTS = [
         "native code",
     ),
     ("native-decorator", "import micropython\n@micropython.native\ndef f():\n    return 1\nprint(f())", "native code"),
-    ("native-mpy-x64", "{put_mpy}\nimport natx64", "incompatible .mpy arch"),
-    ("native-mpy-x64-lib", "{put_mpy_lib}\nimport natlib", "incompatible .mpy arch"),
-    ("native-mpy-x64-package", "{put_mpy_pkg}\nfrom natpkg import natmod", "incompatible .mpy arch"),
+    ("native-mpy-x64", "{put_mpy}\nimport natx64", "incompatible .mpy"),  # (1.11 board: "file", stock: "arch")
+    ("native-mpy-x64-lib", "{put_mpy_lib}\nimport natlib", "incompatible .mpy"),  # (1.11 board: "file", stock: "arch")
+    (
+        "native-mpy-x64-package",
+        "{put_mpy_pkg}\nfrom natpkg import natmod",
+        "incompatible .mpy",
+    ),  # (1.11 board: "file", stock: "arch")
     (
         "native-mpy-x64-relative",
         "{put_mpy_pkg}\nwith open('natpkg/__init__.py', 'w') as f:\n    f.write('from . import natmod')\nimport natpkg",
-        "incompatible .mpy arch",
+        "incompatible .mpy",
     ),
     (
         "control-socket-via-socket",
