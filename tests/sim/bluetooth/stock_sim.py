@@ -84,8 +84,11 @@ class Serial:
 
 @contextlib.contextmanager
 def stock_board(tmp_path: Path, name: str) -> Iterator[tuple[SimRecord, Serial]]:
-    """A running simulated stock ESP32 and its serial REPL."""
-    with running_sim("esp32", name=name, flash=stock_image(tmp_path / f"{name}.bin")) as rec:
+    """A running simulated stock ESP32 and its serial REPL. Boards of one `tmp_path` share a state folder, so a
+    radio hub of this checkout's code (not some other run's) carries them."""
+    state = tmp_path / "state"
+    state.mkdir(exist_ok=True)
+    with running_sim("esp32", name=name, flash=stock_image(tmp_path / f"{name}.bin"), state_dir=state) as rec:
         serial = Serial(rec.pty)
         try:
             yield rec, serial
