@@ -119,8 +119,13 @@ def _scrub():
 
 
 def _on_event(name, payload):
-    if name != "irq":
+    # "irqs": events the stack raised together, run back to back; one result each
+    if name != "irqs":
         return None
+    return [_run_irq(event) for event in payload]
+
+
+def _run_irq(payload):
     ble = _ble
     handler = ble._handler if ble is not None else None
     if handler is None:

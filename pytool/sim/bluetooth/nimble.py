@@ -96,6 +96,7 @@ class NimbleService:
         self._scan_stop: asyncio.TimerHandle | None = None
         self.connecting: asyncio.Task | None = None
         self.links: dict[int, Connection] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
         self.security: dict[str, Any] = {}
 
     @property
@@ -160,16 +161,23 @@ class NimbleService:
         return future
 
     async def _deliver(self, queue: asyncio.Queue, conn: Any) -> None:
+        """Send what is queued as one batch: events the stack raises together (READ_RESULT then READ_DONE, say) run
+        back to back on the device, as the NimBLE task runs them without letting the main task in between."""
         while True:
-            payload, future = await queue.get()
-            result = None
+            batch = [await queue.get()]
+            while not queue.empty():
+                batch.append(queue.get_nowait())
+            results: list = [None] * len(batch)
             if conn is self.conn:
                 try:
-                    result = await conn.event(EVENT_SERVICE, "irq", payload, self.event_timeout)
+                    answer = await conn.event(EVENT_SERVICE, "irqs", [p for p, _ in batch], self.event_timeout)
+                    if isinstance(answer, list) and len(answer) == len(batch):
+                        results = answer
                 except Exception as exc:  # timed out, or the interpreter is gone
-                    logger.debug("ble irq %s: %r", payload[0], exc)
-            if not future.done():
-                future.set_result(result)
+                    logger.debug("ble irqs %s: %r", [p[0] for p, _ in batch], exc)
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
 
     def _stop_events(self) -> None:
         if self._worker is not None:
@@ -318,10 +326,8 @@ class NimbleService:
             if len(resp_data) > ADV_DATA_MAX:
                 raise Errno(EINVAL)
             self.resp_data = bytes(resp_data)
-        if connectable:
-            kind = AdvertisingType.UNDIRECTED_CONNECTABLE_SCANNABLE
-        else:
-            kind = AdvertisingType.UNDIRECTED_SCANNABLE if self.resp_data else AdvertisingType.UNDIRECTED
+        # ble_gap_adv_type(): connectable -> ADV_IND; non-connectable with disc_mode GEN (always here) -> ADV_SCAN_IND
+        kind = AdvertisingType.UNDIRECTED_CONNECTABLE_SCANNABLE if connectable else AdvertisingType.UNDIRECTED_SCANNABLE
         interval_ms = max(20.0, min(10240.0, int(interval_us) / 1000))
         try:
             await device.start_advertising(
@@ -439,8 +445,15 @@ class NimbleService:
         connection = self.links.get(conn_handle)
         if connection is None:
             return False  # ENOTCONN -> False
-        self._spawn(_quietly(connection.disconnect()))
+        self._spawn(self._terminate(connection))
         return True
+
+    @staticmethod
+    async def _terminate(connection: Connection) -> None:
+        # ble_gap_terminate() returns at once; LL_TERMINATE_IND goes out at the next connection event, so the
+        # disconnect event never comes before the call has returned
+        await asyncio.sleep(0.03)
+        await _quietly(connection.disconnect())
 
     def _on_connection(self, connection: Connection) -> None:
         central = connection.role == hci.Role.CENTRAL  # we connected out: PERIPHERAL_* events
@@ -456,6 +469,7 @@ class NimbleService:
     def _on_disconnection(self, connection: Connection, central: bool) -> None:
         if self.links.get(connection.handle) is connection:
             del self.links[connection.handle]
+            self._locks.pop(connection.handle, None)
         if self.db is not None:
             self.db.drop_connection(connection.handle)
         if self.gattc is not None:
@@ -564,7 +578,23 @@ class NimbleService:
             raise Errno(EINVAL)
         entry.alloc, entry.data, entry.append = max(0, int(length)), b"", bool(append)
 
+    def _att_lock(self, connection: Connection) -> asyncio.Lock:
+        """NimBLE handles a link's ATT PDUs one after the other, each access callback (and IRQ) to completion;
+        Bumble runs them as concurrent tasks: serialise them per link, in arrival order."""
+        lock = self._locks.get(connection.handle)
+        if lock is None:
+            lock = self._locks[connection.handle] = asyncio.Lock()
+        return lock
+
     async def _on_read(self, connection: Connection, handle: int) -> bytes:
+        async with self._att_lock(connection):
+            return await self._read(connection, handle)
+
+    async def _on_write(self, connection: Connection, handle: int, value: bytes) -> None:
+        async with self._att_lock(connection):
+            await self._write(connection, handle, value)
+
+    async def _read(self, connection: Connection, handle: int) -> bytes:
         db = self.db
         attr = db.values.get(handle) if db is not None else None
         if db is None or attr is None:
@@ -578,7 +608,7 @@ class NimbleService:
             raise att.ATT_Error(att.ATT_ATTRIBUTE_NOT_FOUND_ERROR, handle)
         return entry.data
 
-    async def _on_write(self, connection: Connection, handle: int, value: bytes) -> None:
+    async def _write(self, connection: Connection, handle: int, value: bytes) -> None:
         db = self.db
         attr = db.values.get(handle) if db is not None else None
         if db is None or attr is None:

@@ -45,6 +45,7 @@ class NimbleClient:
     def __init__(self, owner: NimbleService) -> None:
         self.owner = owner
         self.char_discovery = False  # only one characteristic discovery at a time (MP_EBUSY)
+        self._hooks: dict[int, Any] = {}  # id(request PDU) -> called with its response as it arrives
 
     # ----------------------------------------------------------------------------------------------------------
     def attach(self, connection: Connection) -> None:
@@ -64,6 +65,17 @@ class NimbleClient:
 
         client.on_att_handle_value_notification = on_notification  # type: ignore[method-assign]
         client.on_att_handle_value_indication = on_indication  # type: ignore[method-assign]
+        on_pdu = client.on_gatt_pdu
+
+        def on_gatt_pdu(pdu: att.ATT_PDU) -> None:
+            # a response raises its IRQs as it arrives, before any PDU behind it (NimBLE's callbacks run in order)
+            if pdu.op_code in att.ATT_RESPONSES and client.pending_request is not None:
+                hook = self._hooks.pop(id(client.pending_request), None)
+                if hook is not None:
+                    hook(pdu)
+            on_pdu(pdu)
+
+        client.on_gatt_pdu = on_gatt_pdu  # type: ignore[method-assign]
 
     def detach(self, connection: Connection) -> None:
         if not self.owner.links:
@@ -75,7 +87,10 @@ class NimbleClient:
     def _start(self, coro: Any) -> None:
         self.owner._spawn(coro)
 
-    async def _request(self, connection: Connection, pdu: att.ATT_PDU) -> att.ATT_PDU:
+    async def _request(self, connection: Connection, pdu: att.ATT_PDU, on_response: Any = None) -> att.ATT_PDU:
+        """Send an ATT request; `on_response(pdu)` runs as the response arrives. _Failed if none comes."""
+        if on_response is not None:
+            self._hooks[id(pdu)] = on_response
         try:
             return await connection.gatt_client.send_request(pdu)
         except asyncio.CancelledError:
@@ -84,6 +99,8 @@ class NimbleClient:
             if "timeout" in type(exc).__name__.lower() or "timeout" in str(exc).lower():
                 raise _Failed(BLE_HS_ETIMEOUT) from exc
             raise _Failed(BLE_HS_ENOTCONN) from exc
+        finally:
+            self._hooks.pop(id(pdu), None)
 
     @staticmethod
     def _att_status(response: att.ATT_PDU) -> int | None:
@@ -214,25 +231,22 @@ class NimbleClient:
         self._start(self._read(connection, int(value_handle)))
 
     async def _read(self, connection: Connection, handle: int) -> None:
-        try:
-            response = await self._request(connection, att.ATT_Read_Request(attribute_handle=handle))
-        except _Failed as failed:
-            status = failed.status
-        else:
+        def on_response(response: att.ATT_PDU) -> None:
             code = self._att_status(response)
             if code is None:
                 self.owner.emit(15, [connection.handle, handle, bytes(response.attribute_value)], "iim")
-                status = 0
-            else:
-                status = BLE_HS_ERR_ATT_BASE + code
-        self.owner.emit(16, [connection.handle, handle, status], "iii")
+            self.owner.emit(16, [connection.handle, handle, 0 if code is None else BLE_HS_ERR_ATT_BASE + code], "iii")
+
+        try:
+            await self._request(connection, att.ATT_Read_Request(attribute_handle=handle), on_response)
+        except _Failed as failed:
+            self.owner.emit(16, [connection.handle, handle, failed.status], "iii")
 
     async def rpc_gattc_write(self, conn_handle: int, value_handle: int, data: bytes, mode: int = 0) -> None:
         self.owner.require()
         connection = self.owner.link(conn_handle)
-        value = bytes(data)
+        value = bytes(data)[: connection.att_mtu - 3]  # NimBLE truncates a (short) write to MTU-3
         if mode == 0:
-            value = value[: connection.att_mtu - 3]  # a Write Command carries at most MTU-3 bytes
             pdu = att.ATT_Write_Command(attribute_handle=int(value_handle), attribute_value=value)
             await connection.gatt_client.send_command(pdu)
             return
@@ -241,16 +255,15 @@ class NimbleClient:
         self._start(self._write(connection, int(value_handle), value))
 
     async def _write(self, connection: Connection, handle: int, value: bytes) -> None:
-        try:
-            response = await self._request(
-                connection, att.ATT_Write_Request(attribute_handle=handle, attribute_value=value)
-            )
-        except _Failed as failed:
-            status = failed.status
-        else:
+        def on_response(response: att.ATT_PDU) -> None:
             code = self._att_status(response)
-            status = 0 if code is None else BLE_HS_ERR_ATT_BASE + code
-        self.owner.emit(17, [connection.handle, handle, status], "iii")
+            self.owner.emit(17, [connection.handle, handle, 0 if code is None else BLE_HS_ERR_ATT_BASE + code], "iii")
+
+        pdu = att.ATT_Write_Request(attribute_handle=handle, attribute_value=value)
+        try:
+            await self._request(connection, pdu, on_response)
+        except _Failed as failed:
+            self.owner.emit(17, [connection.handle, handle, failed.status], "iii")
 
     async def rpc_gattc_exchange_mtu(self, conn_handle: int) -> None:
         self.owner.require()
