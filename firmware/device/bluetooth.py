@@ -10,6 +10,7 @@
 # are zeroed, as the real buffers are reused.
 import _bridge
 import _builtin
+import _thread
 
 try:
     import uctypes
@@ -84,6 +85,26 @@ class UUID:
     def __ne__(self, other):
         return not self.__eq__(other)
 
+    def _cmp(self, other):
+        # modbluetooth: same type -> the little-endian bytes compared; else the types (2 < 4 < 16)
+        if not isinstance(other, UUID):
+            raise TypeError("unsupported types for comparison")
+        if len(self._data) != len(other._data):
+            return (len(self._data) > len(other._data)) - (len(self._data) < len(other._data))
+        return (self._data > other._data) - (self._data < other._data)
+
+    def __lt__(self, other):
+        return self._cmp(other) < 0
+
+    def __le__(self, other):
+        return self._cmp(other) <= 0
+
+    def __gt__(self, other):
+        return self._cmp(other) > 0
+
+    def __ge__(self, other):
+        return self._cmp(other) >= 0
+
     def __hash__(self):
         return hash(self._data)
 
@@ -96,7 +117,8 @@ class UUID:
 
 
 def _call(method, *args):
-    status, value = _bridge.call("ble", method, *args)
+    # the host lets main-thread calls wait while handlers run (the GIL the NimBLE task holds on the board)
+    status, value = _bridge.call("ble", method, _thread.get_ident() == _irq_thread[0], *args)
     if status == "err":
         raise OSError(value)
     return value
@@ -118,10 +140,14 @@ def _scrub():
             uctypes.bytearray_at(uctypes.addressof(buf), len(buf))[:] = bytes(len(buf))
 
 
+_irq_thread = [None]
+
+
 def _on_event(name, payload):
     # "irqs": events the stack raised together, run back to back; one result each
     if name != "irqs":
         return None
+    _irq_thread[0] = _thread.get_ident()
     return [_run_irq(event) for event in payload]
 
 

@@ -81,6 +81,8 @@ class NimbleService:
         self.db: NimbleDatabase | None = None
         self.gattc: NimbleClient | None = None
         self.gap_name = DEFAULT_GAP_NAME
+        self._idle = asyncio.Event()  # no IRQ batch in flight (see call())
+        self._idle.set()
         self._events: asyncio.Queue | None = None
         self._worker: asyncio.Task | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -107,9 +109,16 @@ class NimbleService:
     # BridgeService protocol
 
     async def call(self, method: str, args: list, conn: Any) -> Any:
-        """A device call `_bridge.call("ble", method, *args)`: ["ok", result] or ["err", errno]."""
+        """A device call `_bridge.call("ble", method, from_irq, *args)`: ["ok", result] or ["err", errno].
+
+        A call from the main thread waits while IRQ handlers run and until the stack has finished what their
+        results started (a write response, say): on the board the main task cannot run then (the NimBLE task
+        holds the GIL and keeps the CPU). Calls made by the handlers themselves (`from_irq`) go at once."""
         if conn is not None:
             self.conn = conn
+        from_irq, args = bool(args[0]) if args else False, args[1:]
+        if not from_irq:
+            await self._idle.wait()
         handler = getattr(self, f"rpc_{method}", None)
         if handler is None and self.gattc is not None:
             handler = getattr(self.gattc, f"rpc_{method}", None)
@@ -165,6 +174,7 @@ class NimbleService:
         back to back on the device, as the NimBLE task runs them without letting the main task in between."""
         while True:
             batch = [await queue.get()]
+            self._idle.clear()
             while not queue.empty():
                 batch.append(queue.get_nowait())
             results: list = [None] * len(batch)
@@ -178,8 +188,13 @@ class NimbleService:
             for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(result)
+            for _ in range(3):  # let the waiters act on the results (send the ATT responses) first
+                await asyncio.sleep(0)
+            if queue.empty():
+                self._idle.set()
 
     def _stop_events(self) -> None:
+        self._idle.set()
         if self._worker is not None:
             self._worker.cancel()
         if self._events is not None:
