@@ -70,6 +70,7 @@ class NimbleService(GattServerCalls):
         self.db: NimbleDatabase | None = None
         self.gattc: NimbleClient | None = None
         self.gap_name = DEFAULT_GAP_NAME
+        self.irq_dead = False  # the device stopped answering IRQ events (until the next boot)
         self._idle = asyncio.Event()  # no IRQ batch in flight (see call())
         self._idle.set()
         self._events: asyncio.Queue | None = None
@@ -122,6 +123,7 @@ class NimbleService(GattServerCalls):
 
     def interpreter_started(self, conn: Any) -> None:
         self.conn = conn
+        self.irq_dead = False
 
     def interpreter_stopped(self, hard: bool) -> None:
         """Soft and hard reset both run mp_bluetooth_deinit(): the stack goes down, links drop."""
@@ -149,7 +151,7 @@ class NimbleService(GattServerCalls):
         """Queue IRQ `code` with its data tuple (`kinds`: i int, m memoryview, u UUID, per item); the future gets
         the handler's return value (None when nobody handled it)."""
         future: asyncio.Future = asyncio.get_running_loop().create_future()
-        if self.conn is None or not self.active:
+        if self.conn is None or not self.active or self.irq_dead:
             future.set_result(None)
             return future
         if self._events is None:
@@ -172,7 +174,12 @@ class NimbleService(GattServerCalls):
                     answer = await conn.event(EVENT_SERVICE, "irqs", [p for p, _ in batch], self.event_timeout)
                     if isinstance(answer, list) and len(answer) == len(batch):
                         results = answer
-                except Exception as exc:  # timed out, or the interpreter is gone
+                except TimeoutError:
+                    # a handler that never returns, or the bridge's IRQ thread is gone (another service's
+                    # callback raised, pytool/sim/README.md): later events are dropped, not waited for
+                    logger.debug("ble irqs %s: no answer, IRQs off until the next boot", [p[0] for p, _ in batch])
+                    self.irq_dead = True
+                except Exception as exc:  # the interpreter is gone
                     logger.debug("ble irqs %s: %r", [p[0] for p, _ in batch], exc)
             for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():
