@@ -264,6 +264,12 @@ class BLE:
     def gap_disconnect(self, conn_handle):
         return _call("gap_disconnect", int(conn_handle))
 
+    def gap_pair(self, conn_handle):
+        _call("gap_pair", int(conn_handle))
+
+    def gap_passkey(self, conn_handle, action, passkey):
+        _call("gap_passkey", int(conn_handle), int(action), int(passkey))
+
     # GATT server
     def gatts_register_services(self, services_definition):
         services = []

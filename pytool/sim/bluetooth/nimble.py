@@ -19,6 +19,7 @@ from typing import Any
 
 from bumble import hci
 from bumble.device import Advertisement, AdvertisingType, Connection, Device, DeviceConfiguration
+from bumble.pairing import PairingConfig, PairingDelegate
 from bumble.transport import open_transport
 
 from pytool.sim.bluetooth.nimble_errno import EALREADY, EINVAL, EIO, ENODEV, ENOTCONN, Errno
@@ -40,6 +41,7 @@ IRQ_GATTC_CHARACTERISTIC_RESULT, IRQ_GATTC_CHARACTERISTIC_DONE = 11, 12
 IRQ_GATTC_DESCRIPTOR_RESULT, IRQ_GATTC_DESCRIPTOR_DONE = 13, 14
 IRQ_GATTC_READ_RESULT, IRQ_GATTC_READ_DONE, IRQ_GATTC_WRITE_DONE = 15, 16, 17
 IRQ_GATTC_NOTIFY, IRQ_GATTC_INDICATE, IRQ_GATTS_INDICATE_DONE, IRQ_MTU_EXCHANGED = 18, 19, 20, 21
+IRQ_ENCRYPTION_UPDATE = 28
 
 DEFAULT_GAP_NAME = b"MPY ESP32"  # ports/esp32/boards/sdkconfig.ble CONFIG_BT_NIMBLE_SVC_GAP_DEVICE_NAME
 GAP_NAME_MAX = 31  # CONFIG_BT_NIMBLE_GAP_DEVICE_NAME_MAX_LEN
@@ -70,6 +72,7 @@ class NimbleService(GattServerCalls):
         self.db: NimbleDatabase | None = None
         self.gattc: NimbleClient | None = None
         self.gap_name = DEFAULT_GAP_NAME
+        self.security: dict[str, Any] = {}  # bond/mitm/io/le_secure: ble_hs_cfg, kept across active() and soft resets
         self.irq_dead = False  # the device stopped answering IRQ events (until the next boot)
         self._idle = asyncio.Event()  # no IRQ batch in flight (see call())
         self._idle.set()
@@ -89,7 +92,6 @@ class NimbleService(GattServerCalls):
         self.connecting: asyncio.Task | None = None
         self.links: dict[int, Connection] = {}
         self._locks: dict[int, asyncio.Lock] = {}
-        self.security: dict[str, Any] = {}
 
     @property
     def active(self) -> bool:
@@ -131,6 +133,7 @@ class NimbleService(GattServerCalls):
         self._stop_events()
         if hard:
             self.gap_name = DEFAULT_GAP_NAME
+            self.security = {}
         self._spawn(self._stack_down())
 
     async def close(self) -> None:
@@ -217,6 +220,7 @@ class NimbleService(GattServerCalls):
         device.public_address = public
         device.gatt_server.max_mtu = self.mtu
         device.on("connection", self._on_connection)
+        device.pairing_config_factory = self._pairing_config
         # raw reports: Bumble's accumulator holds back a scannable advertisement until its scan response and merges
         # the two; NimBLE reports each PDU as it comes, with its own data
         device.host.on("advertising_report", self._on_report)
@@ -473,6 +477,7 @@ class NimbleService(GattServerCalls):
         items = [connection.handle, peer.address_type & 1, _addr_be(peer)]
         connection.on("disconnection", lambda reason: self._on_disconnection(connection, central))
         connection.on("connection_att_mtu_update", lambda: self._on_mtu(connection))
+        connection.on("connection_encryption_change", lambda *_: self._on_encryption(connection))
         if self.gattc is not None:
             self.gattc.attach(connection)
         self.emit(IRQ_PERIPHERAL_CONNECT if central else IRQ_CENTRAL_CONNECT, items, "iim")
@@ -488,6 +493,42 @@ class NimbleService(GattServerCalls):
         peer = connection.peer_address
         items = [connection.handle, peer.address_type & 1, _addr_be(peer)]
         self.emit(IRQ_PERIPHERAL_DISCONNECT if central else IRQ_CENTRAL_DISCONNECT, items, "iim")
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Pairing (Just Works; MicroPython's defaults: no bonding, no MITM, legacy pairing, no IO)
+
+    def _pairing_config(self, connection: Connection) -> PairingConfig:
+        return PairingConfig(
+            sc=bool(self.security.get("le_secure", False)),
+            mitm=bool(self.security.get("mitm", False)),
+            bonding=bool(self.security.get("bond", False)),
+            delegate=PairingDelegate(io_capability=PairingDelegate.IoCapability.NO_OUTPUT_NO_INPUT),
+        )
+
+    async def rpc_gap_pair(self, conn_handle: int) -> None:
+        self.require()
+        self._spawn(self._pair(self.link(conn_handle)))
+
+    async def rpc_gap_passkey(self, conn_handle: int, action: int, passkey: int) -> None:
+        self.require()
+        self.link(conn_handle)
+        raise Errno(EINVAL)  # only Just Works is modelled: no passkey action is ever pending
+
+    async def _pair(self, connection: Connection) -> None:
+        try:
+            await connection.pair()
+        except Exception as exc:  # BLE_GAP_EVENT_ENC_CHANGE with an error status
+            logger.debug("pairing failed: %r", exc)
+            if connection.handle in self.links:
+                self.emit(IRQ_ENCRYPTION_UPDATE, [connection.handle, 0, 0, 0, 0], "iiiii")
+
+    def _on_encryption(self, connection: Connection) -> None:
+        # Bumble's `authenticated` means "paired"; NimBLE's means MITM-protected keys, which Just Works never gives
+        bonded = int(bool(self.security.get("bond", False)) and connection.is_encrypted)
+        # the virtual controller reports no key size; SMP's is 16 bytes
+        key_size = (connection.encryption_key_size or 16) if connection.is_encrypted else 0
+        items = [connection.handle, int(connection.is_encrypted), 0, bonded, key_size]
+        self.emit(IRQ_ENCRYPTION_UPDATE, items, "iiiii")
 
     def _on_mtu(self, connection: Connection) -> None:
         self.emit(IRQ_MTU_EXCHANGED, [connection.handle, connection.att_mtu], "ii")

@@ -162,3 +162,27 @@ async def test_scan_sees_a_tester_and_its_scan_response(boards):
     assert kinds.get(0) == b"\x02\x01\x06\x05\x09Test", reports  # ADV_IND with the advertising data
     assert kinds.get(4) == b"\x05\xff\x01\x02\x03\x04", reports  # SCAN_RSP with the scan response data
     assert all(items[0] == 1 for items in reports), "a random static address: addr_type 1"
+
+
+def test_gap_pair_encrypts_the_link_for_an_encrypted_characteristic(boards):
+    """Just Works pairing (no IO on either side), as ble_gap_pair of MicroPython's multitests does it."""
+    (_prec, periph), (_crec, central) = boards
+    periph.exec(
+        "import bluetooth\nble = bluetooth.BLE()\nble.active(True)\nupdates = []\n"
+        "ble.irq(lambda e, d: updates.append(tuple(d)) if e == 28 else None)\n"
+        "((h,),) = ble.gatts_register_services(((bluetooth.UUID(0x180D), ((bluetooth.UUID(0x2A37), 0x0202),)),))\n"
+        "ble.gatts_write(h, b'encrypted')\nble.config(bond=True)\nble.gap_advertise(20000, b'\\x02\\x01\\x06')"
+    )
+    addr_type, addr = ast.literal_eval(periph.eval("ble.config('mac')"))
+    central.exec(CENTRAL)
+    central.exec(f"ble.config(bond=True)\nble.gap_connect({addr_type}, {addr!r})\nconn = wait(7)[0]")
+    # not encrypted yet: the READ_ENCRYPTED characteristic refuses (NimBLE status 0x100 + insufficient encryption)
+    central.exec("log.clear()\nble.gattc_read(conn, 12)\nwait(16)")
+    assert [(e, items[1:]) for e, items in _events(central, "log")] == [(16, (12, 0x10F))]
+    central.exec("log.clear()\nble.gap_pair(conn)\nwait(28)")
+    assert [items[1:] for e, items in _events(central, "log") if e == 28] == [(1, 0, 1, 16)]
+    central.exec("log.clear()\nble.gattc_read(conn, 12)\nwait(16)")
+    assert [(e, items[1:]) for e, items in _events(central, "log")] == [(15, (12, b"encrypted")), (16, (12, 0))]
+    assert [u[1:] for u in ast.literal_eval(periph.eval("updates"))] == [(1, 0, 1, 16)]
+    central.exec("ble.gap_disconnect(conn)\nwait(8)")
+    periph.exec("ble.active(False)")
