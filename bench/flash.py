@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pytool.boards import get_board
 from pytool.firmware import load_firmware, plan_archive
-from pytool.firmware_build import build_pycom_archive, write_archive
+from pytool.firmware.build import build_pycom_archive, write_archive
 
 
 def timed(argv: list[str], env: dict[str, str]) -> float:
@@ -46,8 +46,7 @@ def main() -> int:
     runs = args.runs or (1 if args.quick else 3)
     app_size = 0x40000 if args.quick else 0x160000
 
-    from pytool.sim.control import SimControl
-    from pytool.sim.testing import running_sim
+    from pytool.sim import SimControl, running_sim
 
     with tempfile.TemporaryDirectory(prefix="pytool-bench-flash-") as tmp:
         tmpdir = Path(tmp)

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pytool.boards import get_board  # noqa: E402
-from pytool.firmware_build import build_micropython_image  # noqa: E402
+from pytool.firmware.build import build_micropython_image  # noqa: E402
 from pytool.sim.testing import running_sim  # noqa: E402
 
 HOW_TO_GET = (

@@ -25,9 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import esptool
 
-from pytool.firmware_build import build_pycom_archive
-from pytool.sim.control import SimControl
-from pytool.sim.testing import running_sim
+from pytool.firmware.build import build_pycom_archive
+from pytool.sim import SimControl, running_sim
 
 MPREMOTE = [sys.executable, "-m", "mpremote"]
 

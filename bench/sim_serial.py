@@ -18,8 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pytool.sim.control import SimControl
-from pytool.sim.testing import running_sim
+from pytool.sim import SimControl, running_sim
 
 BAUD = 921600
 

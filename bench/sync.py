@@ -8,6 +8,9 @@ commands a user types); bytes on the wire and exec round trips are counted at th
 Targets (issue #8): first sync >= 2x faster than mpremote, no-change sync >= 10x faster, wire bytes <= 0.8x of
 the payload for Python source when the board can inflate.
 
+The same board is then synced over WiFi (`--port telnet://...`: telnet REPL + FTP for file bodies, the Pycom
+workflow) and compared with pytool over serial.
+
     python bench/sync.py [--quick]      # --quick: a small project, no pacing (smoke test)
 """
 
@@ -98,9 +101,9 @@ def make_project(root: Path, quick: bool) -> tuple[int, int]:
 
 def wipe(port: str) -> None:
     """Empty /flash as on a freshly formatted board (its lib/, sys/, cert/ folders stay)."""
-    from pytool.board import Board
+    from pytool.board import BoardSession
 
-    with Board.connect(port) as board:
+    with BoardSession.connect(port) as board:
         board.exec(
             "for n in os.listdir(_pt_root):\n p = _pt_root + '/' + n\n"
             " if n in ('lib', 'sys', 'cert'):\n  [_pt_rm(p + '/' + m) for m in os.listdir(p)]\n"
@@ -141,7 +144,7 @@ def run_pytool(port: str, project: Path, env: dict) -> dict:
 
 def report(tool: str, phase: str, r: dict) -> None:
     print(
-        f"{tool:9} {phase:10} {r['seconds']:8.2f} s  {r['tx']:8d} B sent  {r['rx']:7d} B received  "
+        f"{tool:11} {phase:10} {r['seconds']:8.2f} s  {r['tx']:8d} B sent  {r['rx']:7d} B received  "
         f"{r['round_trips']:5d} exec round trips",
         flush=True,
     )
@@ -153,7 +156,7 @@ def flashed_image(tmp: Path, env: dict) -> Path:
     from pytool.firmware import load_firmware
     from pytool.flash import FlashError, FlashOptions, flash
     from pytool.ports import resolve_port
-    from pytool.sim.testing import running_sim
+    from pytool.sim import running_sim
 
     archive = simulator_firmware(BOARD, FIRMWARE)
     dirs = {"state_dir": env["PYTOOL_STATE_DIR"], "data_dir": env["PYTOOL_DATA_DIR"]}
@@ -175,7 +178,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small project, no line-rate pacing (smoke test)")
     args = parser.parse_args()
-    from pytool.sim.testing import running_sim
+    from pytool.sim import running_sim
 
     with tempfile.TemporaryDirectory(prefix="pytool-bench-sync-") as tmp_name:
         tmp = Path(tmp_name)
@@ -200,6 +203,14 @@ def main() -> int:
                 results[tool, "no-change"] = runner(rec.pty, project, env)
                 for phase in ("first", "no-change"):
                     report(tool, phase, results[tool, phase])
+            # the same board over WiFi (Pycom's telnet REPL + FTP for the file bodies; TCP on 127.0.0.1, unpaced)
+            wifi = rec.wifi or {}
+            telnet = f"{wifi['telnet']}?ftp={wifi['ftp'].rsplit(':', 1)[1]}"
+            wipe(rec.pty)
+            results["wifi", "first"] = run_pytool(telnet, project, env)
+            results["wifi", "no-change"] = run_pytool(telnet, project, env)
+            for phase in ("first", "no-change"):
+                report("pytool/wifi", phase, results["wifi", phase])
             source_only = tmp / "source-only"
             shutil.copytree(project, source_only, ignore=shutil.ignore_patterns("assets"))
             wipe(rec.pty)
@@ -221,6 +232,14 @@ def main() -> int:
             f"of {py_bytes} bytes (target <= 0.8x)"
         )
         print(f"round trips, first sync: pytool {pt_first['round_trips']}, mpremote {mp_first['round_trips']}")
+        wifi_first, wifi_same = results["wifi", "first"], results["wifi", "no-change"]
+        print(
+            f"telnet+FTP vs serial{'' if args.quick else ' (115200 baud)'}: first sync "
+            f"{pt_first['seconds'] / wifi_first['seconds']:.2f}x faster ({wifi_first['seconds']:.2f} s vs "
+            f"{pt_first['seconds']:.2f} s), no-change sync {pt_same['seconds'] / wifi_same['seconds']:.2f}x; "
+            "REPL bytes "
+            f"sent over telnet {wifi_first['tx']} (the {wifi_first['payload']} payload bytes went over FTP)"
+        )
     return 0
 
 

@@ -26,198 +26,24 @@ from typing import Any
 
 import serial
 
-from pytool.errors import PytoolError, UsageError
-from pytool.ports import ResolvedPort, resolve_port
+from pytool import board_code, repl
+from pytool.capabilities import Capabilities, capabilities_from
+from pytool.errors import PytoolError
+from pytool.ports import Target, resolve_port
+from pytool.repl import FORBIDDEN, check_payload, literal
+
+__all__ = ["FORBIDDEN", "BoardCodeError", "BoardSession", "Capabilities", "check_payload", "literal", "parse_result"]
 
 RESULT_MARK = "@@pt:"  # a `_pt_out(value)` line: mark, repr(value), " #<bytes>.<byte sum mod 65536>"
 PROBE_MARK = "@@pt?"  # the capability probe's line (same form), so a garbled one is never taken for the other
-#: Bytes that must never appear in code sent to the raw REPL (0x04 ends the code, 0x06 = safe-boot reset).
-FORBIDDEN = frozenset(range(0x00, 0x07))
 
-# Helpers defined on the board once per session (MicroPython 1.11 grammar: no f-strings). `_pt_root` is "/flash"
-# on Pycom boards and "" (the root) on stock MicroPython.
-PRELUDE = r"""
-import os, gc, sys
-try:
- import ubinascii as _pt_b
-except ImportError:
- import binascii as _pt_b
-try:
- import uhashlib as _pt_hl
-except ImportError:
- import hashlib as _pt_hl
-try:
- import ujson as _pt_j
-except ImportError:
- import json as _pt_j
-try:
- os.stat('/flash')
- _pt_root = '/flash'
-except OSError:
- _pt_root = ''
-def _pt_out(v, k='@@pt:'):
- s = k + repr(v)
- b = s.encode()
- print(s + ' #' + str(len(b)) + '.' + str(sum(b) & 65535))
-def _pt_p(p):
- return _pt_root + '/' + p if p else (_pt_root or '/')
-def _pt_h(p):
- try:
-  f = open(p, 'rb')
- except OSError:
-  return None
- h = _pt_hl.sha256()
- b = bytearray(1024)
- m = memoryview(b)
- try:
-  while True:
-   n = f.readinto(b)
-   if not n:
-    break
-   h.update(m[:n] if n < 1024 else b)
- finally:
-  f.close()
-  d = h.digest()
- return _pt_b.hexlify(d).decode()
-def _pt_st(p):
- try:
-  return os.stat(p)
- except OSError:
-  return None
-def _pt_isdir(p):
- try:
-  return os.stat(p)[0] & 0x4000 != 0
- except OSError:
-  return False
-def _pt_md(p):
- d = ''
- for part in p.split('/')[1:-1]:
-  d = d + '/' + part
-  if not _pt_isdir(d):
-   os.mkdir(d)
-def _pt_inf(d):
- try:
-  import uzlib
-  return uzlib.decompress(d)
- except ImportError:
-  import deflate, io
-  return deflate.DeflateIO(io.BytesIO(d), deflate.ZLIB).read()
-def _pt_w(t, d, z, a):
- gc.collect()
- d = _pt_b.a2b_base64(d)
- if z:
-  d = _pt_inf(d)
- f = open(t, 'ab' if a else 'wb')
- f.write(d)
- f.close()
- return len(d)
-def _pt_mv(t, p):
- _pt_md(p)
- try:
-  os.rename(t, p)
- except OSError:
-  os.remove(p)
-  os.rename(t, p)
-def _pt_rm(p):
- if _pt_isdir(p):
-  for n in os.listdir(p):
-   _pt_rm(p + '/' + n)
-  os.rmdir(p)
- else:
-  os.remove(p)
-def _pt_ls(p, r):
- out = []
- for n in sorted(os.listdir(p or '/')):
-  q = (p if p != '/' else '') + '/' + n
-  s = os.stat(q)
-  d = s[0] & 0x4000 != 0
-  out.append((q, -1 if d else s[6]))
-  if d and r:
-   out.extend(_pt_ls(q, r))
- return out
-def _pt_read(p, o, n):
- f = open(p, 'rb')
- f.seek(o)
- d = f.read(n)
- f.close()
- print(_pt_b.b2a_base64(d).decode().strip())
-"""
-
+# The device-side code lives in pytool/board_code/*.py (see there); sent byte-for-byte as those files hold it.
+PRELUDE = board_code.load("prelude.py")  # helpers defined on the board once per session
 # Large code goes compressed: the board inflates and exec()s it. Sent once per session; if the board has neither
 # uzlib nor deflate it says so and pytool sends plain code from then on.
-BOOTSTRAP = r"""
-try:
- import ubinascii as _zb
-except ImportError:
- import binascii as _zb
-try:
- import uzlib as _zm
- _zd = _zm.decompress
-except ImportError:
- try:
-  import deflate as _zm, io as _zi
-  _zd = lambda b: _zm.DeflateIO(_zi.BytesIO(b), _zm.ZLIB).read()
- except ImportError:
-  _zd = None
-def _pt_x(s):
- if _zd is None:
-  print('@@pt:noinflate')
- else:
-  exec(_zd(_zb.a2b_base64(s)), globals())
-"""
+BOOTSTRAP = board_code.load("bootstrap.py")
 NO_INFLATE = b"@@pt:noinflate"
-
-PROBE = r"""
-def _pt_probe():
- r = {'root': _pt_root, 'platform': sys.platform}
- try:
-  u = os.uname()
-  r['uname'] = [u.sysname, u.nodename, u.release, u.version, u.machine]
- except Exception:
-  r['uname'] = None
- try:
-  r['impl'] = [sys.implementation.name] + list(sys.implementation.version)
- except Exception:
-  r['impl'] = None
- z = None
- try:
-  import uzlib
-  z = 'uzlib'
- except ImportError:
-  try:
-   import deflate
-   z = 'deflate'
-  except ImportError:
-   pass
- r['inflate'] = z
- r['hash'] = _pt_hl.__name__
- try:
-  h = _pt_hl.sha256()
-  h.update(b'ab')
-  h.update(b'c')
-  d = h.digest()
-  r['hash_incremental'] = d == _pt_hl.sha256(b'abc').digest()
- except Exception:
-  r['hash_incremental'] = False
- h1 = _pt_hl.sha256(b'a')
- try:
-  c = _pt_b.hexlify(_pt_hl.sha256(b'b').digest()) == b'3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d'
- except Exception:
-  c = False
- a = _pt_b.hexlify(h1.digest())
- r['hash_concurrent'] = a == b'ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb' and c
- gc.collect()
- r['mem_free'] = gc.mem_free()
- try:
-  s = os.statvfs(_pt_root or '/')
-  r['fs'] = [s[0] * s[2], s[0] * s[3]]
- except Exception:
-  r['fs'] = None
- _pt_out(r, '@@pt?')
-_pt_probe()
-"""
-
-
+PROBE = board_code.load("probe.py")
 PROBE_CALL = "_pt_probe()\n"
 PROBE_DEFS = PROBE.replace(PROBE_CALL, "")
 #: Helper sets other modules define on the board (sync's); part of the cached helper file.
@@ -226,33 +52,12 @@ HELPERS_MISSING = "pytool-helpers-missing"
 # Sessions with `cache_helpers` keep the helper definitions in a file on the board: the first exec of a session
 # then sends a few hundred bytes instead of several KB (a no-change sync is mostly this exec).
 # (terse: with the probe and a no-change plan it stays within one of mpremote's 256-byte chunks)
-CACHE_STUB = """\
-for _r in ('/flash',''):
- try:_f=open(_r+'/.pytool/%s');break
- except OSError:_f=0
-if not _f:raise ImportError('%s')
-exec(_f.read());_f.close();del _f
-"""
-CACHE_SAVE = """
-def _pt_keep(src, name):
- if _pt_b.hexlify(_pt_hl.sha256(src.encode()).digest()).decode()[:10] != name[1:11]:
-  return
- d = _pt_root + '/.pytool'
- _pt_md(d + '/x')
- for n in os.listdir(d):
-  if n[0] == 'h' and n[-3:] == '.py':
-   os.remove(d + '/' + n)
- f = open(d + '/h.tmp', 'w')
- f.write(src)
- f.close()
- _pt_mv(d + '/h.tmp', d + '/' + name)
-_pt_keep(_pt_src, %r)
-del _pt_src
-"""
+CACHE_STUB = board_code.load("cache_stub.py")  # % (file name, HELPERS_MISSING)
+CACHE_SAVE = board_code.load("cache_save.py") + "_pt_keep(_pt_src, %r)\ndel _pt_src\n"  # % file name
 
 
 def register_helpers(name: str, definitions: str) -> None:
-    """Add a set of helper definitions that cached sessions keep on the board (see `Board.helpers`)."""
+    """Add a set of helper definitions that cached sessions keep on the board (see `BoardSession.helpers`)."""
     REGISTERED[name] = definitions
 
 
@@ -260,70 +65,6 @@ def helper_file() -> tuple[str, str]:
     """(file name, text) of the cached helpers: every definition a session needs, named by its hash."""
     text = PRELUDE + PROBE_DEFS + "".join(REGISTERED[k] for k in sorted(REGISTERED))
     return f"h{hashlib.sha256(text.encode()).hexdigest()[:10]}.py", text
-
-
-@dataclass
-class Capabilities:
-    """What the connected board can do (probed once per session)."""
-
-    flavour: str  # "pycom" | "micropython"
-    sysname: str
-    release: str  # Pycom SW_VERSION ("1.20.2.r4") or MicroPython version ("1.24.1")
-    version: str  # os.uname().version
-    machine: str
-    micropython: tuple[int, ...]
-    platform: str
-    root: str  # "/flash" (Pycom) or "" (stock MicroPython: files at /)
-    raw_paste: bool
-    inflate: str | None  # "uzlib" | "deflate" | None
-    hash_module: str
-    hash_incremental: bool
-    hash_concurrent: bool
-    mem_free: int
-    fs_total: int | None
-    fs_free: int | None
-
-    @property
-    def label(self) -> str:
-        if self.flavour == "pycom":
-            return f"Pycom {self.release} ({self.sysname})"
-        return f"MicroPython {self.release} ({self.machine or self.platform})"
-
-    def chunk_size(self) -> int:
-        """Raw payload bytes per exec: 1/16 of the free heap (the code text, its string, the decoded and inflated
-        copies, and the filesystem's own 4 KB buffers must fit, fragmented), 512 B-16 KB."""
-        return max(512, min(16384, self.mem_free // 16))
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-
-def capabilities_from(raw: dict, raw_paste: bool) -> Capabilities:
-    """Turn the probe's dict into Capabilities."""
-    uname = raw.get("uname") or ["", "", "", "", ""]
-    impl = raw.get("impl") or ["micropython", 0, 0, 0]
-    mp_version = tuple(int(v) for v in impl[1:4] if isinstance(v, int))
-    pycom = bool(uname[4]) and uname[4].endswith("with ESP32") and uname[2][:2] == "1." and uname[0] != "ESP32"
-    release = uname[2] if pycom or uname[2] else ".".join(map(str, mp_version))
-    fs = raw.get("fs") or [None, None]
-    return Capabilities(
-        flavour="pycom" if pycom else "micropython",
-        sysname=uname[0],
-        release=release,
-        version=uname[3],
-        machine=uname[4],
-        micropython=mp_version,
-        platform=raw.get("platform", ""),
-        root=raw.get("root", ""),
-        raw_paste=raw_paste,
-        inflate=raw.get("inflate"),
-        hash_module=raw.get("hash", "hashlib"),
-        hash_incremental=bool(raw.get("hash_incremental")),
-        hash_concurrent=bool(raw.get("hash_concurrent")),
-        mem_free=int(raw.get("mem_free") or 0),
-        fs_total=fs[0],
-        fs_free=fs[1],
-    )
 
 
 @dataclass
@@ -375,28 +116,12 @@ class _NotStarted(Exception):
     """The board did not acknowledge the code with "OK": it never ran."""
 
 
-class BoardError(PytoolError):
+class BoardCodeError(PytoolError):
     """Code on the board raised: `message` is the exception line, `traceback` the whole stderr."""
 
     def __init__(self, message: str, traceback: str, hint: str | None = None) -> None:
         super().__init__(message, hint)
         self.traceback = traceback
-
-
-def check_payload(code: bytes) -> None:
-    """Refuse code that contains a raw-REPL control byte (0x00-0x06; 0x06 resets Pycom boards into safe boot)."""
-    bad = FORBIDDEN.intersection(code)
-    if bad:
-        raise UsageError(
-            f"the code contains control byte(s) {', '.join(f'0x{b:02x}' for b in sorted(bad))} that the raw REPL "
-            "would act on (0x06 resets Pycom boards)",
-            "write them as escapes in string literals, e.g. '\\x06'",
-        )
-
-
-def literal(value: str | bytes) -> str:
-    """A Python literal for `value` that is pure ASCII (safe to send; MicroPython reads the escapes)."""
-    return ascii(value)
 
 
 class _Garbled(Exception):
@@ -430,12 +155,30 @@ def parse_result(output: bytes) -> Any:
     )
 
 
-class Board:
-    """A raw-REPL session with one board. Use `Board.connect(port)` as a context manager."""
+def parse_results(output: bytes) -> list[Any]:
+    """Every `_pt_out(...)` value in `output`, in order (an answer too big for one line comes as several); a line
+    that was cut or garbled is a PytoolError, as in `parse_result`."""
+    values = []
+    for line in output.split(b"\n"):
+        if line.startswith(RESULT_MARK.encode()):
+            try:
+                values.append(_result_value(line, RESULT_MARK))
+            except _Garbled:
+                values = []
+                break
+    if not values:
+        raise PytoolError(
+            "the board's answer was cut or garbled", "run again; if it persists, reset the board (`pytool reset`)"
+        )
+    return values
 
-    def __init__(self, transport: Any, resolved: ResolvedPort, timeout: float = 10.0) -> None:
+
+class BoardSession:
+    """A raw-REPL session with one board. Use `BoardSession.connect(target)` as a context manager."""
+
+    def __init__(self, transport: Any, target: Target, timeout: float = 10.0) -> None:
         self.transport = transport
-        self.resolved = resolved
+        self.target = target
         self.timeout = timeout
         self.wire = CountingSerial(transport.serial)
         transport.serial = self.wire
@@ -448,12 +191,13 @@ class Board:
 
     # ------------------------------------------------------------------ session
     @classmethod
-    def connect(cls, port: str | None, baudrate: int = 115200, timeout: float = 10.0) -> Board:
-        """Open `port` (path, URL, sim:NAME or None = the single attached board), stop its program, enter raw REPL."""
+    def connect(cls, target: Target | str | None, baudrate: int = 115200, timeout: float = 10.0) -> BoardSession:
+        """Open the target board (a Target, or a port value resolved here: path, URL, sim:NAME, None = the single
+        attached board), stop its program, enter the raw REPL."""
         from mpremote.transport import TransportError
         from mpremote.transport_serial import SerialTransport
 
-        resolved = resolve_port(port)
+        resolved = target if isinstance(target, Target) else resolve_port(target)
         try:
             transport = SerialTransport(resolved.url, baudrate=baudrate)
         except (TransportError, serial.SerialException, OSError) as exc:
@@ -472,7 +216,7 @@ class Board:
             raise
         return board
 
-    def __enter__(self) -> Board:
+    def __enter__(self) -> BoardSession:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -490,7 +234,7 @@ class Board:
             yield
         except (TransportError, serial.SerialException, OSError) as exc:
             raise PytoolError(
-                f"lost the board on {self.resolved.spec} while {doing}: {exc}",
+                f"lost the board on {self.target.spec} while {doing}: {exc}",
                 "check the cable and run again; if the board is stuck, press reset or run `pytool reset`",
             ) from exc
 
@@ -498,23 +242,24 @@ class Board:
         """Interrupt whatever runs (Ctrl-C) and enter the raw REPL, without a soft reset.
 
         Like mpremote's, but bounded: a board that keeps printing cannot keep pytool draining its output forever."""
-        prompt = b"raw REPL; CTRL-B to exit\r\n"
+
+        def discard_pending(seconds: float) -> None:  # drop what it printed so far
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline and self.wire.in_waiting:
+                self.wire.read(self.wire.in_waiting)
+
+        def read_until(marker: bytes) -> bytes:
+            return self.transport.read_until(1, marker, timeout=2, timeout_overall=self.timeout)
+
         try:
-            for attempt in range(2):
-                self.wire.write(b"\r\x03\x03" if attempt else b"\r\x03")  # 2nd try: a program that caught one
-                deadline = time.monotonic() + 0.5
-                while time.monotonic() < deadline and self.wire.in_waiting:  # drop what it printed so far
-                    self.wire.read(self.wire.in_waiting)
-                self.wire.write(b"\r\x01")
-                data = self.transport.read_until(1, prompt, timeout=2, timeout_overall=self.timeout)
-                if data.endswith(prompt):
-                    self.transport.in_raw_repl = True
-                    self._prelude_sent = False
-                    return
+            if repl.enter_raw_repl(self.wire.write, discard_pending, read_until):
+                self.transport.in_raw_repl = True
+                self._prelude_sent = False
+                return
         except (serial.SerialException, OSError) as exc:
-            raise PytoolError(f"cannot talk to {self.resolved.spec}: {exc}", "check the cable and run again") from exc
+            raise PytoolError(f"cannot talk to {self.target.spec}: {exc}", "check the cable and run again") from exc
         raise PytoolError(
-            f"the board on {self.resolved.spec} does not answer (no raw REPL prompt)",
+            f"the board on {self.target.spec} does not answer (no raw REPL prompt)",
             "press reset; if main.py blocks Ctrl-C, boot without it: `pytool reset --safe`",
         )
 
@@ -539,7 +284,7 @@ class Board:
         return f"{boot}_pt_x('{packed}')\n"
 
     def exec(self, code: str, timeout: float | None = None, stream: Callable[[bytes], None] | None = None) -> bytes:
-        """Run `code` in the raw REPL and return its stdout; raise BoardError if it raised on the board.
+        """Run `code` in the raw REPL and return its stdout; raise BoardCodeError if it raised on the board.
 
         If the board did not even start the code (no "OK": it rebooted meanwhile, or printed over the prompt),
         the raw REPL is entered again and the code sent once more (with the session's helpers)."""
@@ -554,7 +299,7 @@ class Board:
                 return self._exec_once(lost + code, timeout, stream)
             except _NotStarted as exc:
                 raise PytoolError(
-                    f"the board on {self.resolved.spec} does not run code: {exc}",
+                    f"the board on {self.target.spec} does not run code: {exc}",
                     "press reset; if main.py floods the console, boot without it: `pytool reset --safe`",
                 ) from exc
 
@@ -568,7 +313,7 @@ class Board:
         self._loaded.update(REGISTERED)
         try:
             return self._run(CACHE_STUB % (name, HELPERS_MISSING) + probe + code, timeout, stream)
-        except BoardError as exc:
+        except BoardCodeError as exc:
             if HELPERS_MISSING not in exc.traceback:
                 raise
             self._prelude_sent = False
@@ -589,7 +334,7 @@ class Board:
         out = self._take_probe(out)
         if err:
             text = err.decode("utf-8", "replace").strip()
-            raise BoardError(f"the board raised {text.splitlines()[-1] if text else 'an error'}", text)
+            raise BoardCodeError(f"the board raised {text.splitlines()[-1] if text else 'an error'}", text)
         return out
 
     def _take_probe(self, out: bytes) -> bytes:
@@ -641,6 +386,10 @@ class Board:
         """Run `code` that ends with `_pt_out(value)` and return `value`."""
         return parse_result(self.exec(code, timeout))
 
+    def query_all(self, code: str, timeout: float | None = None) -> list[Any]:
+        """Run `code` that prints several `_pt_out(value)` lines and return their values in order."""
+        return parse_results(self.exec(code, timeout))
+
     def eval(self, expression: str, timeout: float | None = None) -> Any:
         """Evaluate a Python expression on the board and return its value (it must have a literal repr)."""
         return self.query(f"_pt_out({expression})\n", timeout)
@@ -666,7 +415,7 @@ class Board:
         path = self.path(remote)
         try:
             return [tuple(e) for e in self.eval(f"_pt_ls({literal(path)}, {recursive})")]
-        except BoardError as exc:
+        except BoardCodeError as exc:
             raise _fs_error(exc, path) from exc
 
     def stat(self, remote: str) -> tuple[bool, int] | None:
@@ -715,7 +464,12 @@ class Board:
     def df(self) -> tuple[int, int]:
         """(total, free) bytes of the board's filesystem."""
         total, free = self.eval("(lambda s: (s[0] * s[2], s[0] * s[3]))(os.statvfs(_pt_root or '/'))")
-        return total, free
+        if not all(isinstance(v, int) and v >= 0 for v in (total, free)):
+            raise PytoolError(
+                f"the board reported an impossible filesystem size ({total!r}, {free!r})",
+                "check the board's filesystem (`pytool info`); reformat it if it persists",
+            )
+        return total, min(free, total)  # a full LittleFS can count more free blocks than it has
 
     # ------------------------------------------------------------------ programs, resets, REPL
     def run(self, code: str, out: Callable[[bytes], None]) -> bytes:
@@ -729,9 +483,9 @@ class Board:
             self.stats.round_trips += 1
             self.transport.exec_raw_no_follow(code.encode())
             try:
-                _, err = self.transport.follow(None, lambda b: b == b"\x04" or out(b))
+                _, err = self.transport.follow(None, lambda b: repl.is_eot(b) or out(b))
             except KeyboardInterrupt:
-                self.wire.write(b"\x03")
+                repl.interrupt(self.wire.write)
                 with contextlib.suppress(Exception):
                     self.transport.follow(5, lambda b: None)
                 raise
@@ -741,8 +495,8 @@ class Board:
         """Ctrl-D from the friendly REPL: boot.py and main.py run again (waits for the prompt, at most `timeout`)."""
         with self._errors("resetting"):
             self.transport.exit_raw_repl()
-            self.wire.write(b"\x04")
-            self.transport.read_until(1, b"soft reboot", timeout=self.timeout)
+            repl.soft_reset(self.wire.write)
+            self.transport.read_until(1, repl.SOFT_REBOOT, timeout=self.timeout)
             self.wait_for_banner(self.timeout)  # boot.py and main.py have run (or main.py is still running)
         self._caps = None
         self._prelude_sent = False
@@ -751,7 +505,7 @@ class Board:
         """machine.reset(): the board reboots (boot.py, main.py); the session is over afterwards."""
         with self._errors("resetting"):
             self.stats.round_trips += 1
-            self.transport.exec_raw_no_follow(b"import machine\nmachine.reset()\n")
+            self.transport.exec_raw_no_follow(repl.HARD_RESET_CODE)
         self.transport.in_raw_repl = False
         self._caps = None
         self._prelude_sent = False
@@ -763,15 +517,15 @@ class Board:
         with self._errors("resetting into safe boot"):
             self.transport.exit_raw_repl()
             time.sleep(0.05)
-            self.wire.write(b"\x06")
-            text = self.transport.read_until(1, b'Type "help()" for more information.\r\n>>> ', timeout=15)
+            repl.safe_boot(self.wire.write)
+            text = self.transport.read_until(1, repl.BANNER_END, timeout=15)
         self._caps = None
         self._prelude_sent = False
         return text
 
     def wait_for_banner(self, timeout: float = 15.0) -> bytes:
         """Read until the friendly prompt after a reset."""
-        return self.transport.read_until(1, b">>> ", timeout=timeout, timeout_overall=timeout)
+        return self.transport.read_until(1, repl.FRIENDLY_PROMPT, timeout=timeout, timeout_overall=timeout)
 
     def repl(self, escape: bytes = b"\x1d") -> None:
         """Interactive friendly REPL on this terminal until `escape` (Ctrl-]) is typed."""
@@ -800,7 +554,7 @@ class Board:
         self._caps = None
 
 
-def _fs_error(exc: BoardError, path: str) -> PytoolError:
+def _fs_error(exc: BoardCodeError, path: str) -> PytoolError:
     if "ENOENT" in exc.traceback or "Errno 2" in exc.traceback:
         return PytoolError(f"{path}: no such file or folder on the board", "list the files with `pytool ls -r`")
     return exc

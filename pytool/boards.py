@@ -37,7 +37,7 @@ class Layout:
 
 
 @dataclass(frozen=True)
-class Board:
+class BoardModel:
     """One board of the catalogue."""
 
     key: str
@@ -80,11 +80,11 @@ def layouts() -> dict[str, Layout]:
 
 
 @cache
-def catalogue() -> dict[str, Board]:
+def catalogue() -> dict[str, BoardModel]:
     """Every board by key (wipy2, wipy3, lopy, lopy4, sipy, gpy, fipy, esp32)."""
     raw = tomllib.loads((firmware_dir() / "boards.toml").read_text())
     return {
-        key: Board(
+        key: BoardModel(
             key=key,
             layout=layouts()[b["layout"]],
             archives=tuple(b["archives"]),
@@ -94,7 +94,11 @@ def catalogue() -> dict[str, Board]:
     }
 
 
-def get_board(key: str) -> Board:
+#: Former name of `BoardModel`, kept while other round-1 branches still import it (remove after they merge).
+Board = BoardModel
+
+
+def get_board(key: str) -> BoardModel:
     """Look a board up by catalogue key (case-insensitive), e.g. "lopy4"."""
     board = catalogue().get(key.lower())
     if board is None:
@@ -103,6 +107,6 @@ def get_board(key: str) -> Board:
     return board
 
 
-def boards_named(name: str) -> list[Board]:
+def boards_named(name: str) -> list[BoardModel]:
     """Boards whose firmware name (os.uname().sysname, e.g. "WiPy") is `name`."""
     return [b for b in catalogue().values() if b.name.lower() == name.lower()]

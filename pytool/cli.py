@@ -1,15 +1,18 @@
 """The `pytool` command line: parses, prints, calls. Commands live in pytool/commands/, one module per group.
 
 Global options (`--port/-p`, `--json`, `--debug`) are accepted anywhere before a `--`, so
-`pytool --port P --json sync .` and `pytool sync . --port P --json` mean the same. Every error ends in one
-red line and exit code 1 (failure) or 2 (usage); `--debug` shows the traceback.
+`pytool --port P --json sync .` and `pytool sync . --port P --json` mean the same. They are parsed into one
+`CommandLine` that travels to the commands as typer's `ctx.obj` (the port is resolved there, with the
+environment and pytool.toml, by `pytool.ports.resolve_target`); `--json`/`--debug` also set the output mode of
+`pytool.console`. Every error ends in one red line and exit code 1 (failure) or 2 (usage); `--debug` shows the
+traceback.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import traceback
+from dataclasses import dataclass
 
 import typer
 from rich.markup import escape
@@ -20,9 +23,19 @@ except ImportError:  # pragma: no cover
     import click
 
 from pytool import __version__
-from pytool.commands import board, devices, firmware, flash, sim, sync, test
+from pytool.commands import board, demo, devices, firmware, flash, sim, sync, test
 from pytool.console import err, options
 from pytool.errors import PytoolError
+
+
+@dataclass(frozen=True)
+class CommandLine:
+    """The global options of one run, as given (the port is resolved later, by the command that needs it)."""
+
+    port: str | None = None
+    json: bool = False
+    debug: bool = False
+
 
 app = typer.Typer(
     name="pytool",
@@ -59,16 +72,17 @@ def root(
     """Global options; accepted before or after the command (they are taken out of argv by `main`)."""
 
 
-for _module in (devices, flash, firmware, sync, board, test, sim):
+for _module in (devices, flash, firmware, sync, board, test, sim, demo):
     _module.register(app)
 
 _VALUE_OPTIONS = {"--port", "-p"}
 _FLAG_OPTIONS = {"--json": "json", "--debug": "debug"}
 
 
-def split_global_options(argv: list[str]) -> list[str]:
-    """Take the global options out of `argv` (anywhere before `--`) into `pytool.console.options`."""
+def split_global_options(argv: list[str]) -> tuple[CommandLine, list[str]]:
+    """Take the global options out of `argv` (anywhere before `--`): (the options, the remaining argv)."""
     rest: list[str] = []
+    found: dict[str, object] = {}
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -76,22 +90,20 @@ def split_global_options(argv: list[str]) -> list[str]:
             rest.extend(argv[i:])
             break
         if arg in _FLAG_OPTIONS:
-            setattr(options, _FLAG_OPTIONS[arg], True)
+            found[_FLAG_OPTIONS[arg]] = True
         elif arg in _VALUE_OPTIONS:
             if i + 1 >= len(argv):
                 raise click.exceptions.UsageError(f"option {arg} needs a value (a device path, URL or sim:NAME)")
-            options.port = argv[i + 1]
+            found["port"] = argv[i + 1]
             i += 1
         elif arg.startswith("--port="):
-            options.port = arg.split("=", 1)[1]
+            found["port"] = arg.split("=", 1)[1]
         elif arg.startswith("-p") and len(arg) > 2 and not arg.startswith("--"):
-            options.port = arg[2:]
+            found["port"] = arg[2:]
         else:
             rest.append(arg)
         i += 1
-    if options.port is None and os.environ.get("PYTOOL_PORT"):
-        options.port = os.environ["PYTOOL_PORT"]
-    return rest
+    return CommandLine(**found), rest  # type: ignore[arg-type]
 
 
 def _fail(message: str, code: int) -> int:
@@ -106,9 +118,10 @@ def _fail(message: str, code: int) -> int:
 def run(argv: list[str]) -> int:
     """Run the CLI on `argv` and return the exit code (never raises, never prints a traceback unless --debug)."""
     try:
-        rest = split_global_options(argv)
+        line, rest = split_global_options(argv)
+        options.json, options.debug = line.json, line.debug
         command = typer.main.get_command(app)
-        result = command.main(args=rest, prog_name="pytool", standalone_mode=False)
+        result = command.main(args=rest, prog_name="pytool", standalone_mode=False, obj=line)
         return result if isinstance(result, int) else 0
     except PytoolError as exc:
         if options.debug:

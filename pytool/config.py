@@ -1,7 +1,7 @@
 """Project configuration: `pytool.toml`, or an existing Pymakr `pymakr.conf` when there is no pytool.toml.
 
 pytool.toml (every key optional):
-    port = "sim:lopy4"            # default for --port
+    port = "sim:lopy4"            # the board, unless --port or PYTOOL_PORT names one
     board = "lopy4"               # catalogue key (pytool/boards.py)
     firmware = "1.20.2.r4"        # target firmware for `pytool check` when no board is connected
     sync_folder = "src"           # what `pytool sync` deploys (relative to the project folder)
@@ -9,6 +9,9 @@ pytool.toml (every key optional):
     reset_after_sync = "soft"     # "soft", "hard" or false
     [ble]
     name = "gatt-demo"            # the advertised name the over-the-air tests look for
+    [wifi]                        # login of a board reached over telnet:// (PYTOOL_USER/PYTOOL_PASSWORD override)
+    user = "micro"
+    password = "python"
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ class ProjectConfig:
     ignore: list[str] = field(default_factory=list)
     reset_after_sync: str | None = None  # "soft" | "hard" | None
     ble_name: str | None = None
+    wifi_user: str | None = None  # telnet/FTP login ([wifi], pymakr.conf username/password)
+    wifi_password: str | None = field(default=None, repr=False)  # never printed: not in to_json() either
     source: str = "defaults"  # "pytool.toml", "pymakr.conf" or "defaults"
 
     @property
@@ -59,6 +64,7 @@ class ProjectConfig:
             "ignore": self.ignore,
             "reset_after_sync": self.reset_after_sync,
             "ble_name": self.ble_name,
+            "wifi_user": self.wifi_user,
         }
 
 
@@ -82,21 +88,96 @@ def _string_list(raw: object, key: str, where: str) -> list[str]:
     raise UsageError(f"{where}: {key} must be a list of strings")
 
 
+@dataclass(frozen=True)
+class Setting:
+    """One pytool.toml key: its TOML type, default and meaning (docs/config.md is checked against this table)."""
+
+    key: str  # "port", or "ble.name" for a key of the [ble] table
+    kind: type | tuple[type, ...]
+    expected: str  # the type as the error message names it
+    default: str
+    meaning: str
+
+
+SETTINGS = (
+    Setting(
+        "port",
+        str,
+        "a string",
+        "the single attached board",
+        "the board to use: device path, pyserial URL or sim:NAME (`--port` and PYTOOL_PORT take precedence)",
+    ),
+    Setting(
+        "board", str, "a string", "from the connected board", "catalogue key of the board (lopy4, wipy3, esp32, ...)"
+    ),
+    Setting(
+        "firmware",
+        str,
+        "a string",
+        "Pycom 1.20.2.r4 for `check`",
+        "firmware the project is written for: a version "
+        "(`1.20.2.r4`) or an archive path; `deploy` flashes it when the board runs something else",
+    ),
+    Setting("sync_folder", str, "a string", "the project folder", "the folder whose contents go to /flash"),
+    Setting(
+        "ignore",
+        (list, str),
+        "a list of strings",
+        "[]",
+        "gitignore-style patterns never deployed, on top of .gitignore and the defaults",
+    ),
+    Setting("reset_after_sync", (str, bool), '"soft", "hard" or false', "false", "reset the board after a sync"),
+    Setting("ble", dict, "a table", "", "Bluetooth settings of the over-the-air tests"),
+    Setting("ble.name", str, "a string", "none", "the name the board advertises; the over-the-air tests look for it"),
+    Setting("wifi", dict, "a table", "", 'login of a Pycom board reached over WiFi (`port = "telnet://..."`)'),
+    Setting("wifi.user", str, "a string", '"micro"', "telnet/FTP user (PYTOOL_USER takes precedence)"),
+    Setting(
+        "wifi.password",
+        str,
+        "a string",
+        '"python"',
+        "telnet/FTP password (PYTOOL_PASSWORD takes precedence); never printed",
+    ),
+)
+_SETTINGS = {s.key: s for s in SETTINGS}
+
+
+def _validate(raw: dict, path: Path, prefix: str = "") -> None:
+    """Refuse unknown keys and wrong types with one line naming the key, the expected type and the file."""
+    for key, value in raw.items():
+        full = prefix + key
+        setting = _SETTINGS.get(full)
+        if setting is None:
+            known = ", ".join(s.key for s in SETTINGS if s.key.startswith(prefix) and "." not in s.key[len(prefix) :])
+            raise UsageError(
+                f"{path}: unknown setting '{full}'",
+                f"known settings{' in [' + prefix[:-1] + ']' if prefix else ''}: {known}",
+            )
+        if not isinstance(value, setting.kind):
+            raise UsageError(
+                f"{path}: {full} must be {setting.expected}, not {type(value).__name__} {value!r}",
+                "see docs/config.md for every pytool.toml key",
+            )
+        if isinstance(value, dict):
+            _validate(value, path, full + ".")
+
+
 def load_pytool_toml(path: Path) -> ProjectConfig:
-    """Read a pytool.toml."""
+    """Read and validate a pytool.toml (types, known keys, a board from the catalogue)."""
     try:
         raw = tomllib.loads(path.read_text())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"cannot read {path}: {exc}", "fix the file or write a new one with `pytool init`") from exc
-    known = {"port", "board", "firmware", "sync_folder", "ignore", "reset_after_sync", "ble"}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise UsageError(
-            f"{path}: unknown setting(s) {', '.join(unknown)}", f"known settings: {', '.join(sorted(known))}"
-        )
+    _validate(raw, path)
+    if "board" in raw:
+        from pytool.boards import catalogue
+
+        if raw["board"].lower() not in catalogue():
+            raise UsageError(
+                f"{path}: board '{raw['board']}' is not a board pytool knows",
+                f"choose one of: {', '.join(catalogue())}",
+            )
     ble = raw.get("ble") or {}
-    if not isinstance(ble, dict):
-        raise UsageError(f'{path}: [ble] must be a table, e.g. [ble] name = "gatt-demo"')
     return ProjectConfig(
         root=path.parent.resolve(),
         port=raw.get("port"),
@@ -106,6 +187,8 @@ def load_pytool_toml(path: Path) -> ProjectConfig:
         ignore=_string_list(raw.get("ignore"), "ignore", str(path)),
         reset_after_sync=_reset_value(raw.get("reset_after_sync"), str(path)),
         ble_name=ble.get("name"),
+        wifi_user=(raw.get("wifi") or {}).get("user") or None,
+        wifi_password=(raw.get("wifi") or {}).get("password") or None,
         source=CONFIG_NAME,
     )
 
@@ -126,7 +209,7 @@ def load_pymakr_conf(path: Path) -> ProjectConfig:
         raise UsageError(f"{path} is not a JSON object")
     address = raw.get("address") or None
     if address and not (address.startswith(("/", "COM")) or "://" in address):
-        address = None  # a telnet IP address: pytool talks serial only
+        address = f"telnet://{address}"  # an IP address: Pymakr classic used telnet (pytool/transports)
     # Pymakr's sync_file_types ("py,txt,...") as gitignore rules: ignore everything, re-include folders and types.
     type_rules: list[str] = []
     if not raw.get("sync_all_file_types", False) and raw.get("sync_file_types"):
@@ -138,6 +221,8 @@ def load_pymakr_conf(path: Path) -> ProjectConfig:
         sync_folder=str(raw.get("sync_folder") or raw.get("dist_dir") or "").strip("/").removeprefix("."),
         ignore=type_rules + _string_list(raw.get("py_ignore"), "py_ignore", str(path)),
         reset_after_sync="soft" if raw.get("reboot_after_upload", False) else None,
+        wifi_user=raw.get("username") if isinstance(raw.get("username"), str) else None,
+        wifi_password=raw.get("password") if isinstance(raw.get("password"), str) else None,
         source=PYMAKR_NAME,
     )
 
@@ -148,10 +233,15 @@ def load(project: Path | None = None) -> ProjectConfig:
     if not root.is_dir():
         raise UsageError(f"{root} is not a folder", "give the project folder, e.g. `pytool sync .`")
     if (root / CONFIG_NAME).is_file():
-        return load_pytool_toml(root / CONFIG_NAME)
-    if (root / PYMAKR_NAME).is_file():
-        return load_pymakr_conf(root / PYMAKR_NAME)
-    return ProjectConfig(root=root)
+        config = load_pytool_toml(root / CONFIG_NAME)
+    elif (root / PYMAKR_NAME).is_file():
+        config = load_pymakr_conf(root / PYMAKR_NAME)
+    else:
+        config = ProjectConfig(root=root)
+    from pytool.transports import set_credentials
+
+    set_credentials(config.wifi_user, config.wifi_password)  # used when the port is telnet://
+    return config
 
 
 def _toml_value(value: object) -> str:
@@ -165,7 +255,7 @@ def render(config: ProjectConfig) -> str:
     def put(key: str, value: object, example: str) -> None:
         lines.append(f"{key} = {_toml_value(value)}" if value not in (None, "", []) else f"# {key} = {example}")
 
-    put("port", config.port, '"sim:lopy4"   # or /dev/ttyUSB0, rfc2217://host:port')
+    put("port", config.port, '"sim:lopy4"   # or /dev/ttyUSB0, rfc2217://host:port, telnet://192.168.4.1')
     put("board", config.board, '"lopy4"')
     put("firmware", config.firmware, '"1.20.2.r4"   # for `pytool check` without a board')
     put("sync_folder", config.sync_folder, '"src"')
@@ -178,6 +268,10 @@ def render(config: ProjectConfig) -> str:
     lines.append("")
     lines.append("[ble]")
     put("name", config.ble_name, '"gatt-demo"')
+    lines.append("")
+    lines.append("[wifi]   # login for a telnet:// port (PYTOOL_USER / PYTOOL_PASSWORD override it)")
+    put("user", config.wifi_user, '"micro"')
+    put("password", config.wifi_password, '"python"')
     return "\n".join(lines) + "\n"
 
 

@@ -1,4 +1,6 @@
-"""Global CLI options and the two output channels: human (rich, stderr) and machine (--json, stdout)."""
+"""The output mode (--json, --debug) and the two output channels: human (rich, stderr) and machine (stdout).
+
+The port is not here: it travels explicitly (typer's `ctx.obj`, see pytool/cli.py and pytool/ports.py)."""
 
 from __future__ import annotations
 
@@ -12,15 +14,14 @@ from rich.console import Console
 
 
 @dataclass
-class GlobalOptions:
-    """Options accepted before or after any command (`pytool --json sync .` == `pytool sync . --json`)."""
+class OutputMode:
+    """How results are printed this run: set once by pytool.cli from `--json` and `--debug`."""
 
-    port: str | None = None
     json: bool = False
     debug: bool = False
 
 
-options = GlobalOptions()
+options = OutputMode()
 
 #: Human-readable output (tables, progress, status lines). On stderr so that `--json` stdout stays clean.
 err = Console(stderr=True, highlight=False)

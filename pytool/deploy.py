@@ -25,7 +25,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pytool import config as project_config
+from pytool import repl
 from pytool.errors import PytoolError, UsageError
+from pytool.ports import Target, ble_transport, resolve_target
 
 BOOT_TIMEOUT = 20.0
 ADVERTISE_TIMEOUT = 20.0
@@ -71,16 +73,15 @@ StepSink = Callable[[Step], None]
 
 def deploy(
     project: Path,
-    port: str | None = None,
+    target: Target | str | None = None,
     options: DeployOptions | None = None,
     on_step: StepSink = lambda _step: None,
 ) -> DeployResult:
-    """Deploy `project` to the board at `port` (default: pytool.toml's port, else the single attached board)."""
-    from pytool.ports import resolve_port
-
+    """Deploy `project` to the `target` board. A port value (or None) is resolved with the project's settings by
+    `pytool.ports.resolve_target` (command line > PYTOOL_PORT > pytool.toml > the single attached board)."""
     options = options or DeployOptions()
     cfg = project_config.load(project)
-    resolved = resolve_port(port or cfg.port)
+    resolved = target if isinstance(target, Target) else resolve_target(target, cfg)
     result = DeployResult(str(cfg.root), resolved.spec)
 
     def run(name: str, action: Callable[[], tuple]) -> None:
@@ -93,14 +94,14 @@ def deploy(
     running: dict[str, str] = {}
     run("firmware", lambda: _firmware_step(cfg, resolved, options, running))
     run("check", lambda: _check_step(cfg, running) if options.check else ("skipped", "--no-check"))
-    run("sync", lambda: _sync_step(cfg, resolved.spec))
-    run("reset", lambda: _reset_step(resolved.spec, options) if options.reset else ("skipped", "--no-reset"))
+    run("sync", lambda: _sync_step(cfg, resolved))
+    run("reset", lambda: _reset_step(resolved, options) if options.reset else ("skipped", "--no-reset"))
     if not options.advertise:
         run("advertise", lambda: ("skipped", "--no-advertise"))
     elif not cfg.ble_name:
         run("advertise", lambda: ("skipped", "no [ble] name in pytool.toml"))
     else:
-        ble = options.ble or (resolved.spec if resolved.sim else None)
+        ble = ble_transport(resolved, options.ble)
         run("advertise", lambda: _advertise_step(cfg.ble_name or "", ble, options.advertise_timeout))
     return result
 
@@ -108,16 +109,16 @@ def deploy(
 # --------------------------------------------------------------------------------------------- firmware
 
 
-def running_firmware(port: str, timeout: float = PROBE_TIMEOUT) -> tuple[str, str, str] | None:
+def running_firmware(target: Target | str, timeout: float = PROBE_TIMEOUT) -> tuple[str, str, str] | None:
     """(flavour, board name, version) of the firmware the board runs, from its REPL banner; None if none answers.
 
     Interrupts whatever runs (Ctrl-C) and asks the friendly REPL for its banner (Ctrl-B), as Pymakr does."""
     from pytool.firmware import identify
-    from pytool.hil.board import HilBoard
+    from pytool.monitor import BoardMonitor
 
-    with HilBoard(port) as board:
+    with BoardMonitor(target) as board:
         mark = board.capture.position
-        board.write(b"\r\x03\x03\x02")
+        board.write(repl.ASK_BANNER)
         found = board.capture.search(r"(?:Pycom )?MicroPython .* with ESP32", mark, timeout)
     ident = identify(found[0].group(0).encode()) if found else None
     return (ident.flavour, ident.board_name, ident.version) if ident else None
@@ -143,7 +144,7 @@ def simulator_firmware(board_key: str, version: str) -> Path:
     """Firmware for a simulated board, built once by `pytool firmware build` logic and cached: a Pycom archive, or
     for a generic ESP32 (`board = "esp32"`) the stock MicroPython image."""
     from pytool.boards import get_board
-    from pytool.firmware_build import archive_name, build_micropython_image, build_pycom_archive, write_archive
+    from pytool.firmware.build import archive_name, build_micropython_image, build_pycom_archive, write_archive
     from pytool.paths import data_home
 
     board = get_board(board_key)
@@ -164,9 +165,9 @@ def simulator_firmware(board_key: str, version: str) -> Path:
     return path
 
 
-def _firmware_step(cfg: project_config.ProjectConfig, resolved, options: DeployOptions, running: dict) -> tuple:
+def _firmware_step(cfg: project_config.ProjectConfig, resolved: Target, options: DeployOptions, running: dict) -> tuple:
     version, archive = _wanted(cfg, options)
-    have = running_firmware(resolved.spec)
+    have = running_firmware(resolved)
     if have is not None:
         running.update(flavour=have[0], board=have[1], version=have[2])
     have_text = f"{have[1]} {have[2]}" if have else "no firmware answering"
@@ -188,11 +189,13 @@ def _firmware_step(cfg: project_config.ProjectConfig, resolved, options: DeployO
                 f"the board runs {have_text}, the project wants {version}",
                 "pass --firmware ARCHIVE (the Pycom .tar.gz of that version) to flash it",
             )
-        board_key = cfg.board or _sim_board(resolved.sim)
+        board_key = cfg.board or resolved.board or ""
         archive = simulator_firmware(board_key, version or "")
     from pytool.firmware import load_firmware
     from pytool.flash import FlashOptions, flash
+    from pytool.transports import require_serial
 
+    require_serial(resolved.spec, "flashing")
     fw = load_firmware(archive)
     outcome = flash(fw, resolved, FlashOptions(board=cfg.board))
     if fw.identity is not None:
@@ -205,12 +208,6 @@ def _board_name(key: str) -> str:
     from pytool.boards import get_board
 
     return get_board(key).name
-
-
-def _sim_board(name: str) -> str:
-    from pytool.sim import registry
-
-    return registry.find(name).board
 
 
 # --------------------------------------------------------------------------------------------- check, sync
@@ -238,12 +235,12 @@ def _check_step(cfg: project_config.ProjectConfig, running: dict) -> tuple[str, 
     return "warning", detail, [str(f) for f in report.findings]
 
 
-def _sync_step(cfg: project_config.ProjectConfig, port: str) -> tuple[str, str]:
+def _sync_step(cfg: project_config.ProjectConfig, target: Target) -> tuple[str, str]:
     from pytool import sync
-    from pytool.board import Board
+    from pytool.board import BoardSession
 
     files = sync.collect(cfg)
-    with Board.connect(port) as board:
+    with BoardSession.connect(target) as board:
         _plan, result, _seconds = sync.sync(board, files)
     if not result.uploaded and not result.deleted:
         return "ok", f"{result.unchanged} files already on the board"
@@ -256,10 +253,10 @@ def _sync_step(cfg: project_config.ProjectConfig, port: str) -> tuple[str, str]:
 # --------------------------------------------------------------------------------------------- reset, advertise
 
 
-def _reset_step(port: str, options: DeployOptions) -> tuple[str, str]:
-    from pytool.hil.board import HilBoard
+def _reset_step(target: Target, options: DeployOptions) -> tuple[str, str]:
+    from pytool.monitor import BoardMonitor
 
-    with HilBoard(port) as board:
+    with BoardMonitor(target) as board:
         booted = board.reset(hard=True, boot_timeout=options.boot_timeout, main_timeout=MAIN_TIMEOUT)
         printed = [line for line in board.capture.text().splitlines() if line.strip()]
     errors = [line for line in printed if line.startswith("Traceback (most recent call last)")]
@@ -272,7 +269,7 @@ def _reset_step(port: str, options: DeployOptions) -> tuple[str, str]:
 
 def _advertise_step(name: str, ble: str | None, timeout: float) -> tuple[str, str]:
     import pytool.ble
-    from pytool.hil.ble import BleTarget, find_device
+    from pytool.air import BleTarget, find_device
 
     previous = os.environ.get(pytool.ble.ENV_VAR)
     if ble:
@@ -302,15 +299,15 @@ def _advertise_step(name: str, ble: str | None, timeout: float) -> tuple[str, st
 @contextlib.contextmanager
 def throwaway_sim(board_key: str) -> Iterator[str]:
     """A simulated board for one run (erased flash in a temporary folder), stopped afterwards; yields sim:NAME."""
-    from pytool.sim import daemon
+    from pytool import sim
 
     with tempfile.TemporaryDirectory(prefix="pytool-test-") as tmp:
-        config = daemon.prepare(board_key, f"test-{board_key}-{os.getpid()}", Path(tmp) / "flash.bin")
-        record = daemon.launch(config)
+        config = sim.prepare(board_key, f"test-{board_key}-{os.getpid()}", Path(tmp) / "flash.bin")
+        record = sim.launch(config)
         try:
             yield f"sim:{record.name}"
         finally:
-            daemon.stop(record)
+            sim.stop(record)
 
 
 @dataclass
@@ -336,17 +333,19 @@ def tests_dir(project: Path) -> Path:
 
 def run_tests(
     project: Path,
-    port: str,
-    ble: str | None = None,
+    target: Target,
     junit: Path | None = None,
     pytest_args: Sequence[str] = (),
     stdout: int | None = None,
 ) -> TestRun:
-    """Run the project's tests/hil with the pytool.hil plugin against the board at `port`; pytest's exit code."""
+    """Run the project's tests/hil with the pytool.hil plugin against the `target` board; pytest's exit code.
+
+    The plugin gets the target's port and Bluetooth transport as options (the command line wins there too)."""
     root = project.resolve()
     junit = (junit or root / ".pytool" / "results" / "junit.xml").resolve()
     junit.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "pytest", str(tests_dir(root)), "--board-port", port, "--no-deploy"]
+    command = [sys.executable, "-m", "pytest", str(tests_dir(root)), "--board-port", target.spec, "--no-deploy"]
+    ble = ble_transport(target)
     if ble:
         command += ["--ble", ble]
     command += ["--junitxml", str(junit), "-o", "asyncio_mode=auto", *pytest_args]

@@ -1,7 +1,8 @@
-"""Flashing through esptool's Python API, in-process: bootloader entry per board family (DTR/RTS, Pycom PIC,
-manual, simulator), skip-if-unchanged by flash MD5, Pycom config-block protection, and a check of what boots.
+"""Flashing through esptool's Python API, in-process: skip-if-unchanged by flash MD5, Pycom config-block
+protection, and a check of what boots.
 
-The flash plan (what goes where) comes from `pytool.firmware`; this module only talks to the chip.
+The flash plan (what goes where) comes from `pytool.firmware`, bootloader entry and exit per board family
+(DTR/RTS, Pycom PIC, manual, simulator) from `pytool.reset`; this module only talks to the chip.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from pytool import firmware as fwmod
+from pytool import repl
 from pytool.boards import catalogue, get_board
-from pytool.errors import PytoolError, UsageError
-from pytool.ports import ResolvedPort
+from pytool.errors import PytoolError
+from pytool.ports import Target
+from pytool.reset import CONSOLE_BAUD, ResetStrategy, strategy_for
 
 DEFAULT_BAUD = 921600
-ROM_BAUD = 115200
-BANNER_TIMEOUT = 20.0  # seconds to wait for the firmware's banner after the reset
-MANUAL_TIMEOUT = 120.0  # seconds to wait for the user to put the module into the bootloader
+ROM_BAUD = CONSOLE_BAUD
 
 
 class FlashError(PytoolError):
@@ -99,19 +100,18 @@ class Session:
     """A chip in its ROM bootloader with esptool's stub running, at the working baud rate."""
 
     esp: Any  # esptool ESPLoader (stub)
-    port: ResolvedPort
-    reset: str  # strategy used
+    port: Target
+    reset: ResetStrategy  # how the chip entered the bootloader, and leaves it
     baud: int
     flash_size: int
     mac: str
     rebooted: bool = False
 
     def read(self, offset: int, size: int) -> bytes:
-        """Read flash (through the PIC at no more than 230400 baud)."""
-        from pytool.pic import MAX_READ_BAUD
-
-        if self.reset == "pic" and self.baud > MAX_READ_BAUD:
-            self.esp.change_baud(MAX_READ_BAUD)
+        """Read flash (no faster than the strategy relays reads: 230400 baud through a PIC)."""
+        cap = self.reset.max_read_baud
+        if cap is not None and self.baud > cap:
+            self.esp.change_baud(cap)
             try:
                 return self.esp.read_flash(offset, size)
             finally:
@@ -122,7 +122,7 @@ class Session:
         return self.esp.flash_md5sum(offset, size)
 
 
-def _fatal(exc: Exception, port: ResolvedPort) -> FlashError:
+def _fatal(exc: Exception, port: Target) -> FlashError:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return FlashError(
         f"esptool could not talk to the chip on {port.spec}: {text}",
@@ -130,48 +130,14 @@ def _fatal(exc: Exception, port: ResolvedPort) -> FlashError:
     )
 
 
-def _sim_control(port: ResolvedPort) -> Any:
-    from pytool.sim import registry
-    from pytool.sim.control import SimControl
-
-    record = registry.find(port.sim or "")
-    if not record.control:
-        raise FlashError(f"simulator {record.name} has no control socket", "restart it with `pytool sim start`")
-    return SimControl(record.control)
-
-
-def _enter_bootloader(port: ResolvedPort, strategy: str, say: Callable[[str], None]) -> str:
-    """Put the chip into its ROM bootloader; returns esptool's --before mode for the connection."""
-    if strategy == "dtr-rts":
-        return "default-reset"
-    if strategy == "sim":
-        _sim_control(port).reset(bootloader=True)
-        return "no-reset"
-    if strategy == "pic":
-        from pytool.pic import enter_bootloader
-
-        product, hw, fw = enter_bootloader(port.url)
-        say(f"Expansion board PIC: product 0x{product:04X}, hardware {hw}, firmware 0.0.{fw}")
-        return "no-reset"
-    if strategy == "manual":
-        say("Put the module into its bootloader: jumper G23 to GND and press the reset button (waiting...)")
-        return "no-reset"
-    if strategy == "none":
-        raise FlashError(
-            f"{port.spec} cannot reach the ESP32 ({port.family})",
-            "replug the expansion board without holding its button (its PIC is in DFU mode)",
-        )
-    raise UsageError(f"unknown reset strategy '{strategy}'", "use dtr-rts, pic, manual or sim")
-
-
-def _detect(port: ResolvedPort, before: str, strategy: str) -> Any:
+def _detect(port: Target, strategy: ResetStrategy) -> Any:
     from esptool.cmds import detect_chip
     from esptool.util import FatalError
 
-    deadline = time.monotonic() + (MANUAL_TIMEOUT if strategy == "manual" else 0)
+    deadline = time.monotonic() + strategy.connect_patience
     while True:
         try:
-            return detect_chip(port.url, ROM_BAUD, before, connect_attempts=3 if strategy != "manual" else 1)
+            return detect_chip(port.url, ROM_BAUD, strategy.esptool_before, connect_attempts=strategy.connect_attempts)
         except (FatalError, OSError) as exc:
             if time.monotonic() < deadline:
                 time.sleep(1.0)
@@ -181,20 +147,20 @@ def _detect(port: ResolvedPort, before: str, strategy: str) -> Any:
 
 @contextlib.contextmanager
 def open_session(
-    port: ResolvedPort,
+    port: Target,
     baud: int = DEFAULT_BAUD,
-    reset: str | None = None,
+    reset: str | ResetStrategy | None = None,
     say: Callable[[str], None] = lambda _: None,
     reboot: bool = True,
 ) -> Iterator[Session]:
-    """Enter the bootloader with the port's reset strategy (or `reset`), upload the stub, switch to `baud`,
-    attach the flash. On exit the chip is reset into its firmware when `reboot` (see `reboot_into_firmware`)."""
+    """Enter the bootloader with the port's reset strategy (or `reset`: a strategy or its name), upload the stub,
+    switch to `baud`, attach the flash. On exit the chip is reset into its firmware when `reboot`."""
     from esptool.cmds import attach_flash, detect_flash_size, run_stub
     from esptool.util import FatalError, flash_size_bytes
 
-    strategy = reset or port.reset
-    before = _enter_bootloader(port, strategy, say)
-    esp = _detect(port, before, strategy)
+    strategy = reset if isinstance(reset, ResetStrategy) else strategy_for(reset or port.reset)
+    strategy.enter_bootloader(port, say)
+    esp = _detect(port, strategy)
     session = None
     try:
         try:
@@ -221,65 +187,24 @@ def open_session(
 
 def reboot_into_firmware(session: Session) -> None:
     """Leave the bootloader: hard reset by the session's strategy (manual: the user presses reset)."""
-    esp, strategy = session.esp, session.reset
     session.rebooted = True
-    if strategy == "sim":
-        _sim_control(session.port).reset(bootloader=False)
-    elif strategy == "pic":
-        from pytool.pic import exit_bootloader
-
-        esp._port.close()
-        exit_bootloader(session.port.url)
-    elif strategy == "dtr-rts":
-        esp.hard_reset()
-    # manual: the user removes the jumper and presses reset (the caller says so)
+    session.reset.run_firmware(session.esp, session.port)
 
 
 # --------------------------------------------------------------------------------------------- banner check
 
 
 def wait_for_banner(read: Callable[[], bytes], write: Callable[[bytes], None], timeout: float) -> str | None:
-    """Read boot output until a firmware banner appears. After a few quiet seconds, interrupt whatever runs
-    (Ctrl-C) and ask the friendly REPL to print its banner (Ctrl-B). Returns the banner line or None."""
-    buffer = b""
-    deadline = time.monotonic() + timeout
-    nudge_at = time.monotonic() + min(4.0, timeout / 3)
-    nudged = False
-    while time.monotonic() < deadline:
-        chunk = read()
-        buffer = (buffer + chunk)[-8192:]
-        for pattern in fwmod.BANNER_PATTERNS:
-            m = pattern.search(buffer)
-            if m:
-                return m.group(0).decode("ascii", "replace")
-        if not nudged and time.monotonic() > nudge_at:
-            write(b"\r\x03\x03\x02")
-            nudged = True
-    return None
+    """Read boot output until a firmware banner appears (see `pytool.repl.wait_for_banner`)."""
+    return repl.wait_for_banner(read, write, fwmod.BANNER_PATTERNS, timeout)
 
 
-def _read_banner(session: Session, strategy: str, say: Callable[[str], None]) -> str | None:
+def _read_banner(session: Session, say: Callable[[str], None]) -> str | None:
     """Reset into the firmware and read its banner from the serial port."""
-    import serial
-
-    esp = session.esp
-    if strategy == "pic":
-        reboot_into_firmware(session)
-        ser = serial.serial_for_url(session.port.url, do_not_open=True, baudrate=ROM_BAUD, timeout=0.2)
-        ser.dtr = ser.rts = False
-        ser.open()
-    else:
-        ser = esp._port
-        ser.baudrate = ROM_BAUD
-        ser.timeout = 0.2
-        ser.reset_input_buffer()
-        if strategy == "manual":
-            say("Remove the G23 jumper and press the reset button (waiting for the firmware...)")
-        else:
-            reboot_into_firmware(session)
+    session.rebooted = True
+    ser = session.reset.open_console(session.esp, session.port, say)
     try:
-        timeout = MANUAL_TIMEOUT if strategy == "manual" else BANNER_TIMEOUT
-        return wait_for_banner(lambda: ser.read(max(1, ser.in_waiting)), ser.write, timeout)
+        return wait_for_banner(lambda: ser.read(max(1, ser.in_waiting)), ser.write, session.reset.banner_timeout)
     finally:
         with contextlib.suppress(Exception):
             ser.close()
@@ -330,7 +255,7 @@ class FlashOptions:
     force: bool = False
     board: str | None = None  # catalogue key the user says the module is
     offset: int | None = None  # single images
-    reset: str | None = None  # override the port's reset strategy
+    reset: str | ResetStrategy | None = None  # override the port's reset strategy (or its name)
     check_boot: bool = True
     debug: bool = False
 
@@ -355,7 +280,7 @@ def _current_identity(session: Session) -> fwmod.FirmwareIdentity | None:
     return fwmod.identify(session.read(active.offset, 0x4000))
 
 
-def _target_board(port: ResolvedPort, options: FlashOptions, session: Session) -> tuple[str | None, str]:
+def _target_board(port: Target, options: FlashOptions, session: Session) -> tuple[str | None, str]:
     """(board name, how we know) of the module being flashed."""
     if options.board:
         return get_board(options.board).name, "--board"
@@ -439,7 +364,7 @@ def execute_plan(session: Session, plan: fwmod.FlashPlan, options: FlashOptions,
 
 def flash(
     fw: fwmod.Firmware,
-    port: ResolvedPort,
+    port: Target,
     options: FlashOptions,
     sink: ProgressSink | None = None,
     say: Callable[[str], None] = lambda _: None,
@@ -492,7 +417,7 @@ def flash(
             )
         result.config_block = "unchanged" if protect_cb else "n/a"
         if options.check_boot and ident is not None:
-            banner = _read_banner(session, session.reset, say)
+            banner = _read_banner(session, say)
             result.booted = banner
             result.boot_check = _boot_verdict(ident, banner, target)
         else:
@@ -509,7 +434,7 @@ def flash(
 
 
 @contextlib.contextmanager
-def _link_lost(port: ResolvedPort) -> Iterator[None]:
+def _link_lost(port: Target) -> Iterator[None]:
     """The port vanished mid-flash (cable pulled, board lost power): pyserial's SerialException is an OSError;
     pyserial's termios calls on a vanished pty raise termios.error."""
     try:
@@ -607,10 +532,10 @@ def firmware_regions(session: Session) -> list[tuple[int, int]]:
 
 
 def erase(
-    port: ResolvedPort,
+    port: Target,
     everything: bool,
     baud: int = DEFAULT_BAUD,
-    reset: str | None = None,
+    reset: str | ResetStrategy | None = None,
     say: Callable[[str], None] = lambda _: None,
     debug: bool = False,
 ) -> EraseResult:

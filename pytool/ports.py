@@ -1,7 +1,14 @@
-"""Serial-port discovery: which USB bridge a port is, the board family it implies, and how to reset it.
+"""Which board pytool talks to: serial-port discovery, port kinds, and THE target resolution.
 
-`--port` accepts a device path, any pyserial URL (rfc2217://, socket://, loop://) or `sim:NAME`; with no port
-pytool picks the single attached board. Reset strategies are carried out by pytool/flash.py:
+`resolve_target()` is the one place that turns the command line, the environment and `pytool.toml` into a
+`Target` (what to open, how to reset it, its Bluetooth transport, the board when known, and where each came
+from). Precedence, for every command and for the pytest plugin:
+
+    command line (--port / --board-port)  >  PYTOOL_PORT  >  pytool.toml `port`  >  the single attached board
+
+A port value is a device path, any pyserial URL (rfc2217://, socket://, loop://) or `sim:NAME`. New port kinds
+plug in at ONE place: `PORT_KINDS` (a prefix -> resolver table, see `port_kind`); round 2 adds `telnet://HOST`
+and `labgrid:PLACE` there. Reset strategies are carried out by pytool/reset.py:
   dtr-rts  classic ESP32 auto-reset circuit (EN and IO0 through DTR/RTS), as esptool's default reset
   pic      Pycom PIC expansion boards: 5-data-bit CDC command protocol (reference 1.6(b))
   manual   Expansion Board 2.0: the user jumpers G23 to GND and presses reset
@@ -11,10 +18,15 @@ pytool picks the single attached board. Reset strategies are carried out by pyto
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING
 
 from pytool.errors import PytoolError, UsageError
+
+if TYPE_CHECKING:
+    from pytool.config import ProjectConfig
 
 
 @dataclass(frozen=True)
@@ -142,19 +154,100 @@ def list_devices(
     return devices
 
 
-@dataclass(frozen=True)
-class ResolvedPort:
-    """A `--port` value turned into what pyserial/esptool/mpremote open, plus the reset strategy to use."""
+# --------------------------------------------------------------------------------------------- targets
 
-    spec: str  # what the user gave
+PORT_ENV = "PYTOOL_PORT"
+#: The Bumble transport variable (same name as `pytool.ble.ENV_VAR`; read here without importing bleak).
+BLE_ENV = "PYTOOL_BLE"
+
+#: Where a port value came from (`Target.source`).
+FROM_COMMAND_LINE = "command line"
+FROM_ENVIRONMENT = PORT_ENV
+FROM_AUTODETECT = "the single attached board"
+
+
+@dataclass(frozen=True)
+class Target:
+    """The board pytool talks to, resolved once and passed down explicitly (see `resolve_target`).
+
+    `url` is what pyserial, esptool and mpremote open; `reset` the bootloader-entry strategy; `ble` the Bumble
+    transport of the board's own radio when it has one pytool can reach (`sim:NAME`), else None; `board` the
+    catalogue key when known (a simulator's, or pytool.toml's `board`). Where each came from: `source` for the
+    port value, `kind` for what the port is (its PORT_KINDS entry; `reset` and `ble` follow from it and, for a
+    device path, from the USB family), `board_source` for the board ("simulator", "pytool.toml", ...).
+    """
+
+    spec: str  # the port value as given (or found)
     url: str  # device path or pyserial URL
-    reset: str
+    reset: str  # bootloader entry strategy (RESET_STRATEGIES)
     family: str
     sim: str | None = None  # simulator name for sim:NAME
+    board: str | None = None  # catalogue key, when known
+    ble: str | None = None  # the board's own Bluetooth transport (sim:NAME), when it has one
+    kind: str = "serial"  # the PORT_KINDS entry that resolved it ("serial" for device paths)
+    source: str = "given"  # FROM_COMMAND_LINE, FROM_ENVIRONMENT, "pytool.toml", FROM_AUTODETECT
+    board_source: str | None = None  # "simulator", or the project file that named `board`
+
+    def to_json(self) -> dict:
+        return asdict(self)
 
 
-def resolve_port(spec: str | None, comports: Callable[[], Iterable] = _system_ports) -> ResolvedPort:
-    """Resolve `--port` (None = the single attached board) into an openable URL and a reset strategy."""
+PortResolver = Callable[[str], Target]
+#: Port kinds by prefix. A new kind (telnet://HOST, labgrid:PLACE) is one `@port_kind("prefix")` function that
+#: returns a Target; the longest matching prefix wins. Values with no registered prefix: any other "scheme://"
+#: is a pyserial URL, anything else a device path looked up among the attached USB devices.
+PORT_KINDS: dict[str, PortResolver] = {}
+
+
+def port_kind(prefix: str) -> Callable[[PortResolver], PortResolver]:
+    """Register a resolver for port values starting with `prefix` (see `PORT_KINDS`)."""
+
+    def add(resolver: PortResolver) -> PortResolver:
+        PORT_KINDS[prefix] = resolver
+        return resolver
+
+    return add
+
+
+@port_kind("sim:")
+def _sim_port(spec: str) -> Target:
+    """A simulated board (`pytool sim`): its pty, reset through its control socket, its virtual radio."""
+    from pytool.sim import registry
+
+    rec = registry.find(spec[4:])
+    if not rec.pty:
+        raise PytoolError(
+            f"simulated board '{rec.name}' has no serial port: its USB cable is unplugged (a 'cut' fault)",
+            "wait until it is back (`pytool sim list` shows its port), then run again",
+        )
+    return Target(spec, rec.pty, "sim", SIM_FAMILY.name, rec.name, rec.board, spec, "sim", board_source="simulator")
+
+
+@port_kind("telnet://")
+def _telnet_port(spec: str) -> Target:
+    """A Pycom board over WiFi: its telnet REPL (file bodies over its FTP server; pytool/transports). No reset
+    lines: resets go through the REPL, and flashing needs a serial port."""
+    from pytool.transports import register, simulator_of
+
+    register()
+    sim = simulator_of(spec)
+    ble = f"sim:{sim}" if sim else None
+    return Target(spec, spec, "none", "Pycom telnet REPL (WiFi)", sim, ble=ble, kind="telnet")
+
+
+@port_kind("rfc2217://")
+def _rfc2217_port(spec: str) -> Target:
+    """A network serial port with modem lines (RFC 2217): DTR/RTS resets work through it."""
+    return Target(spec, spec, "dtr-rts", "network port", kind="rfc2217")
+
+
+def _url_port(spec: str) -> Target:
+    """Any other pyserial URL (socket://, loop://, ...): no modem lines, so no automatic reset."""
+    return Target(spec, spec, "none", "network port", kind="url")
+
+
+def resolve_port(spec: str | None, comports: Callable[[], Iterable] = _system_ports) -> Target:
+    """Resolve one port value (None = the single attached board) into a Target; no precedence applied here."""
     if spec is None or spec == "":
         boards = list_devices(include_sims=False, comports=comports)
         usable = [d for d in boards if d.reset != "none"]
@@ -163,20 +256,63 @@ def resolve_port(spec: str | None, comports: Callable[[], Iterable] = _system_po
         if len(usable) > 1:
             names = ", ".join(d.port for d in usable)
             raise UsageError(f"several boards are attached ({names})", "choose one with --port")
-        spec = usable[0].port
-    if spec.startswith("sim:"):
-        from pytool.sim import registry
-
-        rec = registry.find(spec[4:])
-        if not rec.pty:
-            raise PytoolError(
-                f"simulated board '{rec.name}' has no serial port: its USB cable is unplugged (a 'cut' fault)",
-                "wait until it is back (`pytool sim list` shows its port), then run again",
-            )
-        return ResolvedPort(spec, rec.pty, "sim", SIM_FAMILY.name, rec.name)
+        return replace(resolve_port(usable[0].port, comports), source=FROM_AUTODETECT)
+    prefixes = sorted((p for p in PORT_KINDS if spec.startswith(p)), key=len, reverse=True)
+    if prefixes:
+        return PORT_KINDS[prefixes[0]](spec)
     if "://" in spec:
-        return ResolvedPort(spec, spec, "dtr-rts" if spec.startswith("rfc2217://") else "none", "network port")
+        return _url_port(spec)
     for dev in list_devices(include_unknown=True, include_sims=False, comports=comports):
         if dev.port == spec:
-            return ResolvedPort(spec, spec, dev.reset, dev.family)
-    return ResolvedPort(spec, spec, UNKNOWN_FAMILY.reset, UNKNOWN_FAMILY.name)
+            return Target(spec, spec, dev.reset, dev.family)
+    return Target(spec, spec, UNKNOWN_FAMILY.reset, UNKNOWN_FAMILY.name)
+
+
+def choose_port(
+    command_line: str | None,
+    config: ProjectConfig | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[str | None, str]:
+    """(port value, where it came from) by the documented precedence; (None, FROM_AUTODETECT) if none is set."""
+    environ = os.environ if environ is None else environ
+    if command_line:
+        return command_line, FROM_COMMAND_LINE
+    if environ.get(PORT_ENV, "").strip():
+        return environ[PORT_ENV].strip(), FROM_ENVIRONMENT
+    if config is not None and config.port:
+        return config.port, config.source
+    return None, FROM_AUTODETECT
+
+
+def resolve_target(
+    command_line: str | None = None,
+    config: ProjectConfig | None = None,
+    environ: Mapping[str, str] | None = None,
+    comports: Callable[[], Iterable] = _system_ports,
+) -> Target:
+    """THE target resolution: command line > PYTOOL_PORT > pytool.toml `port` > the single attached board.
+
+    `config` is the project's settings (pytool.toml, or an imported pymakr.conf); its `board` names the board
+    when the port itself does not tell (a simulator always does)."""
+    spec, source = choose_port(command_line, config, environ)
+    target = resolve_port(spec, comports)
+    if spec is not None:
+        target = replace(target, source=source)
+    if target.board is None and config is not None and config.board:
+        target = replace(target, board=config.board, board_source=config.source)
+    return target
+
+
+def ble_transport(
+    target: Target | None, explicit: str | None = None, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """The Bumble transport for over-the-air work with `target`; None = bleak's OS Bluetooth stack.
+
+    An explicit choice (--ble) wins; then the board's own radio (a simulator's: no other radio reaches it); then
+    PYTOOL_BLE (a USB dongle, a remote HCI)."""
+    environ = os.environ if environ is None else environ
+    if explicit:
+        return explicit
+    if target is not None and target.ble:
+        return target.ble
+    return environ.get(BLE_ENV, "").strip() or None

@@ -16,6 +16,7 @@ Apply, interruption-safe at any byte:
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import time
@@ -26,11 +27,14 @@ from pathlib import Path
 
 import pathspec
 
-from pytool.board import Board, Capabilities, literal, register_helpers
+from pytool import board_code
+from pytool.board import BoardCodeError, BoardSession, literal, register_helpers
+from pytool.capabilities import Capabilities
 from pytool.check import CheckReport
 from pytool.config import TOOL_FILES, ProjectConfig
 from pytool.errors import PytoolError, UsageError
 from pytool.paths import device_lib_dir
+from pytool.transports import ftp_link
 
 #: Never deployed (gitignore syntax): VCS, virtualenvs, caches, editors, tests, the tool's own files.
 DEFAULT_IGNORE = [
@@ -101,27 +105,61 @@ def ignore_rules(config: ProjectConfig) -> tuple[pathspec.PathSpec, pathspec.Pat
     return _spec(lines), project_spec
 
 
-def _hash(data: bytes) -> str:
+def sha256_hex(data: bytes) -> str:
+    """The SHA-256 of `data` in hex, as the board writes it in its manifest."""
     return hashlib.sha256(data).hexdigest()
 
 
-def _walk(top: Path, keep: Callable[[str, bool], bool]) -> list[tuple[str, Path]]:
-    found = []
-    for dirpath, dirnames, filenames in os.walk(top):
-        base = Path(dirpath)
-        rel_dir = base.relative_to(top).as_posix()
-        prefix = "" if rel_dir == "." else rel_dir + "/"
-        dirnames[:] = sorted(
-            d for d in dirnames if not _is_venv(base / d) and not (base / d).is_symlink() and keep(prefix + d, True)
+def _followed(path: Path, rel: str, boundary: Path, follow_links: bool) -> Path:
+    """Where the link `path` leads; one-line errors for a loop, a dangling link, or (unless `follow_links`) a link
+    leading out of `boundary`."""
+    hint = "remove the link, or add it to `ignore` in pytool.toml"
+    try:
+        real = path.resolve(strict=True)
+    except FileNotFoundError:
+        raise UsageError(f"{rel} is a link to {os.readlink(path)}, which does not exist", hint) from None
+    except (RuntimeError, OSError) as exc:  # RuntimeError before Python 3.13, OSError(ELOOP) after
+        raise UsageError(f"{rel} is a symbolic link loop ({exc})", hint) from None
+    if not follow_links and not real.is_relative_to(boundary):
+        raise UsageError(
+            f"{rel} links to {real}, outside the project: pytool does not follow it",
+            "pass --follow-links to upload what it points to, or add it to `ignore` in pytool.toml",
         )
-        for name in sorted(filenames):
-            if keep(prefix + name, False):
-                found.append((prefix + name, base / name))
+    return real
+
+
+def walk_files(
+    top: Path, keep: Callable[[str, bool], bool], follow_links: bool = False, boundary: Path | None = None
+) -> list[tuple[str, Path]]:
+    """(relative path, path) of the files below `top` that `keep(rel, is_dir)` accepts, sorted by name.
+
+    Links are followed when they stay inside `boundary` (default `top`), or anywhere with `follow_links`;
+    a folder reached twice through links is walked once."""
+    boundary = (boundary or top).resolve()
+    seen = {top.resolve()}
+    found: list[tuple[str, Path]] = []
+
+    def visit(folder: Path, prefix: str) -> None:
+        for name in sorted(os.listdir(folder)):
+            path, rel = folder / name, prefix + name
+            is_dir = path.is_dir()
+            if not keep(rel, is_dir) or (is_dir and _is_venv(path)):
+                continue
+            real = _followed(path, rel, boundary, follow_links) if path.is_symlink() else None
+            if not is_dir:
+                found.append((rel, path))
+            elif real is None or real not in seen:
+                seen.add(real or path.resolve())
+                visit(path, rel + "/")
+
+    visit(top, "")
     return found
 
 
-def collect(config: ProjectConfig, include_device_lib: bool = True) -> list[LocalFile]:
-    """Every file `sync` deploys: the sync folder minus ignored files, plus device_lib/ into lib/."""
+def collect(config: ProjectConfig, include_device_lib: bool = True, follow_links: bool = False) -> list[LocalFile]:
+    """Every file `sync` deploys: the sync folder minus ignored files, plus device_lib/ into lib/.
+
+    Links inside the project are followed; links out of it only with `follow_links`."""
     root = config.sync_root
     if not root.is_dir():
         raise UsageError(f"the sync folder {root} does not exist", "fix sync_folder in the project config")
@@ -140,12 +178,12 @@ def collect(config: ProjectConfig, include_device_lib: bool = True) -> list[Loca
     files: dict[str, LocalFile] = {}
     if include_device_lib and device_lib_dir().is_dir():
         lib_spec = _spec([*DEFAULT_IGNORE, "*.md", "*.txt"])
-        for rel, path in _walk(device_lib_dir(), lambda r, d: not lib_spec.match_file(r + "/" if d else r)):
+        for rel, path in walk_files(device_lib_dir(), lambda r, d: not lib_spec.match_file(r + "/" if d else r)):
             data = path.read_bytes()
-            files[f"{LIB_DIR}/{rel}"] = LocalFile(f"{LIB_DIR}/{rel}", path, _hash(data), len(data))
-    for rel, path in _walk(root, keep):  # the project wins over device_lib for the same path
+            files[f"{LIB_DIR}/{rel}"] = LocalFile(f"{LIB_DIR}/{rel}", path, sha256_hex(data), len(data))
+    for rel, path in walk_files(root, keep, follow_links, config.root):  # the project wins over device_lib (same path)
         data = path.read_bytes()
-        files[rel] = LocalFile(rel, path, _hash(data), len(data))
+        files[rel] = LocalFile(rel, path, sha256_hex(data), len(data))
     return [files[k] for k in sorted(files)]
 
 
@@ -155,7 +193,7 @@ def precompile(files: list[LocalFile], compiled: dict[str, bytes]) -> list[Local
     for f in files:
         mpy = compiled.get(f.rel)
         if f.rel.endswith(".py") and f.rel not in ("boot.py", "main.py") and mpy is not None:
-            out.append(LocalFile(f.rel[:-3] + ".mpy", f.source, _hash(mpy), len(mpy), mpy))
+            out.append(LocalFile(f.rel[:-3] + ".mpy", f.source, sha256_hex(mpy), len(mpy), mpy))
         else:
             out.append(f)
     return out
@@ -163,83 +201,7 @@ def precompile(files: list[LocalFile], compiled: dict[str, bytes]) -> list[Local
 
 # ------------------------------------------------------------------------------------------------- the plan
 
-SYNC_HELPERS = r"""
-def _pt_mfile():
- return _pt_root + '/.pytool/manifest'
-def _pt_mload():
- for p in (_pt_mfile(), _pt_mfile() + '.tmp'):
-  try:
-   f = open(p)
-   m = _pt_j.loads(f.read())
-   f.close()
-   return m
-  except (OSError, ValueError):
-   pass
- return {}
-def _pt_msave(m):
- p = _pt_mfile()
- _pt_md(p)
- f = open(p + '.tmp', 'w')
- f.write(_pt_j.dumps(m))
- f.close()
- _pt_mv(p + '.tmp', p)
-def _pt_walk(d, r, out):
- for n in os.listdir(d or '/'):
-  q = d + '/' + n
-  k = q[len(_pt_root) + 1:]
-  if k == '.pytool':
-   continue
-  if _pt_isdir(q):
-   _pt_walk(q, r, out)
-  else:
-   out.append(k)
- return out
-def _pt_state(T, mirror):
- t = _pt_root + '/.pytool/tmp'
- if _pt_isdir(t):
-  for n in os.listdir(t):
-   os.remove(t + '/' + n)
- A = {}
- M = _pt_mload()
- for k in M:
-  h = _pt_h(_pt_p(k))
-  A[k] = h[:12] if h and h == M[k] else ''
- s = ''
- for k in sorted(A):
-  s = s + k + ':' + A[k] + '\n'
- if not mirror and _pt_b.hexlify(_pt_hl.sha256(s.encode()).digest()).decode()[:20] == T:
-  return None
- return [A, _pt_walk(_pt_root, _pt_root, []) if mirror else None]
-def _pt_fin(F, D, M2, rec=True):
- for t, k, s in F:
-  if _pt_h(t) != s:
-   os.remove(t)
-   raise ValueError('hash mismatch after upload: ' + k)
- for k in D:
-  p = _pt_p(k)
-  try:
-   os.remove(p)
-  except OSError:
-   pass
-  d = p.rsplit('/', 1)[0]
-  while d.count('/') > _pt_root.count('/') and d[len(_pt_root) + 1:] not in ('lib', 'sys', 'cert'):
-   try:
-    os.rmdir(d)
-   except OSError:
-    break
-   d = d.rsplit('/', 1)[0]
- if rec and (F or D or M2 is not None):
-  M = _pt_mload() if M2 is None else M2
-  for t, k, s in F:
-   M[k] = s
-  for k in D:
-   M.pop(k, None)
-  _pt_msave(M)
- for t, k, s in F:
-  _pt_mv(t, _pt_p(k))
-"""
-
-
+SYNC_HELPERS = board_code.load("sync_helpers.py")  # device side of sync (see pytool/board_code/)
 register_helpers("sync", SYNC_HELPERS)
 
 
@@ -251,16 +213,25 @@ class Plan:
     delete: list[str]
     unchanged: list[LocalFile]
     manifest_stale: bool  # the manifest must be rewritten even if no file moves
+    board_sizes: dict[str, int] = field(default_factory=dict)  # size on the board of each file pytool put there
+    board_project: str | None = None  # the project the board's files came from (None: unknown, older pytool)
 
     @property
     def empty(self) -> bool:
         return not (self.upload or self.delete or self.manifest_stale)
+
+    def space_needed(self) -> int:
+        """Bytes of free space the upload needs: the growth of the files it replaces or adds, and at least the
+        largest new file (staged beside its old version until it is verified)."""
+        growth = sum(f.size - self.board_sizes.get(f.rel, 0) for f in self.upload)
+        return max([growth, *(f.size for f in self.upload)], default=0)
 
     def to_json(self) -> dict:
         return {
             "upload": [{"path": f.rel, "size": f.size} for f in self.upload],
             "delete": self.delete,
             "unchanged": len(self.unchanged),
+            "space_needed": self.space_needed(),
         }
 
 
@@ -270,21 +241,46 @@ def tree_key(files: list[LocalFile]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:KEY_LEN]
 
 
-def plan(board: Board, files: list[LocalFile], mirror: bool = False) -> Plan:
+def plan(board: BoardSession, files: list[LocalFile], mirror: bool = False) -> Plan:
     """Compare the local files with the board in one exec round trip (which also carries the capability probe).
 
     The board hashes every file its manifest lists; when they hash to what the host has (a single key is sent)
-    it answers "nothing to do", else it sends back the short hash of each, and the host plans from that."""
-    code = board.helpers("sync", SYNC_HELPERS) + f"_pt_out(_pt_state({literal(tree_key(files))}, {mirror}))\n"
-    answer = board.query(code, timeout=60)
-    if answer is None:
+    it answers "nothing to do", else it sends back the short hash and size of each, and the host plans from that."""
+    code = board.helpers("sync", SYNC_HELPERS) + f"_pt_state({literal(tree_key(files))}, {mirror})\n"
+    answers = board.query_all(code, timeout=120)
+    if answers[-1] is None:
         return Plan([], [], list(files), False)
-    on_board, everything = answer
+    on_board, everything, project = _checked_state(answers)
     local = {f.rel for f in files}
-    upload = [f for f in files if on_board.get(f.rel) != f.sha256[:SHORT]]
+    upload = [f for f in files if on_board.get(f.rel, ("", 0))[0] != f.sha256[:SHORT]]
     gone = set(everything if mirror else on_board) - local
     changed = {f.rel for f in upload}
-    return Plan(upload, sorted(gone), [f for f in files if f.rel not in changed], bool(upload or gone))
+    sizes = {rel: size for rel, (_, size) in on_board.items()}
+    unchanged = [f for f in files if f.rel not in changed]
+    return Plan(upload, sorted(gone), unchanged, bool(upload or gone), sizes, project)
+
+
+def _checked_state(answers: list) -> tuple[dict[str, tuple[str, int]], list[str], str | None]:
+    """The board's answer to _pt_state (chunks of its manifest 'A', of its file listing 'W', then the end 'E'),
+    checked: it is untrusted input (any firmware can say anything)."""
+    entries: dict[str, tuple[str, int]] = {}
+    listing: list[str] = []
+    try:
+        kind, project = answers[-1]
+        if kind != "E":
+            raise ValueError(kind)
+        for kind, chunk in answers[:-1]:
+            if kind == "A":
+                entries.update({str(k): (str(v[0]), int(v[1])) for k, v in chunk.items()})
+            elif kind == "W":
+                listing.extend(str(k) for k in chunk)
+            else:
+                raise ValueError(kind)
+    except (TypeError, ValueError, AttributeError, IndexError):
+        raise PytoolError(
+            "the board's sync state makes no sense", "run `pytool sync` again; if it persists, `pytool reset`"
+        ) from None
+    return entries, listing, project if isinstance(project, str) else None
 
 
 # ------------------------------------------------------------------------------------------------- apply
@@ -314,62 +310,123 @@ def _encode(data: bytes, compress: bool) -> tuple[str, bool]:
     return base64.b64encode(data).decode(), False
 
 
+#: Files whose commit (`_pt_fin`) one exec carries at most: keeps the code of one exec within any board's heap.
+FILES_PER_EXEC = 128
+
+
 def apply(
-    board: Board,
+    board: BoardSession,
     the_plan: Plan,
     files: list[LocalFile],
     progress: Callable[[int], None] | None = None,
     record: bool = True,
+    project: str | None = None,
 ) -> SyncResult:
     """Upload, verify, rename into place, delete; manifest kept in step. `progress(n)` gets payload bytes done.
 
-    `files` is the whole local set: when the manifest is stale the last round trip makes it list exactly them.
-    `record=False` (`pytool put`) leaves the manifest alone: those files are not the project's."""
+    Files go in batches that fit the board's heap (the code of each exec, not only its payload, is counted);
+    each batch is staged, verified, recorded and renamed into place before the next. `record=False`
+    (`pytool put`) leaves the manifest alone: those files are not the project's. `project` names the project
+    on the board (its folder name), recorded with the last batch."""
     caps = board.capabilities()
+    _check_space(the_plan, caps)
     compress = caps.inflate is not None
     budget = caps.chunk_size()
+    code_budget = budget * 4 // 3 + 256
     result = SyncResult(unchanged=len(the_plan.unchanged), compressed=compress)
     tmp_dir = f"{caps.root}/{STATE_DIR}/tmp"
     ops: list[str] = [board.helpers("sync", SYNC_HELPERS)]
     if the_plan.upload:
         ops.append(f"_pt_md({literal(tmp_dir + '/x')})")
-    finished: list[tuple[str, str, str]] = []
+    finished: list[str] = []
     size = done = 0
+    link = ftp_link.open_link(board.target.spec) if the_plan.upload else None  # WiFi: bodies over FTP
 
-    def flush(final: bool = False) -> None:
+    def flush(deletions: list[str] = (), last: bool = False) -> None:
         nonlocal ops, finished, size, done
-        fin = "[" + ",".join(f"({literal(t)},{literal(k)},{literal(s)})" for t, k, s in finished) + "]"
-        dels = "[" + ",".join(literal(k) for k in the_plan.delete) + "]" if final else "[]"
-        full = "None"
-        if final and the_plan.manifest_stale:
-            full = "{" + ",".join(f"{literal(f.rel)}:{literal(f.sha256)}" for f in files) + "}"
-        board.exec("\n".join([*ops, f"_pt_fin({fin},{dels},{full},{record})", ""]), timeout=120)
+        dels = "[" + ",".join(literal(k) for k in deletions) + "]"
+        name = literal(project) if last and project else "None"
+        commit = f"_pt_fin([{','.join(finished)}],{dels},{record},{last},{name})"
+        board.exec("\n".join([*ops, commit, ""]), timeout=120)
         if progress and done:
             progress(done)
         ops, finished, size, done = [], [], 0, 0
 
-    for index, local in enumerate(the_plan.upload):
-        data = local.read()
-        tmp = f"{tmp_dir}/{index}"
-        for offset in range(0, max(len(data), 1), budget):
-            piece = data[offset : offset + budget]
-            text, packed = _encode(piece, compress)
-            if size and size + len(text) > budget * 4 // 3 + 256:
+    try:
+        if link is not None:  # WiFi: the bodies went to the temp files over FTP; commit them in batches
+            board.exec("\n".join([*ops, ""]), timeout=60)  # helpers and the temp folder
+            ops = []
+            for tmp, rel, sha in ftp_link.upload(link, the_plan.upload, tmp_dir, result, progress):
+                finished.append(f"({literal(tmp)},{literal(rel)},{literal(sha)})")
+                if len(finished) >= FILES_PER_EXEC:
+                    flush()
+            result.compressed = False
+        for index, local in enumerate(the_plan.upload if link is None else []):
+            data = local.read()
+            tmp = f"{tmp_dir}/{index}"
+            for offset in range(0, max(len(data), 1), budget):
+                piece = data[offset : offset + budget]
+                text, packed = _encode(piece, compress)
+                op = f"_pt_w({literal(tmp)},{literal(text)},{int(packed)},{int(offset > 0)})"
+                if size and size + len(op) > code_budget:
+                    flush()
+                ops.append(op)
+                size += len(op)
+                done += len(piece)
+                result.encoded_bytes += len(text)
+            entry = f"({literal(tmp)},{literal(local.rel)},{literal(local.sha256)})"
+            finished.append(entry)
+            size += len(entry)
+            result.uploaded.append(local.rel)
+            result.payload_bytes += len(data)
+            if len(finished) >= FILES_PER_EXEC:
                 flush()
-            ops.append(f"_pt_w({literal(tmp)},{literal(text)},{int(packed)},{int(offset > 0)})")
-            size += len(text)
-            done += len(piece)
-            result.encoded_bytes += len(text)
-        finished.append((tmp, local.rel, local.sha256))
-        result.uploaded.append(local.rel)
-        result.payload_bytes += len(data)
-    flush(final=True)
+        deletions = the_plan.delete
+        while True:  # the last exec deletes (in batches too) and names the project
+            batch, deletions = deletions[:FILES_PER_EXEC], deletions[FILES_PER_EXEC:]
+            flush(batch, last=not deletions)
+            if not deletions:
+                break
+    except BoardCodeError as exc:
+        _clean_staging(board)
+        if "ENOSPC" in str(exc) or "OSError: 28" in str(exc) or "Errno 28" in str(exc):
+            raise PytoolError(
+                f"the board's filesystem filled up during the sync; every file is old or new and the staged copies "
+                f"were removed ({result.payload_bytes} bytes were committed)",
+                "free space on the board (`pytool df`, `pytool rm`) or sync fewer files",
+            ) from exc
+        raise
     result.deleted = list(the_plan.delete)
     return result
 
 
+def _check_space(the_plan: Plan, caps: Capabilities) -> None:
+    """Refuse, before the first byte is sent, an upload that cannot fit the board's free space."""
+    need = the_plan.space_needed()
+    if caps.fs_free is None or need <= 0:
+        return
+    free = max(0, min(caps.fs_free, caps.fs_total or caps.fs_free))
+    if need > free:
+        raise PytoolError(
+            f"not enough space on the board: the sync needs {_kb(need)} more, {_kb(free)} is free "
+            f"(of {_kb(caps.fs_total or 0)}); nothing was changed",
+            "remove files from the board (`pytool rm`, or `pytool sync --mirror`) or sync a smaller project",
+        )
+
+
+def _kb(n: int) -> str:
+    return f"{n / 1024:.0f} KB" if n < 10 * 1024 * 1024 else f"{n / 1024 / 1024:.1f} MB"
+
+
+def _clean_staging(board: BoardSession) -> None:
+    """Remove staged temp files after a failed upload (best effort: the link may be gone; the next sync also
+    removes them)."""
+    with contextlib.suppress(PytoolError, OSError):
+        board.exec("_pt_clean()\n", timeout=30)
+
+
 def sync(
-    board: Board,
+    board: BoardSession,
     files: list[LocalFile],
     mirror: bool = False,
     dry_run: bool = False,
@@ -396,13 +453,13 @@ class SyncOutcome:
     seconds: float
     dry_run: bool = False
 
-    def to_json(self, board: Board) -> dict:
+    def to_json(self, board: BoardSession) -> dict:
         stats = board.stats
         return {
             "ok": True,
             "dry_run": self.dry_run,
             "board": self.caps.label,
-            "port": board.resolved.spec,
+            "port": board.target.spec,
             "plan": self.plan.to_json(),
             **self.result.to_json(),
             "wire_tx": stats.tx,
@@ -415,7 +472,7 @@ class SyncOutcome:
 
 
 def sync_project(
-    board: Board,
+    board: BoardSession,
     config: ProjectConfig,
     *,
     mirror: bool = False,
@@ -423,6 +480,8 @@ def sync_project(
     run_check: bool = True,
     mpy: bool = False,
     reset: bool = True,
+    follow_links: bool = False,
+    replace: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> SyncOutcome:
     """`pytool sync`: check (refusing on errors before anything changes), plan, apply, reset if configured.
@@ -433,7 +492,7 @@ def sync_project(
 
     started = time.monotonic()
     board.cache_helpers = True
-    files = collect(config)
+    files = collect(config, follow_links=follow_links)
     lib = device_lib_dir().resolve()
     project_py = [(f.source, f.rel) for f in files if lib not in f.source.resolve().parents]
     the_plan = None if mpy else plan(board, files, mirror)
@@ -452,6 +511,7 @@ def sync_project(
         files = precompile(files, report.compiled if report else {})
         the_plan = plan(board, files, mirror)
     assert the_plan is not None
+    _check_same_project(the_plan, config.root.name, replace or mirror or dry_run)
     result = SyncResult(unchanged=len(the_plan.unchanged))
     done = None
     if not dry_run and not the_plan.empty:
@@ -464,7 +524,7 @@ def sync_project(
             if progress:
                 progress(sent, total)
 
-        result = apply(board, the_plan, files, advance)
+        result = apply(board, the_plan, files, advance, project=config.root.name)
     if not dry_run and reset and config.reset_after_sync == "soft":
         board.soft_reset()
         done = "soft"
@@ -474,60 +534,15 @@ def sync_project(
     return SyncOutcome(the_plan, result, report, caps, done, time.monotonic() - started, dry_run)
 
 
-# ------------------------------------------------------------------------------------------------- put / get
-
-
-def board_rel(board: Board, remote: str) -> str:
-    """A board path as the sync helpers take it: relative to the board's root (/flash on Pycom)."""
-    path = board.path(remote)
-    root = board.capabilities().root
-    if root and not path.startswith(root + "/"):
-        raise UsageError(f"{path} is outside {root}", f"files on this board live under {root}/")
-    return path[len(root) + 1 :]
-
-
-def put(board: Board, local: Path, remote: str | None, progress: Callable[[int], None] | None = None) -> SyncResult:
-    """Upload a file or folder (recursively), each file via temp name + on-board hash check + rename.
-
-    The files are not recorded in the manifest: a later `sync` never deletes what `put` placed."""
-    if not local.exists():
-        raise UsageError(f"{local} does not exist")
-    target = remote or local.resolve().name
-    st = board.stat(target)
-    if (st and st[0]) or target.endswith("/"):
-        target = target.rstrip("/") + "/" + local.resolve().name
-    base = board_rel(board, target)
-    if local.is_dir():
-        pairs = [(f"{base}/{rel}" if base else rel, path) for rel, path in _walk(local, lambda r, d: True)]
-    else:
-        pairs = [(base, local)]
-    files = []
-    for rel, path in pairs:
-        data = path.read_bytes()
-        files.append(LocalFile(rel, path, _hash(data), len(data)))
-    return apply(board, Plan(files, [], [], False), files, progress, record=False)
-
-
-def get(board: Board, remote: str, local: Path, progress: Callable[[int], None] | None = None) -> list[Path]:
-    """Download a file or (recursively) a folder; returns the local files written."""
-    path = board.path(remote)
-    st = board.stat(path)
-    if st is None:
-        raise UsageError(f"{path}: no such file or folder on the board", "list the files with `pytool ls -r`")
-    name = path.rstrip("/").rsplit("/", 1)[-1] or "root"
-    if not st[0]:
-        dest = local / name if local.is_dir() else local
-        dest.write_bytes(board.read_file(path, progress))
-        return [dest]
-    top = local / name if local.is_dir() else local
-    written = []
-    for entry, size in board.listdir(path, recursive=True):
-        dest = top / entry[len(path) :].lstrip("/")
-        if size < 0:
-            dest.mkdir(parents=True, exist_ok=True)
-            continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(board.read_file(entry, progress))
-        written.append(dest)
-    top.mkdir(parents=True, exist_ok=True)
-    return written
+def _check_same_project(the_plan: Plan, project: str, allowed: bool) -> None:
+    """Refuse to remove another project's files unless `allowed` (--replace, --mirror, or a dry run)."""
+    if allowed or not the_plan.delete or the_plan.board_project in (None, project):
+        return
+    shown = ", ".join(the_plan.delete[:5]) + (
+        f" (+{len(the_plan.delete) - 5} more)" if len(the_plan.delete) > 5 else ""
+    )
+    raise UsageError(
+        f"the board holds project '{the_plan.board_project}'; syncing '{project}' would remove its "
+        f"{len(the_plan.delete)} file(s): {shown}; nothing was changed",
+        "pass --replace to replace that project, or --dry-run to see the whole plan",
+    )

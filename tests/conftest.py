@@ -17,7 +17,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("--deep"):
-        os.environ["PYTOOL_DEEP"] = "1"  # read by tests/reliability/faultkit.py when the test modules load
+        os.environ["PYTOOL_DEEP"] = "1"  # read by tests/support/faults.py when the test modules load
 
 
 @pytest.fixture(autouse=True)

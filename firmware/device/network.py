@@ -462,3 +462,42 @@ class GATTCCharacteristic:
             self._handler = handler
         self._arg = self if arg is None else arg
         _call("gattc_callback", self._id, trigger)
+
+
+# Pycom's network.Server (SIG esp32/mods/modnetwork.c, serverstask.h): one object for the telnet and FTP servers,
+# which run in the simulator process (pytool/sim/wifi). Server(...) and init(...) set the login and timeout and
+# start the servers; FTP's file operations come back as "wifi" events (_netfs.py).
+import _netfs
+
+_bridge.handle("wifi", _netfs.event)
+
+
+class Server:
+    def __init__(self, id=None, *, login=None, timeout=None):
+        if id is not None and id != 0:
+            raise OSError(19)  # ENODEV
+        self.init(login=login, timeout=timeout)
+
+    def init(self, *, login=None, timeout=None):
+        user, password = ("micro", "python") if login is None else login
+        if not isinstance(user, str) or not isinstance(password, str):
+            raise TypeError("can't convert to str implicitly")
+        if len(user) > 32 or len(password) > 32:
+            raise ValueError("invalid argument(s) value")
+        seconds = 300 if timeout is None else int(timeout)
+        if seconds < 5:
+            raise ValueError("invalid argument(s) value")
+        _bridge.call("wifi", "init", user, password, seconds)
+
+    def deinit(self):
+        _bridge.call("wifi", "deinit")
+
+    def timeout(self, timeout=None):
+        if timeout is None:
+            return _bridge.call("wifi", "timeout")
+        if int(timeout) < 5:
+            raise ValueError("invalid argument(s) value")
+        _bridge.call("wifi", "timeout", int(timeout))
+
+    def isrunning(self):
+        return _bridge.call("wifi", "isrunning")

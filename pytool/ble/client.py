@@ -22,7 +22,7 @@ from bumble.gatt_client import CharacteristicProxy
 
 from pytool.ble import host as hosts
 from pytool.ble.convert import bleak_errors, uuid_str
-from pytool.ble.selection import resolve_transport
+from pytool.ble.transport import resolve_transport
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from bumble.device import Advertisement
 
 from pytool.ble import host as hosts
 from pytool.ble.convert import address_str, advertisement_data
-from pytool.ble.selection import resolve_transport
+from pytool.ble.transport import resolve_transport
 
 
 class BumbleArgs(TypedDict, total=False):

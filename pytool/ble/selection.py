@@ -5,51 +5,22 @@ bleak 3.1 has no environment variable, entry point or registry for third-party b
 globals of the `bleak` package) unless `backend=` is given. `install()` wraps those two functions: while
 `PYTOOL_BLE` is set they answer with the Bumble backend, otherwise they defer to bleak's own choice (BlueZ,
 CoreBluetooth, WinRT, Android). The variable is read at every construction, so it can change at run time.
+What the variable means (a Bumble transport or sim:NAME) is pytool/ble/transport.py's business; the backends
+(client.py, scanner.py) use that module too, so selection sits above them and nothing imports it back.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import bleak
 
-ENV_VAR = "PYTOOL_BLE"
+from pytool.ble.transport import ENV_VAR, configured, resolve_transport
+
+__all__ = ["BACKEND_ID", "ENV_VAR", "configured", "install", "resolve_transport", "uninstall"]
 BACKEND_ID = "bumble"
-_SIM_PREFIX = "sim:"
+
 _installed: dict[str, Any] = {}
-
-
-def configured() -> str | None:
-    """The `PYTOOL_BLE` setting (a Bumble transport or `sim:NAME`), or None for the OS backend."""
-    value = os.environ.get(ENV_VAR, "").strip()
-    return value or None
-
-
-def resolve_transport(spec: str | None = None) -> str:
-    """The Bumble transport string for `spec` (default: `PYTOOL_BLE`); `sim:NAME` asks the simulator registry.
-
-    Raises PytoolError when nothing is configured or the simulator is unknown or has no radio.
-    """
-    from pytool.errors import PytoolError
-
-    spec = spec if spec is not None else configured()
-    if not spec:
-        raise PytoolError(
-            "no Bluetooth transport configured for the Bumble backend",
-            f"set {ENV_VAR} to a Bumble transport (tcp-client:127.0.0.1:PORT, usb:0, serial:/dev/ttyACM0) or sim:NAME",
-        )
-    if spec.startswith(_SIM_PREFIX):
-        from pytool.sim import registry
-
-        record = registry.find(spec[len(_SIM_PREFIX) :])
-        if not record.hci:
-            raise PytoolError(
-                f"simulator '{record.name}' has no Bluetooth radio",
-                "start it with Bluetooth enabled, or check `pytool sim list` for its hci transport",
-            )
-        return record.hci
-    return spec
 
 
 def install() -> None:

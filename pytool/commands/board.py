@@ -9,19 +9,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from pytool.commands.common import target
 from pytool.console import emit, err, options, out, status
 from pytool.errors import UsageError
 
 
-def _board():
-    """A session on --port (else pytool.toml's port in the current folder, else the single attached board)."""
-    from pytool import config
-    from pytool.board import Board
+def _board(ctx: typer.Context):
+    """A session on the target board (--port > PYTOOL_PORT > pytool.toml here > the single attached board)."""
+    from pytool.board import BoardSession
 
-    port = options.port
-    if port is None and (Path.cwd() / config.CONFIG_NAME).is_file():
-        port = config.load(Path.cwd()).port
-    return Board.connect(port)
+    return BoardSession.connect(target(ctx))
 
 
 def _size(n: int) -> str:
@@ -29,11 +26,12 @@ def _size(n: int) -> str:
 
 
 def ls(
+    ctx: typer.Context,
     path: str = typer.Argument("", help="Board folder (default: /flash on Pycom, / on MicroPython)."),
     recursive: bool = typer.Option(False, "--recursive", "-r", help="List subfolders too."),
 ) -> None:
     """List files on the board."""
-    with _board() as board:
+    with _board(ctx) as board:
         entries = board.listdir(path, recursive)
     emit(
         [{"path": p, "size": s, "dir": s < 0} for p, s in entries],
@@ -41,9 +39,9 @@ def ls(
     )
 
 
-def cat(path: str = typer.Argument(..., help="Board file.")) -> None:
+def cat(ctx: typer.Context, path: str = typer.Argument(..., help="Board file.")) -> None:
     """Print a file from the board."""
-    with _board() as board:
+    with _board(ctx) as board:
         data = board.read_file(path)
     if options.json:
         emit({"path": path, "size": len(data), "text": data.decode("utf-8", "replace")})
@@ -53,25 +51,27 @@ def cat(path: str = typer.Argument(..., help="Board file.")) -> None:
 
 
 def get(
+    ctx: typer.Context,
     remote: str = typer.Argument(..., help="Board file or folder."),
     local: Path = typer.Argument(Path("."), help="Local file or folder (default: current folder)."),
 ) -> None:
     """Download files from the board (folders recursively)."""
-    from pytool.sync import get as download
+    from pytool.transfer import get as download
 
-    with _board() as board:
+    with _board(ctx) as board:
         written = download(board, remote, local)
     emit({"ok": True, "files": [str(p) for p in written]}, lambda: status(f"{len(written)} file(s) written"))
 
 
 def put(
+    ctx: typer.Context,
     local: Path = typer.Argument(..., help="Local file or folder."),
     remote: str = typer.Argument(None, help="Board path (default: same name under /flash or /)."),
 ) -> None:
     """Upload files to the board (folders recursively), each verified by hash before it replaces the old one."""
-    from pytool.sync import put as upload
+    from pytool.transfer import put as upload
 
-    with _board() as board:
+    with _board(ctx) as board:
         result = upload(board, local, remote)
         tx = board.stats.tx
     emit(
@@ -81,27 +81,28 @@ def put(
 
 
 def rm(
+    ctx: typer.Context,
     path: str = typer.Argument(..., help="Board file or folder."),
     recursive: bool = typer.Option(False, "--recursive", "-r", help="Remove a folder and its contents."),
 ) -> None:
     """Remove files on the board."""
-    with _board() as board:
+    with _board(ctx) as board:
         board.remove(path, recursive)
         full = board.path(path)
     emit({"ok": True, "removed": full}, lambda: status(f"removed {full}"))
 
 
-def mkdir(path: str = typer.Argument(..., help="Board folder (parents are created too).")) -> None:
+def mkdir(ctx: typer.Context, path: str = typer.Argument(..., help="Board folder (parents are created too).")) -> None:
     """Create a folder on the board."""
-    with _board() as board:
+    with _board(ctx) as board:
         board.mkdir(path)
         full = board.path(path)
     emit({"ok": True, "created": full}, lambda: status(f"created {full}"))
 
 
-def df() -> None:
+def df(ctx: typer.Context) -> None:
     """Show /flash usage."""
-    with _board() as board:
+    with _board(ctx) as board:
         total, free = board.df()
         root = board.capabilities().root or "/"
     used = total - free
@@ -111,7 +112,7 @@ def df() -> None:
     )
 
 
-def run(file: Path = typer.Argument(..., help="Local .py file to run on the board.")) -> int:
+def run(ctx: typer.Context, file: Path = typer.Argument(..., help="Local .py file to run on the board.")) -> int:
     """Run a local script on the board and stream its output (Ctrl-C stops it on the board)."""
     if not file.is_file():
         raise UsageError(f"{file} does not exist")
@@ -121,7 +122,7 @@ def run(file: Path = typer.Argument(..., help="Local .py file to run on the boar
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
 
-    with _board() as board:
+    with _board(ctx) as board:
         try:
             error = board.run(code, write)
         except KeyboardInterrupt:
@@ -133,15 +134,15 @@ def run(file: Path = typer.Argument(..., help="Local .py file to run on the boar
     return 0
 
 
-def exec_cmd(code: str = typer.Argument(..., help="Python code to execute on the board.")) -> int:
+def exec_cmd(ctx: typer.Context, code: str = typer.Argument(..., help="Python code to execute on the board.")) -> int:
     """Execute Python code on the board."""
-    from pytool.board import BoardError
+    from pytool.board import BoardCodeError
 
-    with _board() as board:
+    with _board(ctx) as board:
         board.capabilities()  # the session's helpers go first, so a traceback shows only the user's code
         try:
             output = board.exec(code + "\n", timeout=30)
-        except BoardError as exc:
+        except BoardCodeError as exc:
             if options.json:
                 emit({"ok": False, "output": "", "error": exc.traceback})
             else:
@@ -155,17 +156,18 @@ def exec_cmd(code: str = typer.Argument(..., help="Python code to execute on the
     return 0
 
 
-def repl() -> None:
+def repl(ctx: typer.Context) -> None:
     """Open an interactive REPL (Ctrl-] to leave)."""
     if not sys.stdin.isatty():
         raise UsageError("`pytool repl` needs an interactive terminal", "use `pytool exec CODE` in scripts")
-    with _board() as board:
-        err.print(f"Connected to {board.resolved.spec}. Ctrl-] leaves, Ctrl-C stops a program, Ctrl-D soft-resets.")
+    with _board(ctx) as board:
+        err.print(f"Connected to {board.target.spec}. Ctrl-] leaves, Ctrl-C stops a program, Ctrl-D soft-resets.")
         board.repl()
     err.print("")
 
 
 def reset(
+    ctx: typer.Context,
     soft: bool = typer.Option(False, "--soft", help="Soft reset (Ctrl-D): boot.py and main.py run again."),
     hard: bool = typer.Option(False, "--hard", help="Hard reset (machine.reset()), the default."),
     safe: bool = typer.Option(False, "--safe", help="Pycom safe boot (Ctrl-F): skip boot.py and main.py once."),
@@ -174,7 +176,7 @@ def reset(
     if soft + hard + safe > 1:
         raise UsageError("choose one of --soft, --hard, --safe")
     mode = "soft" if soft else "safe" if safe else "hard"
-    with _board() as board:
+    with _board(ctx) as board:
         if mode == "soft":
             board.soft_reset()
         elif mode == "safe":
@@ -184,13 +186,13 @@ def reset(
     emit({"ok": True, "reset": mode}, lambda: status(f"{mode} reset done"))
 
 
-def info() -> None:
+def info(ctx: typer.Context) -> None:
     """Firmware, uname, free heap and /flash usage."""
-    with _board() as board:
+    with _board(ctx) as board:
         caps = board.capabilities()
         total, free = board.df()
         heap = board.eval("(gc.collect(), gc.mem_free())[1]")
-        port = board.resolved.spec
+        port = board.target.spec
     data = caps.to_json() | {"port": port, "mem_free": heap, "fs_total": total, "fs_free": free}
 
     def human() -> None:

@@ -56,9 +56,9 @@ def build(
     date: str = typer.Option(None, "--date", help="Build date YYYY-MM-DD for an unlisted version."),
 ) -> None:
     """Build simulator firmware: a real Pycom archive, or a stock MicroPython image for offset 0x1000."""
-    from pytool import firmware_build as fb
     from pytool.boards import get_board
     from pytool.errors import UsageError
+    from pytool.firmware import build as fb
     from pytool.firmware import describe, load_firmware
 
     if flavour == "micropython":

@@ -6,6 +6,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
+from pytool.commands.common import target
 from pytool.console import emit, err, options, out, status
 from pytool.flash import DEFAULT_BAUD, ProgressSink
 
@@ -62,6 +63,7 @@ def _int(value: str | None) -> int | None:
 
 
 def flash(
+    ctx: typer.Context,
     firmware: str = typer.Argument(..., help="Pycom archive (.tar.gz), ESP32 image (.bin) or folder."),
     baud: int = typer.Option(DEFAULT_BAUD, "--baud", "-b", help="Baud rate for flashing."),
     offset: str = typer.Option(None, "--offset", help="Flash offset of a single .bin (default by kind)."),
@@ -76,10 +78,11 @@ def flash(
     from pytool.firmware import load_firmware
     from pytool.flash import FlashOptions
     from pytool.flash import flash as do_flash
-    from pytool.ports import resolve_port
+    from pytool.transports import require_serial
 
+    port = target(ctx)
+    require_serial(port.spec, "flashing")
     fw = load_firmware(firmware)
-    port = resolve_port(options.port)
     opts = FlashOptions(
         baud=baud,
         skip_unchanged=not no_skip,
@@ -112,15 +115,17 @@ def flash(
 
 
 def erase(
+    ctx: typer.Context,
     all_: bool = typer.Option(False, "--all", help="Erase the whole chip (backs up config block and NVS first)."),
     baud: int = typer.Option(DEFAULT_BAUD, "--baud", "-b", help="Baud rate."),
     reset: str = typer.Option(None, "--reset", help="Bootloader entry: dtr-rts, pic, manual or sim."),
 ) -> None:
     """Erase the firmware (and with --all the whole chip, after backing up the config block)."""
     from pytool.flash import erase as do_erase
-    from pytool.ports import resolve_port
+    from pytool.transports import require_serial
 
-    port = resolve_port(options.port)
+    port = target(ctx)
+    require_serial(port.spec, "erasing the flash")
     result = do_erase(port, all_, baud, reset, say=lambda m: status(escape(m)), debug=options.debug)
 
     def human() -> None:

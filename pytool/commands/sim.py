@@ -20,6 +20,10 @@ def _print_record(record: registry.SimRecord) -> None:
     out.print(f"  control  {record.control}")
     if record.hci:
         out.print(f"  hci      {record.hci}")
+    if record.wifi:
+        out.print(
+            f"  telnet   {record.wifi['telnet']}  ftp {record.wifi['ftp']} (data port {record.wifi['ftp_data_port']})"
+        )
     out.print(f"  flash    {record.flash}")
 
 
@@ -32,11 +36,11 @@ def start(
     baud_pacing: bool = typer.Option(False, "--baud-pacing", help="Move bytes at the line rate (baud/10 B/s)."),
 ) -> None:
     """Start a simulated board (foreground until Ctrl-C unless --detach)."""
-    from pytool.sim import daemon
+    from pytool.sim import launch, prepare, serve
 
-    config = daemon.prepare(board, name, flash, baud_pacing)
+    config = prepare(board, name, flash, baud_pacing)
     if detach:
-        record = daemon.launch(config)
+        record = launch(config)
         emit(record.to_json(), lambda: _print_record(record))
         return
 
@@ -46,7 +50,7 @@ def start(
 
     import asyncio
 
-    asyncio.run(daemon.serve(config, on_ready=ready))
+    asyncio.run(serve(config, on_ready=ready))
     status(f"Simulator {config.name} stopped.")
 
 
@@ -59,9 +63,10 @@ def list_() -> None:
         if not records:
             out.print("No simulators running.")
             return
-        table = Table("name", "board", "port", "rfc2217", "hci", box=None, header_style="bold")
+        table = Table("name", "board", "port", "rfc2217", "hci", "telnet", box=None, header_style="bold")
         for r in records:
-            table.add_row(r.name, r.board, r.pty or "(unplugged)", r.rfc2217 or "-", r.hci or "-")
+            telnet = (r.wifi or {}).get("telnet") or "-"
+            table.add_row(r.name, r.board, r.pty or "(unplugged)", r.rfc2217 or "-", r.hci or "-", telnet)
         out.print(table)
 
     emit([r.to_json() for r in records], human)
@@ -73,7 +78,7 @@ def stop(
     all_: bool = typer.Option(False, "--all", help="Stop every running simulator."),
 ) -> None:
     """Stop a running simulated board (its flash image is kept)."""
-    from pytool.sim import daemon
+    from pytool.sim import stop as stop_sim
 
     if all_:
         records = registry.running()
@@ -82,7 +87,7 @@ def stop(
     else:
         raise UsageError("say which simulator to stop", "pass its NAME or --all (see `pytool sim list`)")
     for record in records:
-        daemon.stop(record)
+        stop_sim(record)
     emit({"stopped": [r.name for r in records]}, lambda: err.print(f"Stopped {', '.join(r.name for r in records)}."))
 
 
@@ -93,7 +98,7 @@ def reset(
     safe_boot: bool = typer.Option(False, "--safe-boot", help="Hold P12 high: skip boot.py and main.py once."),
 ) -> None:
     """Press a simulated board's reset button (optionally into the ROM bootloader or Pycom's safe boot)."""
-    from pytool.sim.control import SimControl
+    from pytool.sim import SimControl
 
     if bootloader and safe_boot:
         raise UsageError("--bootloader and --safe-boot exclude each other", "choose one")

@@ -6,19 +6,20 @@ import json
 
 import typer
 
-from pytool.console import emit, options, out
+from pytool.commands.common import port_option
+from pytool.console import emit, out
 from pytool.errors import UsageError
-from pytool.sim import registry
-from pytool.sim.control import SimControl
-from pytool.sim.faults import FAULTS, describe, make_fault
+from pytool.ports import choose_port
+from pytool.sim import FAULTS, SimControl, make_fault, registry
+from pytool.sim import describe_faults as describe
 
 _HELP = "Faults: " + "; ".join(f"{name} ({', '.join(params) or 'no parameters'})" for name, params in FAULTS.items())
 
 
-def _simulator(name: str | None) -> registry.SimRecord:
+def _simulator(name: str | None, port: str | None) -> registry.SimRecord:
     """--sim NAME, else --port sim:NAME, else the only running simulator."""
-    if name is None and options.port and options.port.startswith("sim:"):
-        name = options.port.removeprefix("sim:")
+    if name is None and port and port.startswith("sim:"):
+        name = port.removeprefix("sim:")
     if name is not None:
         return registry.find(name)
     records = registry.running()
@@ -45,6 +46,7 @@ def parse_params(pairs: list[str]) -> dict[str, object]:
 
 
 def fault(
+    ctx: typer.Context,
     name: str = typer.Argument(None, help="Fault to arm or clear (none: list the armed faults)."),
     params: list[str] = typer.Argument(None, help="Its parameters as KEY=VALUE (e.g. after_bytes=1000)."),
     sim: str = typer.Option(None, "--sim", "-s", help="Simulator (default: --port sim:NAME or the only one)."),
@@ -63,7 +65,7 @@ def fault(
         parsed = parse_params(params or [])
         make_fault(name, parsed, repeat)  # check locally: usage errors without a round trip
         request |= {"name": name, "params": parsed, "repeat": repeat}
-    record = _simulator(sim)
+    record = _simulator(sim, choose_port(port_option(ctx))[0])
     reply = SimControl(record.control).request(request)
     state = {"simulator": record.name, "faults": reply["faults"], "injected": reply["injected"]}
     emit(state, lambda: out.print(f"{record.name}: {describe(state)}"))

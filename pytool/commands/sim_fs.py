@@ -14,7 +14,7 @@ from pytool.errors import UsageError
 from pytool.sim import registry
 
 if TYPE_CHECKING:
-    from pytool.sim.runtime.fs_image import FlashFS
+    from pytool.sim import FlashFS
 
 fs_app = typer.Typer(
     help="Read a simulated board's /flash image from the host (read-only; safe while it runs).", no_args_is_help=True
@@ -26,7 +26,7 @@ _BOARD = typer.Option(None, "--board", help="Board of --image (catalogue key, e.
 
 def _open(name: str | None, path: str | None, image: Path | None, board: str | None) -> tuple[FlashFS, str | None]:
     """The filesystem and the path on it (with --image the only positional argument is the path)."""
-    from pytool.sim.runtime.fs_image import FlashFS  # (littlefs: loaded only when an image is read)
+    from pytool.sim import FlashFS  # (littlefs: loaded only when an image is read)
 
     if image is not None:
         if board is None:

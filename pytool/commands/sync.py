@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
+from pytool.commands.common import port_option, target
 from pytool.console import emit, err, options, out, status
 
 
@@ -27,20 +28,27 @@ def _print_findings(report) -> None:
 
 
 def sync(
+    ctx: typer.Context,
     directory: str = typer.Argument(None, help="Project folder (default: current folder)."),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print the plan; change nothing on the board."),
     mirror: bool = typer.Option(False, "--mirror", help="Also delete board files that are not in the project."),
     no_check: bool = typer.Option(False, "--no-check", help="Sync even if `pytool check` finds errors."),
     mpy: bool = typer.Option(False, "--mpy", help="Upload .py files precompiled to .mpy (not boot.py/main.py)."),
     no_reset: bool = typer.Option(False, "--no-reset", help="Do not reset afterwards (reset_after_sync)."),
+    follow_links: bool = typer.Option(
+        False, "--follow-links", help="Upload what links leading out of the project point to (default: refuse)."
+    ),
+    replace: bool = typer.Option(
+        False, "--replace", help="Replace another project on the board (removes the files pytool put there for it)."
+    ),
 ) -> None:
     """Put the project and device_lib/ on the board's /flash: only what changed, verified."""
-    from pytool.board import Board
+    from pytool.board import BoardSession
     from pytool.sync import sync_project
 
     cfg = _config(directory)
     with (
-        Board.connect(options.port or cfg.port) as board,
+        BoardSession.connect(target(ctx, cfg)) as board,
         Progress(
             TextColumn("sync"),
             BarColumn(),
@@ -60,6 +68,8 @@ def sync(
             run_check=not no_check,
             mpy=mpy,
             reset=not no_reset,
+            follow_links=follow_links,
+            replace=replace,
             progress=lambda done, total: bar.update(task, completed=done, total=total, visible=True),
         )
         summary = outcome.to_json(board) | {"config": cfg.source}
@@ -127,6 +137,7 @@ def check_cmd(
 
 
 def init(
+    ctx: typer.Context,
     directory: str = typer.Argument(None, help="Project folder (default: current folder)."),
     port: str = typer.Option(None, "--port-default", help="Port to store as the project's default."),
     board: str = typer.Option(None, "--board", help="Board (catalogue key, e.g. lopy4)."),
@@ -139,6 +150,7 @@ def init(
     """Write a pytool.toml for the project (imports pymakr.conf when there is one)."""
     from pytool import config
     from pytool.boards import get_board
+    from pytool.ports import choose_port
 
     root = Path(directory) if directory else Path.cwd()
     if board:
@@ -147,7 +159,7 @@ def init(
     path, cfg = config.init(
         root,
         force=force,
-        port=port or options.port,
+        port=port or choose_port(port_option(ctx))[0],
         board=board,
         firmware=firmware,
         sync_folder=sync_folder,

@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from pytool.commands.common import target
 from pytool.console import emit, err, options, status
 
 if TYPE_CHECKING:  # pytool.deploy (asyncio, the simulator) is loaded by the commands that need it
     from pytool.deploy import DeployOptions, DeployResult, Step
+    from pytool.ports import Target
 
 _MARK = {"ok": "[green]✓[/]", "done": "[green]✓[/]", "warning": "[yellow]![/]", "skipped": "[dim]-[/]"}
 
@@ -21,14 +23,15 @@ def _print_step(step: Step) -> None:
     status(f"  {_MARK.get(step.status, '?')} {step.name:<10} {step.detail}  [dim]{step.seconds:.1f} s[/]")
 
 
-def _deploy(directory: Path, port: str | None, deploy_options: DeployOptions) -> DeployResult:
+def _deploy(directory: Path, board: Target, deploy_options: DeployOptions) -> DeployResult:
     from pytool import deploy as deploy_mod
 
-    status(f"[bold]Deploying[/] {directory.resolve()} to {port or 'the attached board'}")
-    return deploy_mod.deploy(directory, port, options=deploy_options, on_step=_print_step)
+    status(f"[bold]Deploying[/] {directory.resolve()} to {board.spec}")
+    return deploy_mod.deploy(directory, board, options=deploy_options, on_step=_print_step)
 
 
 def deploy(
+    ctx: typer.Context,
     directory: Path = typer.Argument(Path("."), help="Project folder (with pytool.toml)."),
     firmware: str = typer.Option(None, "--firmware", help="Archive or version to flash if the board differs."),
     no_flash: bool = typer.Option(False, "--no-flash", help="Never flash; fail if the firmware differs."),
@@ -36,14 +39,16 @@ def deploy(
     no_advertise: bool = typer.Option(False, "--no-advertise", help="Do not wait for the board to advertise."),
 ) -> None:
     """Flash if needed, check, sync, reset and wait until the board advertises."""
+    from pytool import config as project_config
     from pytool.deploy import DeployOptions
 
     opts = DeployOptions(firmware=firmware, flash=not no_flash, check=not no_check, advertise=not no_advertise)
-    result = _deploy(directory, options.port, opts)
+    result = _deploy(directory, target(ctx, project_config.load(directory)), opts)
     emit(result.to_json(), lambda: status(f"[bold green]Deployed[/] to {result.port}."))
 
 
 def test(
+    ctx: typer.Context,
     directory: Path = typer.Argument(Path("."), help="Project folder (with pytool.toml and tests/hil)."),
     pytest_args: list[str] = typer.Argument(None, help="Arguments for pytest, after `--` (e.g. -- -k read -x)."),
     sim: bool = typer.Option(False, "--sim", help="Run on a throwaway simulated board (board from pytool.toml)."),
@@ -59,24 +64,23 @@ def test(
     cfg = project_config.load(directory)
     deploy_mod.tests_dir(cfg.root)
     with contextlib.ExitStack() as stack:
-        port = options.port
         if sim:
+            from dataclasses import replace
+
+            from pytool.ports import resolve_port
+
             board = cfg.board or "lopy4"
             status(f"[bold]Starting[/] a throwaway simulated {board}")
-            port = stack.enter_context(deploy_mod.throwaway_sim(board))
+            board_target = replace(resolve_port(stack.enter_context(deploy_mod.throwaway_sim(board))), source="--sim")
+        else:
+            board_target = target(ctx, cfg)
         result = None
         if not no_deploy:
             opts = deploy_mod.DeployOptions(firmware=firmware, check=not no_check)
-            result = _deploy(cfg.root, port or cfg.port, opts)
-        port = port or cfg.port or (result.port if result else None)
-        if port is None:
-            from pytool.ports import resolve_port
-
-            port = resolve_port(None).spec
-        ble = port if port.startswith("sim:") else None
+            result = _deploy(cfg.root, board_target, opts)
         status(f"[bold]Testing[/] {deploy_mod.tests_dir(cfg.root)} over the air")
         run = deploy_mod.run_tests(
-            cfg.root, port, ble, junit, pytest_args or (), stdout=sys.stderr.fileno() if options.json else None
+            cfg.root, board_target, junit, pytest_args or (), stdout=sys.stderr.fileno() if options.json else None
         )
     emit(
         {"ok": run.exit_code == 0, "deploy": result.to_json() if result else None, "tests": run.to_json()},

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pytool.hil.board import HilBoard
+    from pytool.monitor import BoardMonitor
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class ProbeEvent:
 class Probe:
     """The probe on the board; `events()` returns what was recorded since this object was made (or `mark()`)."""
 
-    def __init__(self, board: HilBoard) -> None:
+    def __init__(self, board: BoardMonitor) -> None:
         self.board = board
         self.since = self.read(0)["seq"]
 

@@ -16,7 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pytool.boards import Board
+from pytool.boards import BoardModel
+from pytool.sim.boot import Identity
+from pytool.sim.boot import boot as boot_from_flash
 from pytool.sim.faults import FaultInjector
 from pytool.sim.flash_image import FlashImage
 from pytool.sim.rom import Efuse, RomLoader
@@ -46,23 +48,6 @@ class Mode(enum.StrEnum):
     NO_RUNTIME = "app-without-runtime"  # valid firmware, but pytool.sim.runtime is not installed
 
 
-def _boot_select(read: Callable[[int, int], bytes], flash_size: int) -> Any:
-    """pytool.firmware.boot_select, or a stand-in that treats the flash as unbootable when it is missing."""
-    try:
-        from pytool.firmware import boot_select
-    except ImportError:
-        from types import SimpleNamespace
-
-        word = int.from_bytes(read(0x1000, 4), "little")
-        reason = (
-            f"invalid header: 0x{word:08x}"
-            if word & 0xFF != 0xE9
-            else "pytool.firmware is not available to check the image"
-        )
-        return SimpleNamespace(ok=False, lines=[reason], app_offset=None, identity=None, reason=reason)
-    return boot_select(read, flash_size)
-
-
 def _runtime_classes() -> tuple[type, type] | None:
     try:
         from pytool.sim.runtime import Runtime, RuntimeContext
@@ -77,7 +62,7 @@ class SimBoard:
     def __init__(
         self,
         name: str,
-        board: Board,
+        board: BoardModel,
         flash: FlashImage,
         mac: bytes,
         loop: asyncio.AbstractEventLoop,
@@ -92,6 +77,8 @@ class SimBoard:
         self.services: dict[str, Any] = {}  # host services for device code (Bluetooth registers "bt")
         self.front_ends: list[FrontEnd] = []
         self.monitors: list[Callable[[bytes], None]] = []  # observers of everything the UART sends
+        # REPL terminals beside the UART (Pycom's telnet, as dupterm): the firmware's output, no serial-wire faults
+        self.terminals: list[Callable[[bytes], None]] = []
         self.control: Any = None  # the ControlServer (daemon): `board.control.add_handler(op, fn)`
         self.on_shutdown: list[Callable[[], Any]] = []  # called (and awaited if async) when the daemon exits
         self.faults = FaultInjector(self)  # wire, flash and BLE faults on demand (pytool.sim.faults)
@@ -105,7 +92,7 @@ class SimBoard:
             reboot=lambda: self._schedule(self._boot(True, SW_CPU_RESET)),
         )
         self.mode = Mode.OFF
-        self.identity: Any = None
+        self.identity: Identity | None = None
         self.boot_reason: str = ""
         self.boots = 0
         self.runtime: Any = None
@@ -134,10 +121,14 @@ class SimBoard:
 
     @property
     def port_is_open(self) -> bool:
-        return any(fe.is_open for fe in self.front_ends)
+        """Someone listens to the firmware's output: an open serial front end or a REPL terminal."""
+        return any(fe.is_open for fe in self.front_ends) or bool(self.terminals)
 
     def write(self, data: bytes) -> None:
-        """Bytes the board transmits on its UART (to every open front end, through the fault injector)."""
+        """Bytes the board transmits on its UART (to every open front end, through the fault injector), and to its
+        other REPL terminals (telnet)."""
+        for terminal in list(self.terminals):
+            terminal(data)
         self.faults.board_to_host(data, self._transmit)
 
     def _transmit(self, data: bytes) -> None:
@@ -301,7 +292,7 @@ class SimBoard:
                 self.mode = Mode.DOWNLOAD
                 self._text("waiting for download\r\n")
                 return
-            result = _boot_select(self.flash.read, self.flash.size)
+            result = boot_from_flash(self.flash.read, self.flash.size)
             if result.lines:
                 self._text("\r\n".join(result.lines) + "\r\n")
             if not result.ok:

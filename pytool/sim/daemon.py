@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytool.boards import Board, get_board
+from pytool.boards import BoardModel, get_board
 from pytool.errors import PytoolError, UsageError
 from pytool.paths import data_home, state_dir
 from pytool.sim import registry
@@ -46,7 +46,7 @@ class SimConfig:
     """A validated simulator configuration."""
 
     name: str
-    board: Board
+    board: BoardModel
     flash: Path
     pacing: bool = False
 
@@ -132,6 +132,7 @@ async def serve(config: SimConfig, on_ready: Callable[[registry.SimRecord], None
     try:
         await control.start()
         hci = await _install_bluetooth(board, loop)
+        wifi = await _install_wifi(board)
         board.power_on()
         record = registry.SimRecord(
             name=config.name,
@@ -142,6 +143,7 @@ async def serve(config: SimConfig, on_ready: Callable[[registry.SimRecord], None
             control=str(control.path),
             hci=hci,
             flash=str(config.flash),
+            wifi=wifi,
         )
         registry.register(record)
         if on_ready is not None:
@@ -173,6 +175,14 @@ async def _install_bluetooth(board: SimBoard, loop: asyncio.AbstractEventLoop) -
     if inspect.isawaitable(result):
         result = await result
     return result
+
+
+async def _install_wifi(board: SimBoard) -> dict | None:
+    try:
+        from pytool.sim import wifi
+    except ImportError:
+        return None
+    return await wifi.install(board)
 
 
 def launch(config: SimConfig, timeout: float = 30.0, env: dict[str, str] | None = None) -> registry.SimRecord:

@@ -29,6 +29,8 @@ class SimRecord:
     control: str | None = None  # unix socket path of the control API (reset, faults)
     hci: str | None = None  # Bumble transport for testers, e.g. tcp-client:127.0.0.1:PORT
     flash: str | None = None  # flash image file
+    # Pycom network.Server: {"telnet": "telnet://127.0.0.1:P", "ftp": "ftp://127.0.0.1:P", "ftp_data_port": P}
+    wifi: dict | None = None
     started: float = field(default_factory=time.time)
 
     def to_json(self) -> dict:

@@ -1,17 +1,3 @@
-"""Fixtures of the board-command tests: one flashed simulator per test module (see tests/sync/sync_simboard.py)."""
+"""Fixtures of the board-command tests: one flashed simulator per test module (`port`, tests/support/flashed.py)."""
 
-from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-import pytest
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "sync"))
-from sync_simboard import sim_port
-
-
-@pytest.fixture(scope="module")
-def port(tmp_path_factory, request) -> str:
-    with sim_port(tmp_path_factory, request.module.__name__.rsplit(".", 1)[-1].replace("_", "")) as pty:
-        yield pty
+from support.flashed import port  # noqa: F401  (the fixture)

@@ -9,10 +9,10 @@ import threading
 import pytest
 
 from pytool import cli
-from pytool.board import RESULT_MARK, Board, check_payload, parse_result
+from pytool.board import RESULT_MARK, BoardSession, check_payload, parse_result
 from pytool.console import options
 from pytool.errors import PytoolError, UsageError
-from pytool.sync import get, put
+from pytool.transfer import get, put
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -20,14 +20,14 @@ pytestmark = pytest.mark.timeout(120)
 @pytest.fixture(autouse=True)
 def _reset_cli_options():
     yield
-    options.port, options.json, options.debug = None, False, False
+    options.json, options.debug = False, False
 
 
 def pytool(capsys, *argv: str) -> tuple[int, str, str]:
     """Run the CLI in-process; (exit code, stdout, stderr)."""
     code = cli.run(list(argv))
     captured = capsys.readouterr()
-    options.port, options.json, options.debug = None, False, False
+    options.json, options.debug = False, False
     return code, captured.out, captured.err
 
 
@@ -36,7 +36,7 @@ def test_every_byte_value_round_trips_through_put_and_get(port, tmp_path):
     data = bytes(range(256)) * 4 + bytes(rng.randrange(256) for _ in range(50_000))  # several chunks
     src = tmp_path / "all.bin"
     src.write_bytes(data)
-    with Board.connect(port) as board:
+    with BoardSession.connect(port) as board:
         result = put(board, src, "/flash/bytes/all.bin")
         assert result.uploaded == ["bytes/all.bin"]
         back = tmp_path / "back.bin"
@@ -79,7 +79,7 @@ def test_put_and_get_folders_recursively(port, tmp_path, capsys):
 
 def test_mkdir_df_info_exec(port, capsys):
     assert pytool(capsys, "-p", port, "mkdir", "x/y")[0] == 0
-    with Board.connect(port) as board:
+    with BoardSession.connect(port) as board:
         assert board.stat("x/y") == (True, 0)
         board.remove("x", recursive=True)
     code, out, _ = pytool(capsys, "-p", port, "--json", "df")
@@ -99,7 +99,7 @@ def test_a_result_line_damaged_by_line_noise_is_never_taken_for_an_answer(port):
     """Every answer the board prints carries its length and byte sum: any one byte lost or one bit flipped on the
     way (what `pytool sim fault drop/flip` does) gives a clear PytoolError, never a different value."""
     value = {"main.py": "3e23e8160039", "lib/x.py": "", "n": [1, -2, 3.5, None, True], "s": "a #3.14 \u00e9"}
-    with Board.connect(port) as board:
+    with BoardSession.connect(port) as board:
         out = board.exec(f"_pt_out({value!r})\n")
     assert parse_result(out) == value
     line = next(x for x in out.split(b"\n") if x.startswith(RESULT_MARK.encode()))
@@ -122,7 +122,7 @@ def test_control_bytes_are_refused_before_anything_is_sent(port, capsys):
         check_payload(b"print('\x06')")
     code, _, err = pytool(capsys, "-p", port, "exec", "print('\x06')")
     assert code == 2 and "0x06" in err
-    with Board.connect(port) as board:  # the board did not reset into safe boot: the session goes on
+    with BoardSession.connect(port) as board:  # the board did not reset into safe boot: the session goes on
         assert board.eval("1 + 1") == 2
         assert board.eval("'\\x06'") == "\x06"  # as an escape the byte is fine
 
@@ -137,7 +137,7 @@ def test_run_streams_output_and_ctrl_c_stops_the_program(port, tmp_path):
         if seen.count(b"tick") >= 5:
             raise KeyboardInterrupt
 
-    with Board.connect(port) as board:
+    with BoardSession.connect(port) as board:
         with pytest.raises(KeyboardInterrupt):
             board.run(script.read_text(), out)
         assert b"tick 1\r\n" in seen or b"tick 1\n" in seen
@@ -147,7 +147,7 @@ def test_run_streams_output_and_ctrl_c_stops_the_program(port, tmp_path):
     finite = tmp_path / "hello.py"
     finite.write_text("for i in range(3):\n    print('line', i)\nraise ValueError('boom')\n")
     chunks = []
-    with Board.connect(port) as board:
+    with BoardSession.connect(port) as board:
         error = board.run(finite.read_text(), chunks.append)
     assert b"".join(chunks).replace(b"\r", b"").splitlines() == [b"line 0", b"line 1", b"line 2"]
     assert b"ValueError: boom" in error
@@ -155,19 +155,19 @@ def test_run_streams_output_and_ctrl_c_stops_the_program(port, tmp_path):
 
 def test_resets(port):
     marker = "f = open('/flash/boots', 'a')\nf.write('m')\nf.close()\n"
-    with Board.connect(port, timeout=30) as board:
+    with BoardSession.connect(port, timeout=30) as board:
         board.exec(f"f = open('/flash/main.py', 'w')\nf.write({marker!r})\nf.close()\n")
         board.exec("f = open('/flash/boots', 'w')\nf.close()\n")
         board.soft_reset()  # friendly-mode soft reset: main.py runs
-    with Board.connect(port, timeout=30) as board:
+    with BoardSession.connect(port, timeout=30) as board:
         assert board.read_file("/flash/boots") == b"m"
         board.hard_reset()
         board.wait_for_banner()
-    with Board.connect(port, timeout=30) as board:
+    with BoardSession.connect(port, timeout=30) as board:
         assert board.read_file("/flash/boots") == b"mm"
         banner = board.safe_boot()
         assert b"Pycom MicroPython 1.20.2.r4" in banner
-    with Board.connect(port, timeout=30) as board:
+    with BoardSession.connect(port, timeout=30) as board:
         assert board.read_file("/flash/boots") == b"mm"  # safe boot skipped main.py
         board.exec("import os\nos.remove('/flash/boots')\nf = open('/flash/main.py', 'w')\nf.close()\n")
 
@@ -175,12 +175,12 @@ def test_resets(port):
 def test_a_second_session_waits_for_the_port_and_errors_are_one_line(port, capsys):
     code, _, err = pytool(capsys, "-p", "/dev/does-not-exist", "ls")
     assert code == 1 and err.count("\n") == 1 and "cannot open /dev/does-not-exist" in err
-    with Board.connect(port) as board:
+    with BoardSession.connect(port) as board:
         done = threading.Event()
 
         def other() -> None:
             try:
-                Board.connect(port)
+                BoardSession.connect(port)
             except PytoolError as exc:
                 assert "cannot open" in str(exc)
             done.set()

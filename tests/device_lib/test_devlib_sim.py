@@ -18,7 +18,7 @@ from bleak import BleakClient, BleakScanner
 
 from pytool.ble import BumbleClient, BumbleScanner, resolve_transport
 from pytool.deploy import DeployOptions, deploy
-from pytool.hil.board import HilBoard
+from pytool.monitor import BoardMonitor
 from pytool.hil.probe import Probe
 from pytool.sim.testing import running_sim
 
@@ -42,7 +42,7 @@ class Deployed:
     sim: str
     state: Path
     data: Path
-    board: HilBoard
+    board: BoardMonitor
     transport: str  # the radio, as a Bumble transport
 
 
@@ -64,8 +64,8 @@ def deployed(request, tmp_path_factory) -> Iterator[Deployed]:
         mp.setenv("PYTOOL_STATE_DIR", str(state))
         mp.setenv("PYTOOL_DATA_DIR", str(data))
         sim = f"sim:{rec.name}"
-        deploy(project, port=sim, options=DeployOptions(firmware=version, advertise=False))
-        with HilBoard(sim) as board:
+        deploy(project, sim, options=DeployOptions(firmware=version, advertise=False))
+        with BoardMonitor(sim) as board:
             yield Deployed(board_key, version, sim, state, data, board, resolve_transport(sim))
 
 

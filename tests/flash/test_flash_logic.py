@@ -121,24 +121,25 @@ class RecordingEsp:
 )
 def test_reads_through_a_pic_are_capped_at_230400(strategy, baud, expected):
     from pytool.flash import Session
-    from pytool.ports import ResolvedPort
+    from pytool.ports import Target
+    from pytool.reset import strategy_for
 
     esp = RecordingEsp()
-    session = Session(esp, ResolvedPort("p", "p", strategy, "x"), strategy, baud, 0x800000, "mac")
+    session = Session(esp, Target("p", "p", strategy, "x"), strategy_for(strategy), baud, 0x800000, "mac")
     assert session.read(0x3FF000, 16) == b"\xff" * 16
     assert esp.calls == expected
 
 
 def test_corrupt_single_image_refused_before_touching_the_port(tmp_path):
     from pytool.firmware import load_firmware
-    from pytool.firmware_build import build_micropython_image
+    from pytool.firmware.build import build_micropython_image
     from pytool.flash import FlashOptions, flash
-    from pytool.ports import ResolvedPort
+    from pytool.ports import Target
 
     good = build_micropython_image()
     bad = tmp_path / "corrupt.bin"
     bad.write_bytes(good[:0x20000] + bytes([good[0x20000] ^ 1]) + good[0x20001:])
-    nowhere = ResolvedPort("/dev/nonexistent", "/dev/nonexistent", "dtr-rts", "x")
+    nowhere = Target("/dev/nonexistent", "/dev/nonexistent", "dtr-rts", "x")
     with pytest.raises(FlashError, match=r"not a bootable merged image \(no valid app image \(factory: checksum"):
         flash(load_firmware(bad), nowhere, FlashOptions())
     truncated = tmp_path / "truncated.bin"

@@ -9,13 +9,14 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from support.cli import run_json as pytool
+from support.sim import module_sim
+from support.sim import read_flash_file as read_image
 
-from pytool import cli
 from pytool.boards import layouts
 from pytool.firmware import boot_select
-from pytool.firmware_build import build_pycom_archive, write_archive
-from pytool.sim.control import SimControl
-from pytool.sim.testing import running_sim
+from pytool.firmware.build import build_pycom_archive, write_archive
+from pytool.sim import SimControl, running_sim
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -39,20 +40,16 @@ def archives(tmp_path_factory) -> dict[str, Path]:
     return paths
 
 
-def _sim(tmp_path_factory, board: str):
-    state, data = tmp_path_factory.mktemp("state"), tmp_path_factory.mktemp("data")
-    with running_sim(board, state_dir=state, data_dir=data) as rec:
+@pytest.fixture(scope="module")
+def sim8_proc(tmp_path_factory):
+    with module_sim(tmp_path_factory, "lopy4", "flash8") as (rec, state, _data):
         yield rec, state
 
 
 @pytest.fixture(scope="module")
-def sim8_proc(tmp_path_factory):
-    yield from _sim(tmp_path_factory, "lopy4")
-
-
-@pytest.fixture(scope="module")
 def sim4_proc(tmp_path_factory):
-    yield from _sim(tmp_path_factory, "sipy")
+    with module_sim(tmp_path_factory, "sipy", "flash4") as (rec, state, _data):
+        yield rec, state
 
 
 @pytest.fixture
@@ -67,23 +64,6 @@ def sim4(sim4_proc, monkeypatch):
     rec, state = sim4_proc
     monkeypatch.setenv("PYTOOL_STATE_DIR", str(state))
     return rec
-
-
-def pytool(capsys, *argv: str) -> tuple[int, dict | None, str]:
-    capsys.readouterr()
-    code = cli.run(["--json", *argv])
-    captured = capsys.readouterr()
-    try:
-        doc = json.loads(captured.out)
-    except ValueError:
-        doc = None
-    return code, doc, captured.err
-
-
-def read_image(rec, offset: int, size: int) -> bytes:
-    with open(rec.flash, "rb") as f:
-        f.seek(offset)
-        return f.read(size)
 
 
 def image_md5(rec) -> str:
@@ -273,7 +253,7 @@ def test_erase_all_backs_up_config_and_nvs(sim4, capsys, tmp_path):
 
 
 def test_stock_micropython_image_on_generic_esp32(tmp_path_factory, monkeypatch, capsys, tmp_path):
-    from pytool.firmware_build import build_micropython_image
+    from pytool.firmware.build import build_micropython_image
 
     image = tmp_path / "ESP32_GENERIC-v1.24.1.bin"
     image.write_bytes(build_micropython_image("1.24.1"))

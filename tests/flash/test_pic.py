@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fake_pic import PORTA, PORTC, RC0, RC5, TRISA, TRISC, FakePic
+from support.fake_pic import PORTA, PORTC, RC0, RC5, TRISA, TRISC, FakePic
 
 from pytool.pic import Pic, PicError
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from pytool.hil.board import BoardError, HilBoard
-from pytool.hil.capture import SerialCapture
+from pytool.capture import SerialCapture
+from pytool.monitor import BoardMonitor, MonitorError
 
 MICROPYTHON = Path(sys.prefix) / "bin" / "micropython"
 
@@ -57,10 +57,10 @@ def port() -> Iterator[str]:
 
 
 def test_exec_eval_and_errors(port):
-    with HilBoard(port) as board:
+    with BoardMonitor(port) as board:
         assert board.exec("print(6 * 7)") == "42\n"
         assert board.eval("[1, 'two', b'3']") == [1, "two", b"3"]
-        with pytest.raises(BoardError, match="ValueError: boom"):
+        with pytest.raises(MonitorError, match="ValueError: boom"):
             board.exec("raise ValueError('boom')")
         with pytest.raises(ValueError, match="control byte"):
             board.exec("print('\x06')")  # Ctrl-F would reset a Pycom board into safe boot
@@ -69,7 +69,7 @@ def test_exec_eval_and_errors(port):
 
 def test_expect_sees_output_printed_on_its_own(port):
     """Output a board prints by itself (a callback on another thread) is captured between commands."""
-    with HilBoard(port) as board:
+    with BoardMonitor(port) as board:
         board.begin_test()
         board.exec(
             "import _thread, time\n"

@@ -8,12 +8,13 @@ from a handful to hundreds.
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.flashed import flash_sim
+from support.sim import module_sim
 
 BOARD = "lopy4"
 FIRMWARE = "1.20.2.r4"
@@ -49,10 +50,7 @@ def firmware_archive(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def flashed_image(tmp_path_factory, firmware_archive) -> Path:
     """A LoPy4 flash image written by `pytool flash` into a running simulator."""
-    from pytool.firmware import load_firmware
-    from pytool.flash import FlashError, FlashOptions, flash
-    from pytool.ports import resolve_port
-    from pytool.sim.testing import running_sim
+    from pytool.sim import running_sim
 
     base = tmp_path_factory.mktemp("rel-flashed")
     state, data = base / "state", base / "data"
@@ -60,30 +58,16 @@ def flashed_image(tmp_path_factory, firmware_archive) -> Path:
         mp.setenv("PYTOOL_STATE_DIR", str(state))
         mp.setenv("PYTOOL_DATA_DIR", str(data))
         with running_sim(BOARD, name="relflash", state_dir=state, data_dir=data) as rec:
-            for attempt in range(3):  # on a shared machine a fresh pty can be locked for a moment by a stray opener
-                try:
-                    flash(load_firmware(firmware_archive), resolve_port(f"sim:{rec.name}"), FlashOptions())
-                    break
-                except FlashError as exc:
-                    if "busy" not in str(exc) or attempt == 2:
-                        raise
-                    time.sleep(1)
+            flash_sim(rec, firmware_archive)
             image = Path(rec.flash)
         kept = base / "flash.bin"
         shutil.copyfile(image, kept)
     return kept
 
 
-def start_sim(tmp_path_factory, name: str, image: Path | None) -> Iterator[Sim]:
-    from pytool.sim.testing import running_sim
-
-    base = tmp_path_factory.mktemp(name)
-    copy = base / "flash.bin"
-    if image is not None:
-        shutil.copyfile(image, copy)
-    state, data = base / "state", base / "data"
-    with running_sim(BOARD, name=name, flash=copy, state_dir=state, data_dir=data) as rec:
-        yield Sim(rec.name, rec.control or "", copy, state, data)
+def start_sim(tmp_path_factory, name: str, image: Path) -> Iterator[Sim]:
+    with module_sim(tmp_path_factory, BOARD, name, image) as (rec, state, data):
+        yield Sim(rec.name, rec.control or "", Path(rec.flash or ""), state, data)
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,12 @@ import asyncio
 
 import pytest
 from bleak import BleakClient, BleakScanner
-from faultkit import arm, clear, examples, injected, record, time_limit
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from support.faults import arm, clear, examples, injected, record, time_limit
 
 import pytool.ble
-from pytool.board import Board
+from pytool.board import BoardSession
 
 pytestmark = time_limit(300)
 NAME = "relble"
@@ -50,7 +50,7 @@ def server(sim):
     """The board runs a GATT server whose handler records connection events in `_ev`."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PYTOOL_STATE_DIR", str(sim.state))
-        board = Board.connect(sim.port)
+        board = BoardSession.connect(sim.port)
         board.exec(SERVER, timeout=30)
     yield board
     board.close()
@@ -64,7 +64,7 @@ def ble(port, monkeypatch, server):
     pytool.ble.selection.uninstall()
 
 
-def events(board: Board) -> str:
+def events(board: BoardSession) -> str:
     return "".join(board.eval("_ev"))
 
 

@@ -9,15 +9,15 @@ import time
 from typing import NamedTuple
 
 import pytest
-from faultkit import WAIT_S, arm, clear, examples, failure_of, has_traceback, injected, record, time_limit
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from support.faults import WAIT_S, arm, clear, examples, failure_of, has_traceback, injected, record, time_limit
 
 from pytool.errors import PytoolError
 from pytool.firmware import CONFIG_BLOCK, Firmware, load_firmware
 from pytool.flash import FlashOptions, flash
 from pytool.ports import resolve_port
-from pytool.sim.control import SimControl
+from pytool.sim import SimControl
 
 pytestmark = time_limit(900)
 CB_MARK = b"LPWAN-MAC:70b3d5499a1b2c3d SIGFOX:0042f00d"  # a board's identity, kept across every flash

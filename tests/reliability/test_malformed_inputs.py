@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 import serial
-from faultkit import WAIT_S, arm, examples, record, time_limit, wait_ready
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.faults import WAIT_S, arm, examples, record, time_limit, wait_ready
 
 from pytool import cli
 from pytool.console import options

@@ -5,7 +5,12 @@ line is clean again, the next `pytool sync` completes and board and manifest are
 from __future__ import annotations
 
 import pytest
-from faultkit import (
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from support.faults import (
+    ALLOWED,
+    V1,
+    V2,
     arm,
     board_state,
     clear,
@@ -20,9 +25,6 @@ from faultkit import (
     time_limit,
     wait_ready,
 )
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
-from test_sync_faults import ALLOWED, V1, V2
 
 pytestmark = time_limit(900)
 

@@ -4,10 +4,13 @@ or new hashes of project files, and the next `pytool sync` completes and leaves 
 
 from __future__ import annotations
 
-import random
-
 import pytest
-from faultkit import (
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from support.faults import (
+    ALLOWED,
+    V1,
+    V2,
     arm,
     board_state,
     clear,
@@ -22,27 +25,8 @@ from faultkit import (
     time_limit,
     wait_ready,
 )
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
 
 pytestmark = time_limit(600)
-
-_rng = random.Random(11)
-V1 = {
-    "main.py": b"import app\n",
-    "app.py": b"def run():\n    return 1\n" * 30,
-    "big.bin": _rng.randbytes(24_000),  # incompressible: several exec round trips
-    "gone.py": b"REMOVED_IN_V2 = True\n",
-    "pkg/util.py": b"X = 1\n",
-}
-V2 = {
-    "main.py": b"import app\n",
-    "app.py": b"def run():\n    return 2\n" * 40,
-    "big.bin": _rng.randbytes(24_000),
-    "new.py": b"ADDED_IN_V2 = True\n",
-    "pkg/util.py": b"X = 2\n",
-}
-ALLOWED = {rel: {digest(V1[rel]) if rel in V1 else None, digest(V2[rel]) if rel in V2 else None} for rel in {*V1, *V2}}
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +94,7 @@ def test_sync_interrupted_by_the_board_side_leaves_old_or_new_files(sim, port, p
 
 def test_brownout_resets_the_board_like_an_esp32_and_the_next_sync_completes(sim, port, projects):
     """`brownout` after N bytes: the board resets with the ESP32's RTCWDT_BROWN_OUT_RESET; nothing is lost."""
-    from pytool.sim.control import SimControl
+    from pytool.sim import SimControl
 
     v1, v2, total = projects
     before = injected(sim.control).get("brownout", 0)

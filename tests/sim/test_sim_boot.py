@@ -8,10 +8,10 @@ import time
 
 import esptool
 import pytest
-from sim_helpers import esptool_pty, open_port, read_until
+from support.sim import esptool_pty, open_port, read_until
 
 from pytool.boards import get_board
-from pytool.firmware_build import build_pycom_archive
+from pytool.firmware.build import build_pycom_archive
 from pytool.sim import board as board_mod
 from pytool.sim.board import Mode, SimBoard
 from pytool.sim.control import SimControl

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 
 import pytest
+from support.cli import run_json as pytool
 
-from pytool import cli
 from pytool.console import options
 from pytool.ports import resolve_port
 from pytool.sim import registry
@@ -22,17 +21,6 @@ def _reset_options():
     options.port, options.json, options.debug = None, False, False
     yield
     options.port, options.json, options.debug = None, False, False
-
-
-def pytool(capsys, *argv: str) -> tuple[int, object, str]:
-    capsys.readouterr()
-    code = cli.run(["--json", *argv])
-    captured = capsys.readouterr()
-    try:
-        doc = json.loads(captured.out)
-    except ValueError:
-        doc = None
-    return code, doc, captured.err
 
 
 def test_start_list_reset_stop_cycle(capsys):

@@ -10,7 +10,7 @@ import esptool
 import pytest
 import serial
 from esptool.cmds import detect_chip, detect_flash_size
-from sim_helpers import esptool_pty, module_sim, read_flash_file
+from support.sim import esptool_pty, module_sim, read_flash_file
 
 from pytool.sim import rom
 from pytool.sim.control import SimControl
@@ -21,12 +21,14 @@ pytestmark = pytest.mark.timeout(180)
 
 @pytest.fixture(scope="module")
 def sim8(tmp_path_factory):
-    yield from module_sim(tmp_path_factory, "lopy4", "e8")
+    with module_sim(tmp_path_factory, "lopy4", "e8") as sim:
+        yield sim
 
 
 @pytest.fixture(scope="module")
 def sim4(tmp_path_factory):
-    yield from module_sim(tmp_path_factory, "sipy", "e4")
+    with module_sim(tmp_path_factory, "sipy", "e4") as sim:
+        yield sim
 
 
 @pytest.fixture(scope="module")

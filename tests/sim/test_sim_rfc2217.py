@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import esptool
 import pytest
-from sim_helpers import read_flash_file
+from support.sim import read_flash_file
 
-from pytool.firmware_build import build_pycom_archive
+from pytool.firmware.build import build_pycom_archive
 from pytool.sim.control import SimControl
 from pytool.sim.testing import running_sim
 

@@ -41,7 +41,7 @@ def test_pymakr_2_conf_with_comments_and_telnet_address(tmp_path):
     )
     cfg = config.load(tmp_path)
     assert cfg.sync_folder == "dist" and cfg.ignore == [".vscode", "config-sample.json"]
-    assert cfg.port is None  # telnet addresses are not serial ports
+    assert cfg.port == "telnet://192.168.4.1"  # an IP address: Pymakr classic's telnet
     assert cfg.reset_after_sync is None
 
 
@@ -71,6 +71,7 @@ def test_init_imports_pymakr_and_round_trips(tmp_path):
 
 def test_init_defaults_documents_every_key(tmp_path):
     path, cfg = config.init(tmp_path)
+    assert path.name == "pytool.toml"
     text = path.read_text()
     for key in ("port", "board", "firmware", "sync_folder", "ignore", "reset_after_sync", "[ble]", "name"):
         assert key in text
@@ -90,3 +91,23 @@ def test_bad_pytool_toml_is_a_usage_error(tmp_path, text, message):
     (tmp_path / "pytool.toml").write_text(text)
     with pytest.raises(UsageError, match=message):
         config.load(tmp_path)
+
+
+def test_pymakr_conf_wifi_login_is_imported_by_init_and_never_shown(tmp_path, monkeypatch):
+    monkeypatch.delenv("PYTOOL_USER", raising=False)
+    monkeypatch.delenv("PYTOOL_PASSWORD", raising=False)
+    conf = {"address": "192.168.4.1", "username": "admin", "password": "s3cret-pw"}
+    (tmp_path / "pymakr.conf").write_text(json.dumps(conf))
+    path, cfg = config.init(tmp_path)
+    assert path.name == "pytool.toml"
+    assert cfg.port == "telnet://192.168.4.1"
+    assert (cfg.wifi_user, cfg.wifi_password) == ("admin", "s3cret-pw")
+    assert "s3cret-pw" not in json.dumps(cfg.to_json()) and "s3cret-pw" not in repr(cfg)
+    again = config.load(tmp_path)  # from the written pytool.toml
+    assert (again.source, again.wifi_user, again.wifi_password) == ("pytool.toml", "admin", "s3cret-pw")
+    from pytool import transports
+
+    try:
+        assert transports.credentials() == ("admin", "s3cret-pw")  # what a telnet:// login will use
+    finally:
+        transports.set_credentials(None, None)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pytool import config, sync
-from pytool.board import Board
+from pytool.board import BoardSession
 from pytool.errors import PytoolError
 from pytool.paths import device_lib_dir
 
@@ -50,15 +50,15 @@ def project(tmp_path: Path) -> Path:
     return root
 
 
-def do_sync(port: str, root: Path, **kwargs) -> tuple[sync.SyncOutcome, Board]:
-    with Board.connect(port) as board:
+def do_sync(port: str, root: Path, **kwargs) -> tuple[sync.SyncOutcome, BoardSession]:
+    with BoardSession.connect(port) as board:
         outcome = sync.sync_project(board, config.load(root), **kwargs)
     return outcome, board
 
 
 def board_hashes(port: str) -> dict[str, str]:
     """SHA-256 of every file under /flash (outside pytool's own .pytool folder), computed on the board."""
-    with Board.connect(port) as board:
+    with BoardSession.connect(port) as board:
         board.exec(sync.SYNC_HELPERS)
         return board.eval("dict((k, _pt_h(_pt_p(k))) for k in _pt_walk(_pt_root, _pt_root, []))")
 
@@ -72,7 +72,7 @@ PROJECT_FILES = ["app.py", "data/table.bin", "drivers/sensor.py", "main.py"]
 
 def wipe(port: str) -> None:
     """Empty /flash (its lib/, sys/ and cert/ folders stay, empty) as on a freshly formatted board."""
-    with Board.connect(port) as board:
+    with BoardSession.connect(port) as board:
         board.exec(
             "for n in os.listdir(_pt_root):\n"
             " p = _pt_root + '/' + n\n"
@@ -125,14 +125,14 @@ def test_changed_file_is_the_only_one_sent(port, tmp_path):
 def test_deleted_file_is_removed_and_files_pytool_never_deployed_stay(port, tmp_path):
     root = project(tmp_path)
     do_sync(port, root)
-    with Board.connect(port) as board:
+    with BoardSession.connect(port) as board:
         board.exec("f = open('/flash/user.txt', 'w')\nf.write('mine')\nf.close()\n")
     (root / "drivers/sensor.py").unlink()
     outcome, _ = do_sync(port, root)
     assert outcome.result.deleted == ["drivers/sensor.py"] and outcome.result.uploaded == []
     on_board = board_hashes(port)
     assert "drivers/sensor.py" not in on_board and "user.txt" in on_board
-    with Board.connect(port) as board:
+    with BoardSession.connect(port) as board:
         assert board.stat("/flash/drivers") is None  # the folder pytool emptied is gone too
         assert board.stat("/flash/lib")[0]  # firmware folders stay
 
@@ -161,7 +161,7 @@ def test_mpy_precompiles_modules_but_not_main(port, tmp_path):
     outcome, _ = do_sync(port, root, mpy=True)
     assert set(outcome.result.uploaded) == {"app.mpy", "drivers/sensor.mpy", *(r[:-3] + ".mpy" for r in LIBS)}
     assert set(outcome.result.deleted) == {"app.py", "drivers/sensor.py", *LIBS}
-    with Board.connect(port) as board:  # bytecode v4 = MicroPython 1.11, what Pycom 1.20 firmware loads
+    with BoardSession.connect(port) as board:  # bytecode v4 = MicroPython 1.11, what Pycom 1.20 firmware loads
         # (the simulator's interpreter is a current MicroPython, so it cannot import these: not tried here)
         assert board.read_file("/flash/app.mpy")[:2] == b"M\x04"
         assert board.stat("/flash/app.py") is None

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pytool import config, sync
-from pytool.board import Board
+from pytool.board import BoardSession
 from pytool.errors import PytoolError
 
 pytestmark = pytest.mark.timeout(300)
@@ -52,8 +52,8 @@ def materialise(root: Path, files: dict[str, bytes]) -> Path:
     return root
 
 
-def run_sync(port: str, root: Path, kill_after: int | None = None) -> Board:
-    with Board.connect(port) as board:
+def run_sync(port: str, root: Path, kill_after: int | None = None) -> BoardSession:
+    with BoardSession.connect(port) as board:
         board.wire.kill_after_tx = kill_after
         cfg = config.load(root)
         sync.sync(board, sync.collect(cfg, include_device_lib=False))
@@ -62,7 +62,7 @@ def run_sync(port: str, root: Path, kill_after: int | None = None) -> Board:
 
 def board_state(port: str) -> tuple[dict[str, str], list[str]]:
     """(hash of every file under /flash, leftover temp files) computed on the board."""
-    with Board.connect(port) as board:
+    with BoardSession.connect(port) as board:
         board.exec(sync.SYNC_HELPERS)
         hashes = board.eval("dict((k, _pt_h(_pt_p(k))) for k in _pt_walk(_pt_root, _pt_root, []))")
         tmp = board.eval("os.listdir(_pt_root + '/.pytool/tmp') if _pt_isdir(_pt_root + '/.pytool/tmp') else []")

@@ -7,10 +7,10 @@ import hashlib
 import random
 
 import pytest
-from sync_simboard import sim_port
+from support.flashed import sim_port
 
 from pytool import config, sync
-from pytool.board import Board
+from pytool.board import BoardSession
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -26,14 +26,14 @@ def port(tmp_path_factory):
 def test_sync_fits_a_small_heap(port, tmp_path):
     (tmp_path / "main.py").write_text("print('hello')\n")
     (tmp_path / "blob.bin").write_bytes(random.Random(3).randbytes(30_000))  # several heap-sized chunks
-    with Board.connect(port) as board:
+    with BoardSession.connect(port) as board:
         caps = board.capabilities()
         assert (caps.sysname, caps.release, caps.hash_concurrent) == ("LoPy", "1.20.1", False)
         assert caps.chunk_size() < 8192 < caps.mem_free < 100_000
         outcome = sync.sync_project(board, config.load(tmp_path))
         assert {"main.py", "blob.bin"} <= set(outcome.result.uploaded)
         assert board.stats.round_trips > 3  # the blob went in several execs
-    with Board.connect(port) as board:
+    with BoardSession.connect(port) as board:
         board.exec(sync.SYNC_HELPERS)
         on_board = board.eval("_pt_h('/flash/blob.bin')")
         assert on_board == hashlib.sha256((tmp_path / "blob.bin").read_bytes()).hexdigest()

@@ -10,12 +10,13 @@ import pytest
 
 from pytool import __version__, cli
 from pytool.console import options
+from pytool.ports import choose_port
 
 
 @pytest.fixture(autouse=True)
 def _reset_options():
     yield
-    options.port, options.json, options.debug = None, False, False
+    options.json, options.debug = False, False
 
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -46,29 +47,29 @@ def test_help_lists_every_command_group():
     ],
 )
 def test_global_options_before_or_after_the_command(argv):
-    rest = cli.split_global_options(argv)
+    line, rest = cli.split_global_options(argv)
     assert rest == ["sync", "."]
-    assert options.port == "/dev/ttyX"
-    assert options.json is True
-    assert options.debug is False
+    assert line.port == "/dev/ttyX"
+    assert line.json is True
+    assert line.debug is False
 
 
 def test_global_options_stop_at_double_dash():
-    rest = cli.split_global_options(["test", "--json", "--", "-p", "no:cacheprovider", "--debug"])
+    line, rest = cli.split_global_options(["test", "--json", "--", "-p", "no:cacheprovider", "--debug"])
     assert rest == ["test", "--", "-p", "no:cacheprovider", "--debug"]
-    assert options.json and not options.debug and options.port is None
+    assert line.json and not line.debug and line.port is None
 
 
 def test_port_from_environment(monkeypatch):
     monkeypatch.setenv("PYTOOL_PORT", "sim:envboard")
-    cli.split_global_options(["devices"])
-    assert options.port == "sim:envboard"
+    line, _ = cli.split_global_options(["devices"])
+    assert choose_port(line.port) == ("sim:envboard", "PYTOOL_PORT")
 
 
 def test_explicit_port_beats_environment(monkeypatch):
     monkeypatch.setenv("PYTOOL_PORT", "sim:envboard")
-    cli.split_global_options(["devices", "-p", "/dev/ttyUSB3"])
-    assert options.port == "/dev/ttyUSB3"
+    line, _ = cli.split_global_options(["devices", "-p", "/dev/ttyUSB3"])
+    assert choose_port(line.port) == ("/dev/ttyUSB3", "command line")
 
 
 def test_usage_error_is_one_line_exit_2():

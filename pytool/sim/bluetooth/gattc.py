@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from bumble import hci
 from bumble.device import Advertisement, Device, Peer
@@ -15,17 +15,21 @@ from bumble.gatt_client import CharacteristicProxy, ServiceProxy
 
 from pytool.sim.bluetooth import pycom
 
-if TYPE_CHECKING:
-    from pytool.sim.bluetooth.service import BluetoothService
-
 ADV_QUEUE_LEN = 32
 ADV_DATA_LEN = 62  # IDF scan_rst.ble_adv[31 + 31]
+
+
+class EventSink(Protocol):
+    """Where the client's events go: the board's Bluetooth service (`pytool.sim.bluetooth.service`)."""
+
+    def _bt_event(self, event: int) -> None: ...
+    def _queue_event(self, name: str, payload: list, char: Any = None) -> bool: ...
 
 
 class GattClient:
     """Scanning and GATTC connections of one board's stack."""
 
-    def __init__(self, owner: BluetoothService, device: Device) -> None:
+    def __init__(self, owner: EventSink, device: Device) -> None:
         self.owner = owner
         self.device = device
         self.adverts: deque[list] = deque()

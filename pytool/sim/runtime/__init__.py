@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any
 from pytool.sim.runtime.bridge import BridgeConnection, BridgeError, BridgeServer, BridgeService
 
 if TYPE_CHECKING:
-    from pytool.boards import Board
+    from pytool.boards import BoardModel
 
 
 @dataclass
 class RuntimeContext:
     """Everything the running firmware needs from the board."""
 
-    board: Board
-    identity: Any  # pytool.firmware.FirmwareIdentity
+    board: BoardModel
+    identity: Any  # pytool.sim.boot.Identity
     flash_path: Path  # the image file; the interpreter opens /flash's region in it directly
     safe_boot: bool  # skip boot.py and main.py this boot (Ctrl-F, pycom.bootmgr)
     mac: bytes  # 6-byte base MAC (the same the ROM reports from eFuse)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from littlefs import LittleFS, LittleFSError, UserContext
 
-from pytool.boards import Board
+from pytool.boards import BoardModel
 from pytool.errors import PytoolError
 
 BLOCK_SIZE = 4096
@@ -24,7 +24,7 @@ class Entry:
     size: int
 
 
-def fs_kind(image: Path, board: Board) -> str:
+def fs_kind(image: Path, board: BoardModel) -> str:
     """'LittleFS' or 'FAT', as the Pycom config block selects the boot filesystem."""
     with open(image, "rb") as f:
         f.seek(board.layout.config.offset + CONFIG_FS_TYPE)
@@ -34,7 +34,7 @@ def fs_kind(image: Path, board: Board) -> str:
 class FlashFS:
     """/flash of one image, read-only."""
 
-    def __init__(self, image: Path, board: Board) -> None:
+    def __init__(self, image: Path, board: BoardModel) -> None:
         if not image.is_file():
             raise PytoolError(f"flash image {image} not found", "start the simulator once to create it")
         if image.stat().st_size != board.flash_size:

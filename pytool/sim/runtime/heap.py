@@ -10,7 +10,7 @@ board's free heap and a large allocation fails where it fails on the board.
 
 from __future__ import annotations
 
-from pytool.boards import Board
+from pytool.boards import BoardModel
 
 POOL_INTERNAL = 67 * 1024
 POOL_PSRAM = (2048 + 512) * 1024
@@ -27,11 +27,11 @@ IDF_INTERNAL_FREE = 98_000
 IDF_PSRAM_FREE = 4 * 1024 * 1024 - POOL_PSRAM - 200_000
 
 
-def gc_pool_bytes(board: Board) -> int:
+def gc_pool_bytes(board: BoardModel) -> int:
     """The MicroPython GC pool of the real board."""
     return POOL_PSRAM if board.psram_kb > 0 else POOL_INTERNAL
 
 
-def interpreter_heap_bytes(board: Board) -> int:
+def interpreter_heap_bytes(board: BoardModel) -> int:
     """The -X heapsize given to the simulated interpreter."""
     return gc_pool_bytes(board) + RUNTIME_OVERHEAD

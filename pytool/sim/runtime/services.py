@@ -6,12 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pytool.sim.runtime.bridge import BridgeConnection
-
-if TYPE_CHECKING:
-    from pytool.sim.runtime.supervisor import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -19,12 +16,19 @@ log = logging.getLogger(__name__)
 ALARM_TIMEOUT = 30.0
 
 
+class RuntimeControl(Protocol):
+    """What the "runtime" service needs from the supervisor (`pytool.sim.runtime.supervisor.Runtime`)."""
+
+    def request_hard_reset(self, safe_boot: bool) -> None: ...
+    def set_kbd_intr(self, char: int, reset_char: int | None) -> None: ...
+
+
 class RuntimeService:
     """machine.reset(), pycom.bootmgr(reset=True), micropython.kbd_intr() -> the supervisor."""
 
     name = "runtime"
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: RuntimeControl) -> None:
         self.runtime = runtime
 
     async def call(self, method: str, args: list, conn: BridgeConnection) -> Any:

@@ -16,7 +16,7 @@ from bumble.transport import open_transport
 from mpremote.transport_serial import SerialTransport
 
 from pytool.boards import get_board
-from pytool.firmware_build import build_micropython_image
+from pytool.firmware.build import build_micropython_image
 from pytool.sim.registry import SimRecord
 from pytool.sim.testing import running_sim
 

@@ -1,0 +1,21 @@
+"""MicroPython code pytool runs on the board, kept as `.py` files (resources of this package, shipped in the wheel).
+
+Each file is sent exactly as written after its leading `#` comment lines (which `load` drops), so what runs on the
+board is byte-for-byte what the file holds. Grammar: MicroPython 1.11 (Pycom 1.20), so no f-strings; one-space
+indents and terse names keep the code small (it crosses a 115200-baud line, often once per session). The files
+are not importable host modules: ruff and the host interpreter never run them (see pyproject's ruff exclude).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+
+@cache
+def load(name: str) -> str:
+    """The text of `name` (e.g. "prelude.py") without its leading comment lines."""
+    text = resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+    while text.startswith("#"):
+        text = text.split("\n", 1)[1]
+    return text

@@ -1,0 +1,36 @@
+"""What every command that talks to a board shares: the one target resolution, fed from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from pytool.config import ProjectConfig
+    from pytool.ports import Target
+
+
+def port_option(ctx: typer.Context) -> str | None:
+    """The `--port` given on the command line (pytool.cli puts the global options in the root context's obj)."""
+    obj = ctx.find_root().obj
+    return getattr(obj, "port", None)
+
+
+def here() -> ProjectConfig | None:
+    """The settings of the project in the current folder (pytool.toml or pymakr.conf), None when there are none."""
+    from pytool import config
+
+    cwd = Path.cwd()
+    if (cwd / config.CONFIG_NAME).is_file() or (cwd / config.PYMAKR_NAME).is_file():
+        return config.load(cwd)
+    return None
+
+
+def target(ctx: typer.Context, project: ProjectConfig | None = None) -> Target:
+    """The board this command works on: `pytool.ports.resolve_target` with --port, the environment and `project`
+    (default: the project in the current folder)."""
+    from pytool.ports import resolve_target
+
+    return resolve_target(port_option(ctx), project if project is not None else here())
