@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from pytool.boards import get_board  # noqa: E402
 from pytool.firmware.build import build_micropython_image  # noqa: E402
+from pytool.paths import mpy_cross_for_micropython  # noqa: E402
 from pytool.sim.testing import running_sim  # noqa: E402
 
 HOW_TO_GET = (
@@ -63,15 +64,16 @@ def stock_flash(path: Path) -> Path:
 
 
 def compile_package(package: Path, into: Path) -> Path:
-    """The package as .mpy files (mpy-cross), as `mip install aioble` delivers it from micropython-lib's index:
-    compiling the sources on the board would need more heap than a real ESP32 spends on it."""
+    """The package as .mpy files (the mpy-cross of MicroPython 1.24), as `mip install aioble` delivers it from
+    micropython-lib's index: compiling the sources on the board would need more heap than a real ESP32 spends."""
+    compiler = mpy_cross_for_micropython("1.24.1")
+    if compiler is None:
+        raise SystemExit("no mpy-cross for MicroPython 1.24 installed (pytool's mpy-cross-multi dependency)")
     out = into / package.name
     out.mkdir(parents=True, exist_ok=True)
     for source in sorted(package.glob("*.py")):
         target = out / (source.stem + ".mpy")
-        subprocess.run(
-            [sys.executable, "-m", "mpy_cross", "-o", str(target), str(source)], check=True, capture_output=True
-        )
+        subprocess.run([str(compiler), "-o", str(target), str(source)], check=True, capture_output=True)
     return out
 
 

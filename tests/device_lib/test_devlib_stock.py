@@ -13,8 +13,8 @@ from bleak import BleakClient, BleakScanner
 
 from pytool.ble import BumbleClient, BumbleScanner, resolve_transport
 from pytool.deploy import DeployOptions, deploy
-from pytool.hil.board import HilBoard
 from pytool.hil.probe import Probe
+from pytool.monitor import BoardMonitor
 from pytool.sim.testing import running_sim
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.asyncio]
@@ -42,7 +42,7 @@ async def test_device_lib_server_on_stock_micropython(tmp_path, monkeypatch):
         sim = f"sim:{rec.name}"
         await asyncio.to_thread(deploy, project, sim, DeployOptions(firmware="1.24.1", advertise=False))
         transport = resolve_transport(sim)
-        with HilBoard(sim) as board:
+        with BoardMonitor(sim) as board:
             assert board.eval("(srv.bt.__class__ is __import__('pytool_nimble').Bluetooth, srv.connected)") == (
                 True,
                 False,

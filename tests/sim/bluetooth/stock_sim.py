@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,6 +68,20 @@ class Serial:
             waiting = self.transport.serial.in_waiting
             self.seen += self.transport.serial.read(waiting or 1)
         return self.seen
+
+    def read_match(self, pattern: bytes, timeout: float = 20.0) -> re.Match[bytes]:
+        """Read until `pattern` (a regex) matches what the board printed; the match."""
+        deadline = time.monotonic() + timeout
+        while (found := re.search(pattern, self.seen)) is None:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{pattern!r} not printed; serial output: {self.seen[-2000:]!r}")
+            self.prompt_eaten = True
+            waiting = self.transport.serial.in_waiting
+            self.seen += self.transport.serial.read(waiting or 1)
+        return found
+
+    async def aread_match(self, pattern: bytes, timeout: float = 20.0) -> re.Match[bytes]:
+        return await asyncio.to_thread(self.read_match, pattern, timeout)
 
     async def aexec(self, code: str) -> bytes:
         """exec() off the event loop, so that the radio side keeps running meanwhile."""

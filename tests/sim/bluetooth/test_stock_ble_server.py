@@ -158,9 +158,8 @@ async def test_irq_memoryviews_are_valid_only_inside_the_handler(server):
     _rec, serial = server
     device = await _find()
     async with BleakClient(device):
-        out = await serial.aread_until(b"ADDR ")
-    line = out[out.index(b"ADDR ") :].split(b"\r\n")[0]
-    inside = line.split()[1].decode()
+        found = await serial.aread_match(rb"ADDR ([0-9a-f]{12})\r\n")
+    inside = found.group(1).decode()
     assert inside != "000000000000"
     assert await serial.aeval("bytes(kept[0]).hex()") == repr("000000000000")
     assert await serial.aeval("len(kept[0])") == "6"
