@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import struct
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bumble import att
 from bumble.core import UUID
@@ -22,9 +22,6 @@ from bumble.device import Connection
 from bumble.gatt import GATT_CHARACTERISTIC_ATTRIBUTE_TYPE, GATT_PRIMARY_SERVICE_ATTRIBUTE_TYPE
 
 from pytool.sim.bluetooth.nimble_errno import EALREADY, EBUSY, EINVAL, Errno
-
-if TYPE_CHECKING:
-    from pytool.sim.bluetooth.nimble import NimbleService
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +39,8 @@ class _Failed(Exception):
 class NimbleClient:
     """GATT client procedures of one stack."""
 
-    def __init__(self, owner: NimbleService) -> None:
+    def __init__(self, owner: Any) -> None:
+        """`owner`: the NimbleService (emit(), link(), require(), mtu, links, _spawn())."""
         self.owner = owner
         self.char_discovery = False  # only one characteristic discovery at a time (MP_EBUSY)
         self._hooks: dict[int, Any] = {}  # id(request PDU) -> called with its response as it arrives
