@@ -26,7 +26,7 @@ from typing import Any
 
 import serial
 
-from pytool import board_code, repl
+from pytool import board_code, port_lock, repl
 from pytool.capabilities import Capabilities, capabilities_from
 from pytool.errors import PytoolError
 from pytool.ports import Target, resolve_port
@@ -188,6 +188,7 @@ class BoardSession:
         self._loaded: dict[str, str] = {}  # helper sets defined on the board this session (see `helpers`)
         self.cache_helpers = False  # keep the helpers in a file on the board (sync turns this on)
         self.lock = threading.Lock()
+        self._lock: contextlib.AbstractContextManager | None = None  # the port, held for this session
 
     # ------------------------------------------------------------------ session
     @classmethod
@@ -198,9 +199,13 @@ class BoardSession:
         from mpremote.transport_serial import SerialTransport
 
         resolved = target if isinstance(target, Target) else resolve_port(target)
+        lock = port_lock.hold(resolved.url)  # one pytool per port: wait (--wait) or refuse naming the holder
+        lock.__enter__()
         try:
             transport = SerialTransport(resolved.url, baudrate=baudrate)
         except (TransportError, serial.SerialException, OSError) as exc:
+            lock.__exit__(None, None, None)
+            port_lock.refuse_if_open_elsewhere(resolved.url)
             raise PytoolError(
                 f"cannot open {resolved.spec}: {exc}",
                 "check the port name (`pytool devices`) and that no other program (a REPL, Pymakr) holds it",
@@ -209,6 +214,7 @@ class BoardSession:
         with contextlib.suppress(NotImplementedError):  # pyserial's rfc2217:// ports have no write timeout
             transport.serial.write_timeout = 20  # nor write forever to a board that stopped reading
         board = cls(transport, resolved, timeout)
+        board._lock = lock
         try:
             board.enter_raw_repl()
         except BaseException:
@@ -258,6 +264,7 @@ class BoardSession:
                 return
         except (serial.SerialException, OSError) as exc:
             raise PytoolError(f"cannot talk to {self.target.spec}: {exc}", "check the cable and run again") from exc
+        port_lock.refuse_if_open_elsewhere(self.target.url)  # a terminal or mpremote reading the port eats replies
         raise PytoolError(
             f"the board on {self.target.spec} does not answer (no raw REPL prompt)",
             "press reset; if main.py blocks Ctrl-C, boot without it: `pytool reset --safe`",
@@ -270,6 +277,9 @@ class BoardSession:
                 self.transport.exit_raw_repl()
         with contextlib.suppress(Exception):
             self.transport.close()
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.__exit__(None, None, None)
 
     # ------------------------------------------------------------------ exec
     def _pack(self, code: str) -> str:

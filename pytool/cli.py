@@ -10,8 +10,10 @@ traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import typer
@@ -22,10 +24,11 @@ try:  # typer >= 0.22 vendors click; older typer uses the click package
 except ImportError:  # pragma: no cover
     import click
 
-from pytool import __version__
+from pytool import __version__, port_lock
 from pytool.commands import board, demo, devices, firmware, flash, sim, sync, test
 from pytool.console import err, options
 from pytool.errors import PytoolError
+from pytool.farm import labgrid as farm_labgrid
 
 
 @dataclass(frozen=True)
@@ -63,11 +66,21 @@ def root(
         "--port",
         "-p",
         metavar="PORT",
-        help="Device path, pyserial URL (rfc2217://, socket://) or sim:NAME. "
+        help="Device path, pyserial URL (rfc2217://, socket://), sim:NAME or labgrid:PLACE. "
         "Env: PYTOOL_PORT. Default: the single attached board.",
+    ),
+    lg_coordinator: str = typer.Option(
+        None, "--lg-coordinator", metavar="HOST:PORT", help="labgrid coordinator (labgrid:PLACE). Env: LG_COORDINATOR."
     ),
     json_output: bool = typer.Option(False, "--json", help="Print machine-readable JSON on stdout."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks and protocol detail."),
+    wait: float = typer.Option(
+        None, "--wait", metavar="SECONDS", help="Wait this long for a port another pytool holds (default: refuse)."
+    ),
+    user: str = typer.Option(None, "--user", help="telnet:// login (default micro). Env: PYTOOL_USER."),
+    password: str = typer.Option(
+        None, "--password", help="telnet:// password (default python; never printed). Env: PYTOOL_PASSWORD."
+    ),
 ) -> None:
     """Global options; accepted before or after the command (they are taken out of argv by `main`)."""
 
@@ -76,6 +89,13 @@ for _module in (devices, flash, firmware, sync, board, test, sim, demo):
     _module.register(app)
 
 _VALUE_OPTIONS = {"--port", "-p"}
+#: Global options that act through an environment variable for this run and the processes it starts (the pytest
+#: run of `pytool test` included): option -> (variable, check of the value).
+_ENV_OPTIONS: dict[str, tuple[str, Callable[[str], str]]] = {
+    "--wait": (port_lock.WAIT_ENV, lambda v: str(max(0.0, float(v)))),
+    "--user": ("PYTOOL_USER", str),  # telnet:// login (pytool/transports)
+    "--password": ("PYTOOL_PASSWORD", str),
+}
 _FLAG_OPTIONS = {"--json": "json", "--debug": "debug"}
 
 
@@ -96,6 +116,15 @@ def split_global_options(argv: list[str]) -> tuple[CommandLine, list[str]]:
                 raise click.exceptions.UsageError(f"option {arg} needs a value (a device path, URL or sim:NAME)")
             found["port"] = argv[i + 1]
             i += 1
+        elif arg.split("=", 1)[0] in _ENV_OPTIONS:
+            name = arg.split("=", 1)[0]
+            value = arg.split("=", 1)[1] if "=" in arg else (argv[i + 1] if i + 1 < len(argv) else "")
+            i += 0 if "=" in arg else 1
+            variable, check = _ENV_OPTIONS[name]
+            try:
+                os.environ[variable] = check(value)
+            except ValueError:
+                raise click.exceptions.UsageError(f"{name} needs a number of seconds, not {value!r}") from None
         elif arg.startswith("--port="):
             found["port"] = arg.split("=", 1)[1]
         elif arg.startswith("-p") and len(arg) > 2 and not arg.startswith("--"):
@@ -117,11 +146,24 @@ def _fail(message: str, code: int) -> int:
 
 def run(argv: list[str]) -> int:
     """Run the CLI on `argv` and return the exit code (never raises, never prints a traceback unless --debug)."""
+    before = {variable: os.environ.get(variable) for variable, _ in _ENV_OPTIONS.values()}
     try:
-        line, rest = split_global_options(argv)
+        return _run(argv)
+    finally:  # --wait, --user, --password are for this run (and its children) only, also when run in-process
+        for variable, value in before.items():
+            if value is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = value
+
+
+def _run(argv: list[str]) -> int:
+    try:
+        line, rest = split_global_options(farm_labgrid.take_cli_options(argv))
         options.json, options.debug = line.json, line.debug
         command = typer.main.get_command(app)
-        result = command.main(args=rest, prog_name="pytool", standalone_mode=False, obj=line)
+        with farm_labgrid.command_scope():  # labgrid places acquired by the command are released at its end
+            result = command.main(args=rest, prog_name="pytool", standalone_mode=False, obj=line)
         return result if isinstance(result, int) else 0
     except PytoolError as exc:
         if options.debug:

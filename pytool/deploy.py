@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pytool import config as project_config
-from pytool import repl
+from pytool import port_lock, repl
 from pytool.errors import PytoolError, UsageError
 from pytool.ports import Target, ble_transport, resolve_target
 
@@ -92,17 +92,22 @@ def deploy(
         on_step(step)
 
     running: dict[str, str] = {}
-    run("firmware", lambda: _firmware_step(cfg, resolved, options, running))
-    run("check", lambda: _check_step(cfg, running) if options.check else ("skipped", "--no-check"))
-    run("sync", lambda: _sync_step(cfg, resolved))
-    run("reset", lambda: _reset_step(resolved, options) if options.reset else ("skipped", "--no-reset"))
+    with port_lock.hold(resolved.url):  # the board is ours from the firmware check to the reset
+        run("firmware", lambda: _firmware_step(cfg, resolved, options, running))
+        run("check", lambda: _check_step(cfg, running) if options.check else ("skipped", "--no-check"))
+        run("sync", lambda: _sync_step(cfg, resolved))
+        # the board's own Bluetooth address (before the reset: reading it interrupts what runs), so that the
+        # advertise step finds this board and not another one advertising the same name (issue 17)
+        wanted = options.advertise and cfg.ble_name and options.reset
+        address = _board_ble_address(resolved) if wanted else None
+        run("reset", lambda: _reset_step(resolved, options) if options.reset else ("skipped", "--no-reset"))
     if not options.advertise:
         run("advertise", lambda: ("skipped", "--no-advertise"))
     elif not cfg.ble_name:
         run("advertise", lambda: ("skipped", "no [ble] name in pytool.toml"))
     else:
         ble = ble_transport(resolved, options.ble)
-        run("advertise", lambda: _advertise_step(cfg.ble_name or "", ble, options.advertise_timeout))
+        run("advertise", lambda: _advertise_step(cfg.ble_name or "", ble, options.advertise_timeout, address))
     return result
 
 
@@ -267,7 +272,23 @@ def _reset_step(target: Target, options: DeployOptions) -> tuple[str, str]:
     return "done", f"hard reset, main.py still running after {MAIN_TIMEOUT:g} s (a main loop)"
 
 
-def _advertise_step(name: str, ble: str | None, timeout: float) -> tuple[str, str]:
+def _board_ble_address(target: Target) -> str | None:
+    """The address the `target` board advertises from (a simulator's record, else read over serial); None if it
+    cannot be read (the advertise step then looks for the name alone)."""
+    from pytool.ble.address import read_ble_address, simulator_ble_address
+    from pytool.monitor import BoardMonitor
+
+    try:
+        address = simulator_ble_address(f"sim:{target.sim}") if target.sim else None
+        if address is None:
+            with BoardMonitor(target) as board:
+                address = read_ble_address(board.exec)
+    except (PytoolError, ValueError, OSError):
+        return None
+    return address
+
+
+def _advertise_step(name: str, ble: str | None, timeout: float, address: str | None = None) -> tuple[str, str]:
     import pytool.ble
     from pytool.air import BleTarget, find_device
 
@@ -278,7 +299,7 @@ def _advertise_step(name: str, ble: str | None, timeout: float) -> tuple[str, st
         pytool.ble.install()
     try:
         started = time.monotonic()
-        device = asyncio.run(find_device(BleTarget(name, None, timeout)))
+        device = asyncio.run(find_device(BleTarget(name, address, timeout)))
     finally:
         if ble:
             if previous is None:
@@ -287,8 +308,13 @@ def _advertise_step(name: str, ble: str | None, timeout: float) -> tuple[str, st
                 os.environ[pytool.ble.ENV_VAR] = previous
     if device is None:
         raise PytoolError(
-            f"the board did not advertise '{name}' within {timeout:g} s",
+            f"the board{f' ({address})' if address else ''} did not advertise '{name}' within {timeout:g} s",
             "check main.py starts advertising (`pytool repl` shows its errors) and the [ble] name in pytool.toml",
+        )
+    if address and device.name not in (None, name):
+        raise PytoolError(
+            f"the board ({address}) advertises as '{device.name}', not '{name}'",
+            "set the [ble] name in pytool.toml to what main.py advertises",
         )
     return "ok", f"'{name}' seen at {device.address} after {time.monotonic() - started:.1f} s"
 

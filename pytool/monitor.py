@@ -17,7 +17,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from pytool import repl
+from pytool import port_lock, repl
 from pytool.capture import SerialCapture
 from pytool.errors import PytoolError
 
@@ -49,6 +49,8 @@ class BoardMonitor:
         self.target = target if isinstance(target, Target) else resolve_port(target)
         self.port = self.target.spec
         self.capture = SerialCapture()
+        self._port_hold = port_lock.hold(self.target.url)  # one pytool per port (`pytool test`'s pytest inherits it)
+        self._port_hold.__enter__()
         deadline = time.monotonic() + busy_timeout
         while True:
             try:
@@ -61,6 +63,7 @@ class BoardMonitor:
                 if "exclusively lock" in str(exc) and time.monotonic() < deadline:
                     time.sleep(0.2)  # another tool (esptool, mpremote) is just letting go of the port
                     continue
+                self._port_hold.__exit__(None, None, None)
                 raise MonitorError(
                     f"cannot open the board's serial port {self.port}: {exc}",
                     "check --board-port (a device path, URL or sim:NAME) and that no other program holds the port",
@@ -214,6 +217,9 @@ class BoardMonitor:
         self._reader.join(timeout=2)
         with contextlib.suppress(Exception):
             self._serial.close()
+        hold, self._port_hold = self._port_hold, None
+        if hold is not None:
+            hold.__exit__(None, None, None)
 
     def __enter__(self) -> BoardMonitor:
         return self

@@ -35,7 +35,9 @@ def state_dir() -> Path:
         base = Path(os.environ["XDG_RUNTIME_DIR"]) / "pytool"
     else:
         base = Path.home() / ".cache" / "pytool" / "run"
-    base.mkdir(parents=True, exist_ok=True)
+    base.mkdir(parents=True, exist_ok=True, mode=0o700)  # sockets of running simulators: the user's only
+    if not env:
+        base.chmod(0o700)  # (also when an older pytool made it 0755)
     return base
 
 
@@ -43,7 +45,9 @@ def data_home() -> Path:
     """Per-user persistent data (simulator flash images). `PYTOOL_DATA_DIR` overrides it."""
     env = os.environ.get("PYTOOL_DATA_DIR")
     base = Path(env) if env else Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "pytool"
-    base.mkdir(parents=True, exist_ok=True)
+    base.mkdir(parents=True, exist_ok=True, mode=0o700)  # flash images: the user's only
+    if not env:
+        base.chmod(0o700)  # (also when an older pytool made it 0755)
     return base
 
 

@@ -24,6 +24,7 @@ from pytool.errors import PytoolError
 from pytool.paths import state_dir
 
 POLL_S = 0.1
+WAIT_ENV = "PYTOOL_WAIT"  # seconds to wait for a busy port (`pytool --wait SECONDS` sets it for its children too)
 
 
 @dataclass(frozen=True)
@@ -101,8 +102,9 @@ def _publish() -> None:
 
 
 @contextlib.contextmanager
-def hold(port: str, wait: float = 0.0) -> Iterator[None]:
-    """Hold `port` for this process; wait up to `wait` seconds for another pytool to let go, else PortBusy."""
+def hold(port: str, wait: float | None = None) -> Iterator[None]:
+    """Hold `port` for this process; wait up to `wait` seconds (default: PYTOOL_WAIT, which `pytool --wait`
+    sets, else 0) for another pytool to let go, else PortBusy."""
     key = port_key(port)
     if key in _FROM_PARENT:  # our parent holds it for us
         yield
@@ -116,6 +118,11 @@ def hold(port: str, wait: float = 0.0) -> Iterator[None]:
             fd, depth = _held[key]
             _held[key] = (fd, depth - 1)
         return
+    if wait is None:
+        try:
+            wait = float(os.environ.get(WAIT_ENV) or 0)
+        except ValueError:
+            wait = 0.0
     path = _lock_file(key)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:

@@ -13,6 +13,7 @@ and `labgrid:PLACE` there. Reset strategies are carried out by pytool/reset.py:
   pic      Pycom PIC expansion boards: 5-data-bit CDC command protocol (reference 1.6(b))
   manual   Expansion Board 2.0: the user jumpers G23 to GND and presses reset
   sim      the simulator's control socket
+  labgrid  a farm place's reset/boot outputs or power switch (pytool/farm/labgrid_reset.py)
   none     the port cannot reach the ESP32 (a PIC in DFU mode)
 """
 
@@ -70,7 +71,7 @@ USB_FAMILIES: dict[tuple[int, int], Family] = {
 }
 SIM_FAMILY = Family("pytool simulator", "sim", True, "simulated board (pytool sim)")
 UNKNOWN_FAMILY = Family("unknown USB serial", "dtr-rts")
-RESET_STRATEGIES = ("dtr-rts", "pic", "manual", "sim", "none")
+RESET_STRATEGIES = ("dtr-rts", "pic", "manual", "sim", "labgrid", "none")
 
 
 @dataclass(frozen=True)
@@ -233,6 +234,16 @@ def _telnet_port(spec: str) -> Target:
     sim = simulator_of(spec)
     ble = f"sim:{sim}" if sim else None
     return Target(spec, spec, "none", "Pycom telnet REPL (WiFi)", sim, ble=ble, kind="telnet")
+
+
+@port_kind("labgrid:")
+def _labgrid_port(spec: str) -> Target:
+    """A board in a labgrid farm (pytool/farm): the place is acquired for the command (released at its end), its
+    serial port opened over RFC2217, reset through its own resources when it has them, its radio used for BLE."""
+    from pytool.farm.labgrid import place_for
+
+    place = place_for(spec)
+    return Target(spec, place.url, place.reset, place.family, ble=place.ble, kind="labgrid")
 
 
 @port_kind("rfc2217://")

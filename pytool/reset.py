@@ -7,6 +7,7 @@ esptool 5's `esptool/reset.py`, chosen by name with `strategy_for` (the names co
   pic      Pycom expansion boards with a PIC: the PIC's 5-data-bit command protocol (`pytool.pic`)
   manual   Expansion Board 2.0 (no auto-reset wiring): the user jumpers G23 to GND and presses reset
   sim      a simulated board: its control socket presses the buttons
+  labgrid  a board in a labgrid farm: its place's reset/boot outputs or power switch (pytool/farm)
   none     the port cannot reach the ESP32 (a PIC in DFU mode): refused with a hint
 """
 
@@ -157,8 +158,26 @@ class NoReset(ResetStrategy):
         )
 
 
+class LabgridReset(ResetStrategy):
+    """A board in a labgrid farm (`labgrid:PLACE`): the place's `reset`/`boot` digital outputs or its power
+    switch (pytool/farm/labgrid_reset.py). Without a `boot` output esptool enters the bootloader over DTR/RTS."""
+
+    name = "labgrid"
+
+    def enter_bootloader(self, port: Target, say: Say) -> None:
+        from pytool.farm.labgrid import reset_board
+
+        if not reset_board(port.spec, bootloader=True):
+            self.esptool_before = "default-reset"  # type: ignore[misc]
+
+    def run_firmware(self, esp: Any, port: Target) -> None:
+        from pytool.farm.labgrid import reset_board
+
+        reset_board(port.spec)
+
+
 STRATEGIES: dict[str, type[ResetStrategy]] = {
-    cls.name: cls for cls in (DtrRtsReset, PicReset, ManualReset, SimReset, NoReset)
+    cls.name: cls for cls in (DtrRtsReset, PicReset, ManualReset, SimReset, LabgridReset, NoReset)
 }
 
 

@@ -5,11 +5,11 @@
 
 
 def _install(cfg):
-    import builtins
     import sys
     import gc
 
     import _bridge
+    import _sandbox
 
     _bridge.start(cfg["bridge"])
 
@@ -56,19 +56,12 @@ def _install(cfg):
 
     _flash.mount(cfg)  # from here on the host filesystem is unreachable
 
-    blocked = ("ffi", "termios", "vfs", "socket", "usocket", "jni", "_flash", "_builtin")
-    real_import = builtins.__import__
-
-    def guarded_import(name, *args):
-        if name in blocked:
-            raise ImportError("no module named '%s'" % name)
-        return real_import(name, *args)
-
-    builtins.__import__ = guarded_import
     # stock MicroPython finds its frozen modules (asyncio, ...) through '.frozen' (ports/esp32: ['', '.frozen', '/lib'])
     sys.path[:] = ["", "/flash", "/flash/lib"] if cfg.get("flavour") == "pycom" else ["", ".frozen", "/flash", "/flash/lib"]
     sys.argv[:] = []
+    _sandbox.seal()  # no host module or function reachable from here on
     gc.collect()
+    return _builtin.print_exception
 
 
 def _hide_host():
@@ -79,9 +72,13 @@ def _hide_host():
         (sys.modules.get("_builtin") or __import__("_builtin")).load("os").umount("/")
     except Exception:
         pass
+    try:
+        (sys.modules.get("_sandbox") or __import__("_sandbox")).seal()
+    except Exception:
+        pass
 
 
-def _run(name, g):
+def _run(name, g, print_exception):
     import sys
 
     # pyexec_file(): a missing file is skipped; an exception prints its traceback; SystemExit = soft reset
@@ -95,7 +92,7 @@ def _run(name, g):
     except SystemExit:
         raise
     except BaseException as e:
-        sys.modules["_builtin"].print_exception(e)  # (user code cannot import it)
+        print_exception(e)
 
 
 def _boot():
@@ -106,13 +103,14 @@ def _boot():
     # the firmware's own code is C on the board: no Ctrl-C lands in it (only in boot.py and main.py)
     micropython.kbd_intr(-1)
 
-    with open(sys.argv[1]) as f:
+    arg = sys.argv[1]  # the config file, or its file descriptor (a confined interpreter cannot open it)
+    with open(int(arg) if arg.isdigit() else arg) as f:
         cfg = json.load(f)
     g = globals()
     mark = "\x1b[pytool:" + cfg["token"]  # markers for the supervisor
     try:
         try:
-            _install(cfg)
+            print_exception = _install(cfg)
             ok = True
         except Exception as e:  # a bug of the simulated firmware: say so, and still give a REPL
             print("simulated firmware: boot failed:")
@@ -128,9 +126,9 @@ def _boot():
         if ok and not cfg["safe_boot"]:
             try:
                 micropython.kbd_intr(3)
-                _run("boot.py", g)
+                _run("boot.py", g, print_exception)
                 if cfg["run_main"]:
-                    _run("main.py", g)
+                    _run("main.py", g, print_exception)
             except KeyboardInterrupt:  # between the scripts: as good as inside them
                 pass
             finally:

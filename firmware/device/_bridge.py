@@ -1,24 +1,23 @@
 # Device side of the host bridge (contract: pytool/sim/README.md, "The bridge").
 #
-# Device -> host calls: every thread gets its own AF_UNIX connection to the simulator (synchronous request /
-# reply, so a call made from a callback never waits behind a call of the main thread).
+# Device -> host calls: every thread gets its own connection to the simulator (synchronous request / reply, so
+# a call made from a callback never waits behind a call of the main thread); threads beyond the supervisor's
+# pool share its last connection.
 # Host -> device events: one connection read by the IRQ thread, which runs the registered handlers one at a time,
 # in order, also while the REPL is idle or main.py sleeps (Pycom's "IRQs" task, reference 4.7). An uncaught
 # exception in a handler prints "Unhandled exception in callback handler" and kills the IRQ thread: later
 # events get no reply until the next soft reset.
 import json
-import socket
 import sys
 import _thread
 
 import _builtin
 
-_path = None
-_calls = {}  # thread id -> socket
+# The connections are file descriptors the supervisor hands over (socketpairs: the interpreter opens no socket
+# of its own). They live only in the closures made by start(), out of reach of device code.
 _handlers = {}
-_events = None
-_irq_alive = False
-_next_id = 0
+_irq = [False, False]  # IRQ thread alive, IRQ thread done
+_call = None
 
 
 def _enc(x):
@@ -41,14 +40,6 @@ def _dec(x):
     return x
 
 
-def _open(role):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    # the unix port takes a raw struct sockaddr_un
-    s.connect(socket.AF_UNIX.to_bytes(2, "little") + _path.encode() + b"\0")
-    s.write(json.dumps({"hello": role}).encode() + b"\n")
-    return s
-
-
 def _exc_type(name):
     import builtins
 
@@ -60,22 +51,9 @@ def _exc_type(name):
 
 def call(service, method, *args):
     """Call `method` of the host service `service`; returns its result or raises its error."""
-    global _next_id
-    tid = _thread.get_ident()
-    s = _calls.get(tid)
-    if s is None:
-        s = _calls[tid] = _open("calls")
-    _next_id += 1
-    n = _next_id
-    s.write(json.dumps({"id": n, "call": [service, method, _enc(list(args))]}).encode() + b"\n")
-    line = s.readline()
-    if not line:
+    if _call is None:
         raise OSError("bridge closed")
-    reply = json.loads(line)
-    if "error" in reply:
-        kind, message = reply["error"]
-        raise _exc_type(kind)(message)
-    return _dec(reply.get("result"))
+    return _call(service, method, args)
 
 
 def handle(service, fn):
@@ -84,12 +62,10 @@ def handle(service, fn):
 
 
 def irq_alive():
-    return _irq_alive
+    return _irq[0]
 
 
-def _irq_thread():
-    global _irq_alive
-    s = _events
+def _irq_thread(s):
     while True:
         line = s.readline()
         if not line:
@@ -111,34 +87,76 @@ def _irq_thread():
                 _builtin.print_exception(e)
                 break
         s.write(json.dumps(reply).encode() + b"\n")
-    _irq_alive = False
-    _done[0] = True
-
-
-_done = [False]
+    _irq[0] = False
+    _irq[1] = True
 
 
 def _atexit():
-    # Threads blocked in a socket read while the unix port exits can abort the process ("FATAL: uncaught
-    # NLR"): ask the host to release the IRQ thread, and wait a moment for it.
+    # Threads blocked in a read while the unix port exits can abort the process ("FATAL: uncaught NLR"): ask
+    # the host to release the IRQ thread, and wait a moment for it.
     import time
 
-    if _irq_alive:
+    if _irq[0]:
         try:
             call("runtime", "bye")
         except Exception:
             return
         for _ in range(200):
-            if _done[0]:
+            if _irq[1]:
                 break
             time.sleep_ms(5)
 
 
-def start(path):
-    """Connect to the simulator (called once per boot by _boot.py, before boot.py runs)."""
-    global _path, _events, _irq_alive
-    _path = path
-    _events = _open("events")
-    _irq_alive = True
-    _thread.start_new_thread(_irq_thread, ())
+def start(fds):
+    """Connect to the simulator (called once per boot by _boot.py, before boot.py runs): `fds` = the events
+    connection, then the calls connections (one per thread; the last one is shared once they are used up)."""
+    global _call
+    if _call is not None:
+        raise OSError("bridge already started")
+    files = [open(fd, "r+b") for fd in fds]
+    events, pool = files[0], files[1:]
+    per_thread = {}
+    shared_lock = _thread.allocate_lock()
+    counter = [0]
+    shared_hello = [False]
+
+    def _hello(f, role):
+        f.write(json.dumps({"hello": role}).encode() + b"\n")
+        return f
+
+    def _call_impl(service, method, args):
+        tid = _thread.get_ident()
+        s = per_thread.get(tid)
+        shared = False
+        if s is None:
+            if len(pool) > 1:
+                s = per_thread[tid] = _hello(pool.pop(0), "calls")
+            else:
+                shared = True
+                s = pool[0]
+        if shared:
+            shared_lock.acquire()
+            if not shared_hello[0]:
+                _hello(s, "calls")
+                shared_hello[0] = True
+        try:
+            counter[0] += 1
+            n = counter[0]
+            s.write(json.dumps({"id": n, "call": [service, method, _enc(list(args))]}).encode() + b"\n")
+            line = s.readline()
+        finally:
+            if shared:
+                shared_lock.release()
+        if not line:
+            raise OSError("bridge closed")
+        reply = json.loads(line)
+        if "error" in reply:
+            kind, message = reply["error"]
+            raise _exc_type(kind)(message)
+        return _dec(reply.get("result"))
+
+    _call = _call_impl
+    _hello(events, "events")
+    _irq[0] = True
+    _thread.start_new_thread(_irq_thread, (events,))
     sys.atexit(_atexit)

@@ -16,6 +16,13 @@ def load(name):
             sys.modules.pop(name, None)
 
 
+def restricted(name, names):
+    """The interpreter's module `name` with only the attributes `names` (see _sandbox.restrict)."""
+    import _sandbox
+
+    return _sandbox.restrict(load(name), names)
+
+
 class AttrTuple(tuple):
     """MicroPython's attrtuple (os.uname(), Bluetooth.get_adv()): a tuple whose fields are also attributes and
     which prints with their names. Subclasses set `_fields`."""

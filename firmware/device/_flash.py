@@ -2,8 +2,9 @@
 # hard-coded region, reference 1.3), LittleFS v2 (block 4096) or FatFS (512-byte sectors) as the config block
 # says (byte 533: 0 = FatFS, 1 or 0xFF = LittleFS), formatted and populated on first boot like mptask.c does.
 import _builtin
+import _sandbox
 
-os = _builtin.load("os")
+os = _builtin.restricted("os", ("VfsFat", "VfsLfs2", "mkdir", "stat", "mount", "umount", "chdir", "getcwd"))
 
 BLOCK_LFS = 4096
 BLOCK_FAT = 512
@@ -96,7 +97,13 @@ def _populate():
 def mount(cfg):
     """Open the image, mount /flash (formatting it if it holds no filesystem), hide the host filesystem."""
     global _image
-    _image = open(cfg["flash"], "r+b")
+    # the image as the supervisor opened it (a confined interpreter cannot open files), written only inside
+    # the regions the firmware itself writes: /flash, NVS, the config block, otadata
+    f = open(cfg["flash_fd"] if "flash_fd" in cfg else cfg["flash"], "r+b")
+    fs, nvs = cfg["fs"], cfg["nvs"]
+    regions = [(fs[0], fs[0] + fs[1]), (nvs[0], nvs[0] + nvs[1])]
+    regions += [(cfg["config"], cfg["config"] + 0x1000), (cfg["otadata"], cfg["otadata"] + 0x1000)]
+    _image = _sandbox.bounded_file(f, regions)
     kind = fs_type(cfg)
     bdev, cls = make_vfs(cfg, kind)
     os.umount("/")

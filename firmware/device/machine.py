@@ -6,7 +6,7 @@ import _bridge
 
 import _builtin
 
-_m = _builtin.load("machine")
+_m = _builtin.restricted("machine", ("soft_reset",))  # not mem8/mem16/mem32: the host's memory
 
 _cfg = None  # set by _boot.py
 

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 from bleak.args import SizedBuffer
 from bleak.assigned_numbers import CHARACTERISTIC_PROPERTIES
@@ -15,7 +15,13 @@ from bleak.backends.client import BaseBleakClient, NotifyCallback
 from bleak.backends.descriptor import BleakGATTDescriptor
 from bleak.backends.device import BLEDevice
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
-from bleak.exc import BleakDeviceNotFoundError, BleakError
+from bleak.exc import (
+    BleakDBusError,
+    BleakDeviceNotFoundError,
+    BleakError,
+    BleakGATTProtocolError,
+    BleakGATTProtocolErrorCode,
+)
 from bumble import att, gatt, hci
 from bumble.device import Connection, Peer
 from bumble.gatt_client import CharacteristicProxy
@@ -35,6 +41,13 @@ class BumbleClientArgs(TypedDict, total=False):
 
     transport: str  # Bumble transport or sim:NAME; default: $PYTOOL_BLE
     mtu: int  # MTU offered in the exchange right after connecting (default 517)
+    checks: Literal["bluez", "strict"]  # client-side property checks (default "bluez"), see check_write()
+
+
+# What bleak raises on BlueZ for StartNotify on a characteristic with neither notify nor indicate: BlueZ answers
+# org.bluez.Error.NotSupported "Operation is not supported" before any ATT traffic (src/gatt-client.c
+# characteristic_start_notify) and bleak's assert_gatt_reply(start_notify=True) raises it as BleakDBusError.
+BLUEZ_NOT_SUPPORTED = ("org.bluez.Error.NotSupported", "Operation is not supported")
 
 
 def _property_names(properties: int) -> list[Any]:
@@ -69,6 +82,9 @@ class BumbleClient(BaseBleakClient):
         options = bumble or {}
         self._transport = options.get("transport")
         self._mtu_offer = int(options.get("mtu", DEFAULT_MTU))
+        self._checks = options.get("checks", "bluez")
+        if self._checks not in ("bluez", "strict"):
+            raise ValueError(f"bumble checks must be 'bluez' or 'strict', not {self._checks!r}")
         self._host: hosts.BumbleHost | None = None
         self._connection: Connection | None = None
         self._peer: Peer | None = None
@@ -235,6 +251,7 @@ class BumbleClient(BaseBleakClient):
 
     async def write_gatt_char(self, characteristic: BleakGATTCharacteristic, data: SizedBuffer, response: bool) -> None:
         peer = self._require_peer()
+        check_write(characteristic, response, self._checks)
         value = bytes(data)
         if not response and len(value) > self._max_write_without_response_size():
             raise BleakError(
@@ -256,7 +273,7 @@ class BumbleClient(BaseBleakClient):
         peer = self._require_peer()
         proxy: CharacteristicProxy = characteristic.obj
         if not proxy.properties & _NOTIFY_OR_INDICATE:
-            raise BleakError(f"characteristic {characteristic.uuid} supports neither notify nor indicate")
+            raise BleakDBusError(BLUEZ_NOT_SUPPORTED[0], [BLUEZ_NOT_SUPPORTED[1]])
         if proxy.get_descriptor(gatt.GATT_CLIENT_CHARACTERISTIC_CONFIGURATION_DESCRIPTOR) is None:
             raise BleakError(f"characteristic {characteristic.uuid} has no CCCD: cannot subscribe")
         if characteristic.handle in self._subscribers:
@@ -280,3 +297,24 @@ class BumbleClient(BaseBleakClient):
             return
         with bleak_errors(f"unsubscribing from {characteristic.uuid}"):
             await peer.unsubscribe(characteristic.obj, subscriber)
+
+
+def check_write(characteristic: BleakGATTCharacteristic, response: bool, checks: str) -> None:
+    """The client-side check of a write against the characteristic's properties.
+
+    "bluez" (the default) does what bleak does on BlueZ: bleak always passes the write type ("request" or
+    "command") to WriteValue, and BlueZ then sends that PDU whatever the properties say (src/gatt-client.c
+    characteristic_write_value, since BlueZ 5.51): the peripheral's answer decides. "strict" refuses what some
+    stack refuses: a write with response without the "write" property raises BleakGATTProtocolError
+    WRITE_NOT_PERMITTED (CoreBluetooth refuses it so, and bleak raises that), a write without response without
+    "write-without-response" raises BleakError (CoreBluetooth drops it silently).
+    """
+    if checks != "strict":
+        return
+    if response and "write" not in characteristic.properties:
+        raise BleakGATTProtocolError(BleakGATTProtocolErrorCode.WRITE_NOT_PERMITTED)
+    if not response and "write-without-response" not in characteristic.properties:
+        raise BleakError(
+            f"characteristic {characteristic.uuid} has no write-without-response property "
+            "(CoreBluetooth drops such a write silently; use response=True if it has 'write')"
+        )

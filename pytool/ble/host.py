@@ -5,6 +5,13 @@ first scanner or client that needs it and closed when the last one lets go. When
 dongle unplugged, the radio hub gone) the host is marked dead, its connections see a disconnection, and the next
 `acquire()` opens a fresh one.
 
+Closing is clean and awaited: on a stream transport (tcp-client, unix) the host half-closes its side and waits
+until the other end has closed too, and `acquire()` waits for a host of the same transport that is still closing
+before it opens a new one. An HCI server that serves one client at a time (Bumble's stock `tcp-server`, a serial
+bridge) has then let go of the old connection before the new one arrives; closing and reopening at once used to
+race there (scan, close, connect: the old connection's close detached the new one and its HCI_Reset went
+unanswered).
+
 Scanning is shared too: the controller scans while any scanner wants it (actively if any wants active), and
 pauses while a connection is being created (initiating and scanning at once is optional for controllers).
 """
@@ -21,7 +28,7 @@ from bleak.exc import BleakBluetoothNotAvailableError, BleakBluetoothNotAvailabl
 from bumble import hci
 from bumble.device import Advertisement, Connection, Device
 from bumble.transport import open_transport
-from bumble.transport.common import Transport
+from bumble.transport.common import Transport, TransportLostError
 
 from pytool.ble.convert import address_str, bleak_errors
 from pytool.errors import PytoolError
@@ -29,6 +36,7 @@ from pytool.errors import PytoolError
 logger = logging.getLogger(__name__)
 
 POWER_ON_TIMEOUT = 10.0
+CLOSE_GRACE = 2.0  # how long the other end of a stream transport may take to close its side
 CANCEL_GRACE = 2.0  # how long a controller may take to confirm LE Create Connection Cancel
 AdvertisementListener = Callable[[Advertisement], None]
 
@@ -78,13 +86,11 @@ class BumbleHost:
             ) from error
         device = Device.with_hci("pytool", hci.Address.generate_static_address(), transport.source, transport.sink)
         try:
-            await asyncio.wait_for(device.power_on(), POWER_ON_TIMEOUT)
+            await _power_on(device, transport)
         except Exception as error:
-            await transport.close()
-            raise TransportUnavailableError(
-                f"no Bluetooth controller answered on {name}: {error or type(error).__name__}",
-                "the transport opened but nothing speaks HCI there; check the PYTOOL_BLE transport",
-            ) from error
+            cause, hint = _power_on_failure(error, transport)
+            await _close_transport(transport)
+            raise TransportUnavailableError(f"no Bluetooth controller answered on {name}: {cause}", hint) from error
         logger.debug("bumble host up on %s (%s)", name, device.public_address)
         return cls(name, transport, device)
 
@@ -181,17 +187,93 @@ class BumbleHost:
         _forget(self)
 
     async def close(self) -> None:
-        """Close the transport (connections, if any, end with it)."""
+        """Close the transport cleanly (connections, if any, end with it); a new host for the same transport
+        waits in `acquire()` until this returns."""
         self.lost = True
         _forget(self)
+        loop = asyncio.get_running_loop()
+        closing = _closing.setdefault(loop, {})
+        done = loop.create_future()
+        closing[self.name] = done
+        try:
+            await _close_transport(self.transport)
+        finally:
+            done.set_result(None)
+            if closing.get(self.name) is done:
+                del closing[self.name]
+
+
+# -- opening and closing transports -------------------------------------------------------------------------
+
+
+async def _power_on(device: Device, transport: Transport) -> None:
+    """Reset and power on the controller; give up when the transport closes or after POWER_ON_TIMEOUT."""
+    powering = asyncio.ensure_future(device.power_on())
+    terminated = asyncio.ensure_future(asyncio.shield(transport.source.terminated))
+    try:
+        done, _ = await asyncio.wait({powering, terminated}, timeout=POWER_ON_TIMEOUT, return_when="FIRST_COMPLETED")
+        if powering in done:
+            powering.result()
+            return
+        if terminated in done:
+            raise ConnectionResetError("the other end closed the connection during the HCI reset")
+        raise TimeoutError(f"HCI_Reset got no answer within {POWER_ON_TIMEOUT:g} s")
+    finally:
+        for future in (powering, terminated):
+            future.cancel()
+        await asyncio.gather(powering, terminated, return_exceptions=True)
+
+
+def _power_on_failure(error: Exception, transport: Transport) -> tuple[str, str]:
+    """What went wrong while powering on, and what to do about it (the message and hint of the error)."""
+    if isinstance(error, (ConnectionResetError, TransportLostError)) or transport.source.terminated.done():
+        return "the other end closed the connection during the HCI reset", (
+            "the HCI server dropped this connection: does it serve one client at a time and is another one "
+            "(another pytool, bumble app, or this process) attached? Check the PYTOOL_BLE transport"
+        )
+    if isinstance(error, TimeoutError):
+        return str(error), (
+            "the transport opened but no controller answers there (an HCI server busy with another client, "
+            "or not an HCI transport); check the PYTOOL_BLE transport"
+        )
+    cause = str(error) or type(error).__name__
+    return f"HCI error while powering on: {cause}", "the controller refused to start; check the PYTOOL_BLE transport"
+
+
+def _stream(transport: Transport) -> asyncio.WriteTransport | None:
+    """The asyncio stream under a Bumble transport (tcp-client, unix), if it can be half-closed."""
+    sink = getattr(transport, "sink", None)
+    for _ in range(3):  # through wrappers such as Bumble's SnoopingTransport.Sink
+        stream = getattr(sink, "transport", None)
+        if isinstance(stream, asyncio.WriteTransport):
+            return stream if stream.can_write_eof() else None
+        sink = getattr(sink, "sink", None)
+    return None
+
+
+async def _close_transport(transport: Transport) -> None:
+    """Close a transport so that the other end has let go of it when this returns (as far as it can be known).
+
+    On a stream: send EOF and wait (up to CLOSE_GRACE) until the other end closes its side, which an HCI server
+    does after it has dropped this client; then close. Other transports are simply closed.
+    """
+    stream = _stream(transport)
+    terminated = transport.source.terminated
+    if stream is not None and not stream.is_closing() and not terminated.done():
         with contextlib.suppress(Exception):
-            await self.transport.close()
+            stream.write_eof()
+            await asyncio.wait_for(asyncio.shield(terminated), CLOSE_GRACE)
+    with contextlib.suppress(Exception):
+        await transport.close()
 
 
 # -- per-loop directory -------------------------------------------------------------------------------------
 
 _hosts: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, BumbleHost]] = weakref.WeakKeyDictionary()
 _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+_closing: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Future[None]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _forget(host: BumbleHost) -> None:
@@ -208,6 +290,9 @@ async def acquire(transport: str) -> BumbleHost:
         hosts = _hosts.setdefault(loop, {})
         host = hosts.get(transport)
         if host is None or host.lost:
+            closing = _closing.get(loop, {}).get(transport)
+            if closing is not None:  # the previous host of this transport is still letting go of it
+                await closing
             host = await BumbleHost.open(transport)
             hosts[transport] = host
         host.users += 1

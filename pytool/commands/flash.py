@@ -6,6 +6,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
+from pytool import port_lock
 from pytool.commands.common import target
 from pytool.console import emit, err, options, out, status
 from pytool.flash import DEFAULT_BAUD, ProgressSink
@@ -96,7 +97,8 @@ def flash(
     )
     what = fw.identity.banner if fw.identity else fw.source
     status(f"Flashing [bold]{escape(what)}[/] via {escape(port.spec)} ({reset or port.reset} reset)")
-    with RichSink() as sink:
+    # the port is held before any reset: never kick a board out of another pytool's session
+    with port_lock.hold(port.url), RichSink() as sink:
         result = do_flash(fw, port, opts, sink, say=lambda m: sink.message(m))
 
     def human() -> None:
@@ -126,7 +128,8 @@ def erase(
 
     port = target(ctx)
     require_serial(port.spec, "erasing the flash")
-    result = do_erase(port, all_, baud, reset, say=lambda m: status(escape(m)), debug=options.debug)
+    with port_lock.hold(port.url):  # before any reset: never kick a board out of another pytool's session
+        result = do_erase(port, all_, baud, reset, say=lambda m: status(escape(m)), debug=options.debug)
 
     def human() -> None:
         regions = ", ".join(f"0x{o:06x}+0x{s:x}" for o, s in result.erased)

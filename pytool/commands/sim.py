@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import typer
 from rich.table import Table
 
@@ -24,6 +27,8 @@ def _print_record(record: registry.SimRecord) -> None:
         out.print(
             f"  telnet   {record.wifi['telnet']}  ftp {record.wifi['ftp']} (data port {record.wifi['ftp_data_port']})"
         )
+    if record.bt_address:
+        out.print(f"  bt       {record.bt_address}   (its Bluetooth address on that radio)")
     out.print(f"  flash    {record.flash}")
 
 
@@ -36,9 +41,11 @@ def start(
     baud_pacing: bool = typer.Option(False, "--baud-pacing", help="Move bytes at the line rate (baud/10 B/s)."),
 ) -> None:
     """Start a simulated board (foreground until Ctrl-C unless --detach)."""
-    from pytool.sim import launch, prepare, serve
+    from pytool.sim import launch, prepare, probe_sandbox, serve
 
     config = prepare(board, name, flash, baud_pacing)
+    for missing in probe_sandbox():  # a sandbox layer this kernel lacks (docs/security.md): say so, run without it
+        status(f"[yellow]warning:[/] simulator sandbox: the kernel lacks {missing}")
     if detach:
         record = launch(config)
         emit(record.to_json(), lambda: _print_record(record))
@@ -105,6 +112,29 @@ def reset(
     record = registry.find(name)
     state = SimControl(record.control).reset(bootloader=bootloader, safe_boot=safe_boot)
     emit(state, lambda: err.print(f"{name}: reset, now {state['mode']} ({state['boot_reason']})"))
+
+
+@sim_app.command("export")
+def export(
+    names: list[str] = typer.Argument(None, help="Simulators to export (default: every running one)."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write the YAML here (default: stdout)."),
+    exporter_name: str = typer.Option("pytool-sims", "--exporter-name", help="The labgrid exporter's --name."),
+) -> None:
+    """Write labgrid exporter YAML for running simulators: their RFC2217 port and HCI radio (docs/farm.md)."""
+    from pytool.farm.exporter import exporter_yaml
+
+    records = [registry.find(n) for n in names] if names else registry.running()
+    if not records:
+        raise UsageError("no simulator is running", "start one with `pytool sim start --detach`")
+    text = exporter_yaml(records, exporter_name)
+    if output is not None:
+        try:
+            output.write_text(text)
+        except OSError as exc:
+            raise UsageError(f"cannot write {output}: {exc.strerror}", "choose a file in an existing folder") from None
+        emit({"path": str(output), "simulators": [r.name for r in records]}, lambda: err.print(f"Wrote {output}."))
+    else:
+        sys.stdout.write(text)
 
 
 sim_fs.register(sim_app)

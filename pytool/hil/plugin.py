@@ -239,18 +239,41 @@ def fresh_board(board: BoardMonitor, hil_settings: HilSettings) -> BoardMonitor:
 
 @pytest.fixture(scope="session")
 def ble_target(request: pytest.FixtureRequest, hil_settings: HilSettings) -> BleTarget:
-    """What identifies the board over the air: --ble-address, else --ble-name / pytool.toml's [ble] name.
+    """What identifies the board over the air: --ble-address, or --ble-name given on the command line; else, with
+    a serial link, the Bluetooth address the board reports (boards advertising the same name are never confused);
+    else the [ble] name of pytool.toml.
 
     With a board port configured, the serial capture starts too, so every over-the-air test gets the board's
     serial output in its log and failure report."""
     from pytool.air import BleTarget
 
+    address = hil_settings.ble_address
     if hil_settings.board_port:
-        request.getfixturevalue("board")
+        board = request.getfixturevalue("board")
+        if not address and not request.config.option.ble_name:  # an explicit --ble-name: by name, as asked
+            address = _board_ble_address(request, hil_settings, board)
 
-    if not hil_settings.ble_name and not hil_settings.ble_address:
+    if not hil_settings.ble_name and not address:
         pytest.fail('no BLE name: give --ble-name NAME or set [ble] name = "..." in pytool.toml', pytrace=False)
-    return BleTarget(hil_settings.ble_name, hil_settings.ble_address, hil_settings.scan_timeout)
+    return BleTarget(hil_settings.ble_name, address, hil_settings.scan_timeout)
+
+
+def _board_ble_address(request: pytest.FixtureRequest, settings: HilSettings, board: BoardMonitor) -> str:
+    """The address the board on the serial link advertises from: a simulator's registry record, else read from
+    the board (its base MAC, pytool.ble.address); reading interrupts main.py, so the board is hard-reset after."""
+    from pytool.ble.address import read_ble_address, simulator_ble_address
+    from pytool.errors import PytoolError
+
+    target = settings.target
+    try:
+        address = simulator_ble_address(f"sim:{target.sim}") if target is not None and target.sim else None
+        if address is None:
+            address = read_ble_address(board.exec)
+            board.reset(hard=True, boot_timeout=settings.boot_timeout)
+    except (PytoolError, ValueError) as exc:
+        pytest.fail(f"cannot read the board's Bluetooth address over serial: {exc}", pytrace=False)
+    _log(request, f"board on {settings.board_port} advertises from {address}")
+    return address
 
 
 @async_fixture
@@ -263,9 +286,12 @@ async def ble_device(request: pytest.FixtureRequest, ble_target: BleTarget) -> A
     _log(request, f"scan for {ble_target}")
     device = await find_device(ble_target)
     if device is None:
+        privacy = " A board with Bluetooth(pin=...) advertises from a random address: pass --ble-name." * bool(
+            ble_target.address
+        )
         pytest.fail(
             f"the board ({ble_target}) did not advertise within {ble_target.scan_timeout:g} s: is main.py "
-            "running and advertising? (see the board's serial output below)",
+            f"running and advertising? (see the board's serial output below){privacy}",
             pytrace=False,
         )
     _log(request, f"found {device.address} ({device.name})")

@@ -10,6 +10,7 @@ registry record: a serial port (pty path or RFC2217 URL), a control socket (rese
     FAULTS, make_fault, describe_faults    the faults a simulator injects on request (`pytool sim fault`)
     FlashFS                     a simulator's /flash filesystem read from its flash image (`pytool sim fs`)
     RadioHub                    the virtual radio all simulators and testers share
+    probe_sandbox               the OS sandbox layers this kernel lacks (`pytool sim start` warns about them)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from pytool.sim.faults import describe as describe_faults
     from pytool.sim.radio import RadioHub
     from pytool.sim.registry import SimRecord
+    from pytool.sim.runtime.confine import probe as probe_sandbox
     from pytool.sim.runtime.fs_image import FlashFS
     from pytool.sim.testing import running_sim
 
@@ -42,6 +44,7 @@ _PUBLIC = {
     "describe_faults": ("pytool.sim.faults", "describe"),
     "FlashFS": ("pytool.sim.runtime.fs_image", "FlashFS"),
     "RadioHub": ("pytool.sim.radio", "RadioHub"),
+    "probe_sandbox": ("pytool.sim.runtime.confine", "probe"),
 }
 
 __all__ = [
@@ -54,6 +57,7 @@ __all__ = [
     "launch",
     "make_fault",
     "prepare",
+    "probe_sandbox",
     "registry",
     "running_sim",
     "serve",

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytool.ble.address import bt_address
 from pytool.boards import BoardModel, get_board
 from pytool.errors import PytoolError, UsageError
 from pytool.paths import data_home, state_dir
@@ -89,7 +90,9 @@ def prepare(board: str, name: str | None = None, flash: str | Path | None = None
         elif not path.parent.is_dir():
             raise UsageError(f"the folder of --flash {path} does not exist", "create it or choose another path")
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if path.exists():
+            path.chmod(0o600)  # the board's flash: the user's only (older pytools made it 0644)
     return SimConfig(name, catalogue_board, path.resolve(), pacing)
 
 
@@ -108,7 +111,8 @@ def _workdir(name: str) -> Path:
     path = state_dir() / "sims" / name
     if len(str(path)) > _UNIX_PATH_MAX - 20:
         path = Path(tempfile.mkdtemp(prefix=f"pytool-{name[:12]}-"))
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.chmod(0o700)  # sockets, pty link and the interpreter's config: the user's only
     return path
 
 
@@ -142,6 +146,7 @@ async def serve(config: SimConfig, on_ready: Callable[[registry.SimRecord], None
             rfc2217=rfc.url,
             control=str(control.path),
             hci=hci,
+            bt_address=bt_address(mac) if hci else None,
             flash=str(config.flash),
             wifi=wifi,
         )

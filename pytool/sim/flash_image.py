@@ -106,7 +106,7 @@ def _open_image(path: Path, size: int) -> int:
                 )
             return os.open(path, os.O_RDWR)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     except IsADirectoryError as exc:
         raise UsageError(f"flash image {path} is a directory", "pass a file path with --flash") from exc
     except OSError as exc:

@@ -28,6 +28,7 @@ class SimRecord:
     rfc2217: str | None = None  # rfc2217://127.0.0.1:PORT (carries DTR/RTS resets)
     control: str | None = None  # unix socket path of the control API (reset, faults)
     hci: str | None = None  # Bumble transport for testers, e.g. tcp-client:127.0.0.1:PORT
+    bt_address: str | None = None  # the board's Bluetooth address on that radio (base MAC + 2, pytool.ble.address)
     flash: str | None = None  # flash image file
     # Pycom network.Server: {"telnet": "telnet://127.0.0.1:P", "ftp": "ftp://127.0.0.1:P", "ftp_data_port": P}
     wifi: dict | None = None
@@ -39,7 +40,7 @@ class SimRecord:
 
 def _dir() -> Path:
     path = state_dir() / "sims"
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
 
 

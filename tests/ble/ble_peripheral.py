@@ -14,6 +14,7 @@ GATT layout (every attribute has explicit handlers; Bumble's server does not enf
   - CONTROL_CHAR   write
   - SECRET_CHAR    read -> ATT READ_NOT_PERMITTED, write -> ATT application error 0x80
   - HANG_CHAR      read -> never answered (a stuck device)
+  - COMMAND_CHAR   write-without-response only (accepts writes with response too: properties are advisory)
 - Battery service 0x180F, battery level 0x2A19 (read) -> 87
 Advertising: flags, 16-bit and 128-bit service UUID lists, TX power; scan response: name, manufacturer data,
 service data (so passive scanners do not see the name).
@@ -41,6 +42,7 @@ INDICATE_CHAR = "8e9a0006-3c4d-4b7e-9f1a-0123456789ab"
 CONTROL_CHAR = "8e9a0007-3c4d-4b7e-9f1a-0123456789ab"
 SECRET_CHAR = "8e9a0008-3c4d-4b7e-9f1a-0123456789ab"
 HANG_CHAR = "8e9a0009-3c4d-4b7e-9f1a-0123456789ab"
+COMMAND_CHAR = "8e9a000a-3c4d-4b7e-9f1a-0123456789ab"
 CONFIG_DESC = "8e9a00d1-3c4d-4b7e-9f1a-0123456789ab"
 BATTERY_SERVICE = "0000180f-0000-1000-8000-00805f9b34fb"
 BATTERY_LEVEL = "00002a19-0000-1000-8000-00805f9b34fb"
@@ -85,6 +87,9 @@ class Peripheral:
     def _write_long(self, connection, value: bytes) -> None:
         self.long_value = bytes(value)
         self.writes.append((LONG_CHAR, self.long_value))
+
+    def _write_command(self, connection, value: bytes) -> None:
+        self.writes.append((COMMAND_CHAR, bytes(value)))
 
     def _write_config(self, connection, value: bytes) -> None:
         self.config_value = bytes(value)
@@ -176,6 +181,12 @@ class Peripheral:
                 ),
                 gatt.Characteristic(
                     HANG_CHAR, _P.READ, gatt.Characteristic.READABLE, value(read=self._hang, write=self._no_write)
+                ),
+                gatt.Characteristic(
+                    COMMAND_CHAR,
+                    _P.WRITE_WITHOUT_RESPONSE,
+                    gatt.Characteristic.WRITEABLE,
+                    value(read=self._no_read, write=self._write_command),
                 ),
             ],
         )

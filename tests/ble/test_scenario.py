@@ -20,6 +20,7 @@ from bumble import hci
 from mpremote.transport_serial import SerialTransport
 
 import pytool.ble
+from pytool.ble.address import READ_BASE_MAC, base_mac_from_output, bt_address
 from pytool.boards import get_board
 from pytool.deploy import simulator_firmware
 from pytool.firmware import load_firmware, plan_archive
@@ -156,3 +157,27 @@ async def test_simulated_board_killed_mid_connection_fires_disconnected_callback
             os.kill(board.record.pid, signal.SIGKILL)  # power cut: no goodbye on the air
             await asyncio.wait_for(gone.wait(), 10)
             assert not client.is_connected
+
+
+async def test_two_boards_with_one_name_are_told_apart_by_the_address_they_report(tmp_path, ble):
+    """Both advertise 'LoPy' (issue 17): the address derived from what each board reports over serial (its base
+    MAC) is the one the registry records and the one it uses on the air, so each client reaches its own board."""
+    with simulated_board(tmp_path, "twinA") as board_a, simulated_board(tmp_path, "twinB") as board_b:
+        ble.setenv("PYTOOL_BLE", "sim:twinA")
+        for board in (board_a, board_b):
+            await board.exec("bt.set_advertisement(name='LoPy', service_uuid=b'1234567890123456')")
+
+        async def session(board: Board) -> bytes:
+            reported = base_mac_from_output(await board.exec(READ_BASE_MAC))
+            address = bt_address(reported)
+            assert board.record.bt_address == address
+            device = await BleakScanner.find_device_by_address(address, timeout=20)
+            assert device is not None and device.name == "LoPy"
+            async with BleakClient(device, timeout=20) as client:
+                await client.write_gatt_char(PYCOM_RW, f"for {board.name}".encode(), response=True)
+                return bytes(await client.read_gatt_char(PYCOM_RW))
+
+        assert board_a.record.bt_address != board_b.record.bt_address
+        assert await asyncio.gather(session(board_a), session(board_b)) == [b"for twinA", b"for twinB"]
+        assert await board_a.exec("print(got)") == b"[b'for twinA']\r\n"
+        assert await board_b.exec("print(got)") == b"[b'for twinB']\r\n"

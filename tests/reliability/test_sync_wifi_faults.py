@@ -11,9 +11,9 @@ import socket
 import time
 
 import pytest
-from faultkit import board_state, digest, examples, failure_of, has_traceback, materialise, record, run_sync
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from support.faults import board_state, digest, examples, failure_of, has_traceback, materialise, record, run_sync
 
 from pytool.sim.control import SimControl
 

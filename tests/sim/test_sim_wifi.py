@@ -9,7 +9,7 @@ import time
 
 import pytest
 from mpremote.transport_serial import SerialTransport
-from wifi_sim import IAC, RawTelnet, ftp_port, telnet_port, wait_listening, wifi_sim
+from support.wifi import IAC, RawTelnet, ftp_port, telnet_port, wait_listening, wifi_sim
 
 pytestmark = pytest.mark.timeout(300)
 

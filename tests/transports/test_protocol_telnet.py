@@ -16,9 +16,7 @@ from pathlib import Path
 
 import pytest
 import serial
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "sim"))
-from wifi_sim import RawTelnet, ftp_port, wifi_sim
+from support.wifi import RawTelnet, ftp_port, wifi_sim
 
 from pytool import cli, transports
 from pytool.console import options
@@ -130,6 +128,15 @@ def test_wrong_password_is_one_line_and_never_shown(url, capsys, monkeypatch):
     time.sleep(0.35)
     with RawTelnet(int(url.rsplit(":", 1)[1])) as t:  # one refusal only: the board still takes logins
         t.login()
+
+
+def test_user_and_password_options_log_in_and_are_never_shown(url, capsys):
+    code, out, err = pytool(capsys, "--debug", "--password", SECRET, "-p", url, "ls")
+    assert code == 1 and "refused the login of user 'micro'" in err and SECRET not in out + err
+    assert "PYTOOL_PASSWORD" not in __import__("os").environ  # the option lasts one run
+    time.sleep(0.35)
+    code, out, err = pytool(capsys, "--user", "micro", "--password", "python", "-p", url, "exec", "print(6 * 7)")
+    assert code == 0 and out.strip() == "42", err
 
 
 def test_refused_and_busy_ports_are_one_line(url, capsys):

@@ -23,6 +23,8 @@ from bumble.gatt import (
 )
 from bumble.gatt_server import Server
 
+from pytool.sim.bluetooth.bluedroid import APP_START_HANDLE
+
 ReadFn = Callable[["Characteristic", object], Awaitable[bytes]]
 WriteFn = Callable[["Characteristic", object, bytes], Awaitable[None]]
 
@@ -84,8 +86,9 @@ class Database:
         return self._ids
 
     def _first_free_handle(self) -> int:
+        """Bluedroid hands out application handles from GATT_APP_START_HANDLE (40) on (bluedroid.py)."""
         used = [a.handle for a in self.server.attributes] + [s.end_handle for s in self.services]
-        return max(used, default=0) + 1
+        return max(max(used, default=0) + 1, APP_START_HANDLE)
 
     def add_service(self, uuid: UUID, primary: bool, nbr_chars: int, start: bool) -> Service:
         """esp_ble_gatts_create_service(num_handle = nbr_chars*3 + 1), then start if asked."""

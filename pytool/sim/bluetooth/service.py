@@ -22,7 +22,9 @@ from bumble.gatt import GATT_DEVICE_NAME_CHARACTERISTIC
 from bumble.pairing import PairingConfig, PairingDelegate
 from bumble.transport import open_transport
 
+from pytool.ble.address import bt_mac
 from pytool.sim.bluetooth import pycom
+from pytool.sim.bluetooth.bluedroid import install_profile_services
 from pytool.sim.bluetooth.gattc import GattClient
 from pytool.sim.bluetooth.gatts import Characteristic, Database
 from pytool.sim.radio import HCI_Write_BD_ADDR_Command, ensure_radio
@@ -47,8 +49,7 @@ class BluetoothService:
         callback_timeout: float = CALLBACK_TIMEOUT,
     ) -> None:
         self.radio_transport = radio_transport
-        base = int.from_bytes(mac or b"\x24\x0a\xc4\x00\x00\x00", "big")
-        self.bt_mac = ((base + 2) & 0xFFFFFFFFFFFF).to_bytes(6, "big")  # ESP-IDF: BT MAC = base MAC + 2
+        self.bt_mac = bt_mac(mac or b"\x24\x0a\xc4\x00\x00\x00")  # ESP-IDF: base MAC + 2 in the last octet
         self.board_name = board_name
         self.callback_timeout = callback_timeout
         self.conn: Any = None  # BridgeConnection of the running interpreter
@@ -183,6 +184,7 @@ class BluetoothService:
             self.radio_transport = await asyncio.to_thread(ensure_radio)
             self._hci = await open_transport(self.radio_transport)
         device = Device.with_hci(self.board_name, hci.Address("C0:00:00:00:00:00"), self._hci.source, self._hci.sink)
+        install_profile_services(device.gatt_server, self.board_name.encode())  # Bluedroid's, not Bumble's
         await device.power_on()
         public = hci.Address(_colon(self.bt_mac), hci.Address.PUBLIC_DEVICE_ADDRESS)
         await device.host.send_sync_command(HCI_Write_BD_ADDR_Command(bd_addr=public))

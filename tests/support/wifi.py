@@ -5,17 +5,13 @@ from __future__ import annotations
 import contextlib
 import shutil
 import socket
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "sync"))
-from sync_simboard import flashed_image
-
-from pytool.sim.registry import SimRecord
+from pytool.sim import SimRecord
+from support.flashed import flashed_image
 
 IAC, WILL, WONT, AYT = 255, 251, 252, 246
 
@@ -23,7 +19,7 @@ IAC, WILL, WONT, AYT = 255, 251, 252, 246
 @contextlib.contextmanager
 def wifi_sim(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[SimRecord]:
     """A fresh simulator on a copy of the flashed image; yields its record once its telnet server listens."""
-    from pytool.sim.testing import running_sim
+    from pytool.sim import running_sim
 
     image = flashed_image(tmp_path_factory)
     base = tmp_path_factory.mktemp(name)
