@@ -175,16 +175,18 @@ def _probe_write(ch, data):
 
 
 def bluetooth():
-    """The firmware's Bluetooth object, or UnsupportedFirmware saying why there is none."""
+    """The firmware's Bluetooth object (Pycom's, or pytool_nimble's adapter over stock MicroPython's
+    bluetooth.BLE), or UnsupportedFirmware saying why there is none."""
+    try:
+        import bluetooth
+    except ImportError:
+        bluetooth = None
+    if hasattr(bluetooth, "BLE"):  # stock MicroPython (Pycom 1.20 has no `bluetooth` module)
+        import pytool_nimble
+
+        return pytool_nimble.Bluetooth()
     try:
         from network import Bluetooth
     except ImportError:
-        try:
-            import bluetooth  # noqa: F401
-        except ImportError:
-            raise UnsupportedFirmware("pytool_gatt: this firmware has no Bluetooth (no network.Bluetooth)")
-        raise UnsupportedFirmware(
-            "pytool_gatt: stock MicroPython's 'bluetooth' module is not supported yet; "
-            "flash Pycom firmware 1.20.x (network.Bluetooth) or use 'bluetooth' directly"
-        )
+        raise UnsupportedFirmware("pytool_gatt: this firmware has no Bluetooth (no network.Bluetooth)")
     return Bluetooth()

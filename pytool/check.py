@@ -8,6 +8,8 @@
      on older firmware, a handler that needs two arguments;
    - a 128-bit UUID given as a 16-character string: Pycom copies it raw (little-endian), the client sees it reversed;
    - a service with more characteristics than its nbr_chars (the extra ones never appear).
+3. Stock MicroPython `bluetooth` misuse (pytool/check_stock.py): registering services while advertising, an IRQ
+   handler keeping a memoryview of its data tuple.
 """
 
 from __future__ import annotations
@@ -74,7 +76,8 @@ class Finding:
     path: str
     line: int
     severity: str  # "error" (the board rejects it) | "warning" (runs, but not as intended)
-    code: str  # "syntax", "ble-handler", "ble-uuid", "ble-nbr-chars", "runtime-1.11"
+    code: str  # "syntax", "ble-handler", "ble-uuid", "ble-nbr-chars", "ble-register-advertising", "ble-irq-memoryview",
+    # "runtime-1.11"
     message: str
 
     def __str__(self) -> str:
@@ -334,13 +337,23 @@ def _check_nbr_chars(path: str, tree: ast.Module) -> list[Finding]:
 
 
 def api_findings(path: str, source: str, target: Target) -> list[Finding]:
-    """Pycom API misuse in one file (nothing for stock MicroPython, or when CPython cannot parse the file)."""
-    if target.flavour != "pycom":
-        return []
+    """Pycom API misuse, or stock `bluetooth` misuse, in one file (nothing when CPython cannot parse the file)."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return []
+    if target.flavour != "pycom":
+        from pytool import check_stock
+
+        stock = [
+            Finding(path, line, "error", "ble-register-advertising", message)
+            for line, message in check_stock.register_while_advertising(tree)
+        ]
+        stock += [
+            Finding(path, line, "warning", "ble-irq-memoryview", message)
+            for line, message in check_stock.kept_memoryviews(tree)
+        ]
+        return sorted(stock, key=lambda f: f.line)
     checker = _ApiChecker(path, tree, parse_pycom_version(target.version))
     checker.visit(tree)
     runtime = [

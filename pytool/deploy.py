@@ -146,12 +146,21 @@ def _wanted(cfg: project_config.ProjectConfig, options: DeployOptions) -> tuple[
 
 
 def simulator_firmware(board_key: str, version: str) -> Path:
-    """A Pycom archive for a simulated board, built once by `pytool firmware build` logic and cached."""
+    """Firmware for a simulated board, built once by `pytool firmware build` logic and cached: a Pycom archive, or
+    for a generic ESP32 (`board = "esp32"`) the stock MicroPython image."""
     from pytool.boards import get_board
-    from pytool.firmware.build import archive_name, build_pycom_archive, write_archive
+    from pytool.firmware.build import archive_name, build_micropython_image, build_pycom_archive, write_archive
     from pytool.paths import data_home
 
     board = get_board(board_key)
+    if not board.is_pycom:
+        image = data_home() / "firmware" / f"micropython-esp32-{version.lstrip('v')}.bin"
+        if not image.is_file():
+            image.parent.mkdir(parents=True, exist_ok=True)
+            tmp = image.with_name(f".tmp-{image.name}")
+            tmp.write_bytes(build_micropython_image(version.lstrip("v")))
+            tmp.replace(image)
+        return image
     path = data_home() / "firmware" / archive_name(board, version)
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)

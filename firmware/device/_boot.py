@@ -36,14 +36,18 @@ def _install(cfg):
     import _uhashlib
 
     sys.modules["uhashlib"] = sys.modules["hashlib"] = _uhashlib
+    # stock MicroPython's `bluetooth` (NimBLE) only on the stock flavour (not loaded, the host files are gone after boot)
+    stock_only = ("bluetooth", "ubluetooth") if cfg.get("flavour") == "pycom" else ()
     for name in sorted(cfg["preload"]):
-        if name not in sys.modules:
+        if name not in sys.modules and name not in stock_only:
             gc.collect()  # compiling a module needs a transient peak: give it the whole free heap
             try:
                 __import__(name)
             except Exception as e:
                 print("simulated firmware: cannot load %s: %r" % (name, e))
 
+    if "bluetooth" in sys.modules:
+        sys.modules["ubluetooth"] = sys.modules["bluetooth"]
     _uhashlib.__name__ = "uhashlib"
     here = _builtin._HERE
     for mod in list(sys.modules.values()):  # no host paths in module reprs

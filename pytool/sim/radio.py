@@ -5,11 +5,13 @@ speaks plain H4 HCI, so a board's Bumble Device and a tester (`tcp-client:127.0.
 HCI hosts. When a connection closes, its controller's links are terminated (the peer sees a disconnect with
 reason CONNECTION_TIMEOUT, as after a lost supervision timeout) and the controller leaves the link.
 
-Two sharp edges of Bumble's virtual controller are fixed here, so the air behaves like a real one:
+Three sharp edges of Bumble's virtual controller are fixed here, so the air behaves like a real one:
 - scan responses: a stock virtual controller repeats the advertising data as scan response; ours delivers the
   scan-response data the advertiser set, only to active scanners, only for scannable advertising, and reports
   legacy PDUs as legacy (ADV_IND + SCAN_RSP) to extended scanners.
 - addresses: every controller gets a distinct public address, so two hosts with default settings don't collide.
+- cancelling a connection attempt (a connect that timed out) ends it with an LE Connection Complete event, as the
+  spec says; the stock controller left it pending forever.
 
 `ensure_radio()` finds the running hub through its record in `state_dir()` or starts one (detached); the hub
 exits by itself after `idle_exit` seconds without any connection.
@@ -117,6 +119,28 @@ class HubController(Controller):
 
     def on_hci_write_bd_addr_command(self, command: HCI_Write_BD_ADDR_Command) -> hci.HCI_StatusReturnParameters:
         self.public_address = hci.Address(bytes(command.bd_addr), hci.Address.PUBLIC_DEVICE_ADDRESS)
+        return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.SUCCESS)
+
+    def on_hci_le_create_connection_cancel_command(self, command):  # type: ignore[override]
+        """Bumble's controller answers the cancel but leaves the attempt pending and never reports its end: the
+        initiator's host waits forever and every later connect is refused. Spec (Vol 4 Part E 7.8.13): after the
+        Command Complete, an LE Connection Complete with Unknown Connection Identifier."""
+        pending, self.pending_le_connection = self.pending_le_connection, None
+        if pending is None:
+            return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.COMMAND_DISALLOWED_ERROR)
+        peer = getattr(pending, "peer_address", None) or hci.Address.ANY
+        event = hci.HCI_LE_Connection_Complete_Event(
+            status=hci.HCI_ErrorCode.UNKNOWN_CONNECTION_IDENTIFIER_ERROR,
+            connection_handle=0,
+            role=hci.Role.CENTRAL,
+            peer_address_type=peer.address_type,
+            peer_address=peer,
+            connection_interval=0,
+            peripheral_latency=0,
+            supervision_timeout=0,
+            central_clock_accuracy=0,
+        )
+        asyncio.get_running_loop().call_soon(self.send_hci_packet, event)
         return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.SUCCESS)
 
     def on_hci_le_set_scan_parameters_command(self, command):  # type: ignore[override]

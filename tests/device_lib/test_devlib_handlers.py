@@ -245,24 +245,23 @@ except g.UnsupportedFirmware as e:
     assert out.strip() == "unsupported: pytool_gatt: this firmware has no Bluetooth (no network.Bluetooth)"
 
 
-def test_stock_micropython_bluetooth_module_is_named_as_unsupported(mp, tmp_path):
-    # stock ESP32 MicroPython: a `network` module without Bluetooth, and the `bluetooth` module
+def test_stock_micropython_bluetooth_module_selects_the_nimble_adapter(mp, tmp_path):
+    # stock ESP32 MicroPython: a `network` module without Bluetooth, and the `bluetooth` module (its BLE only
+    # constructed and activated here; test_devlib_stock.py runs the adapter on a simulated stock board)
     stock = tmp_path / "stock"
     stock.mkdir()
     (stock / "network.py").write_text("class WLAN:\n    pass\n")
-    (stock / "bluetooth.py").write_text("class BLE:\n    pass\n")
+    (stock / "bluetooth.py").write_text(
+        "class BLE:\n    def active(self, *a):\n        return True\n    def irq(self, handler):\n        pass\n"
+    )
     out = mp(
         """
-import pytool_gatt as g
-try:
-    g.Server("x").start()
-except g.UnsupportedFirmware as e:
-    print(e)
+import pytool_gatt as g, pytool_nimble
+print(g.bluetooth().__class__ is pytool_nimble.Bluetooth)
 """,
         extra_path=stock,
     )
-    assert "stock MicroPython's 'bluetooth' module is not supported yet" in out
-    assert "flash Pycom firmware 1.20.x (network.Bluetooth)" in out
+    assert out.strip() == "True"
 
 
 def test_connect_and_disconnect_flags_together_keep_the_state_right(mp):

@@ -18,8 +18,8 @@ from bleak import BleakClient, BleakScanner
 
 from pytool.ble import BumbleClient, BumbleScanner, resolve_transport
 from pytool.deploy import DeployOptions, deploy
-from pytool.monitor import BoardMonitor
 from pytool.hil.probe import Probe
+from pytool.monitor import BoardMonitor
 from pytool.sim.testing import running_sim
 
 pytestmark = pytest.mark.timeout(240)

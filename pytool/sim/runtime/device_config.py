@@ -13,7 +13,7 @@ from pytool.sim.runtime import heap
 
 #: Modules of firmware/device that only one flavour has (the rest: both).
 PYCOM_ONLY = frozenset({"pycom", "uzlib", "zlib"})  # stock 1.2x has `deflate` instead of uzlib/zlib
-STOCK_ONLY = frozenset({"esp32"})
+STOCK_ONLY = frozenset({"esp32", "bluetooth"})
 
 
 def stock_machine(banner: str) -> str:
