@@ -27,12 +27,42 @@ _SYNTH = {  # 1.11 error -> a source the interpreter rejects the same way (on it
 
 
 def _issue(src):
-    """None if the board's parser accepts `src` (str or bytes), else [kind, message, line, in_block]."""
-    data = src.encode() if isinstance(src, str) else bytes(src)
-    key = _hashlib.sha256(data).digest()
+    """None if the board's parser accepts `src` (str or bytes), else [kind, message, line, in_block]. Neither
+    copied nor sent whole: a small board's heap has no room for the text twice (on the board the compiler reads
+    it in place)."""
+    key = _hashlib.sha256(src).digest()
     if key in _ok:
         return None
-    issue = _bridge.call("grammar", "check", data)
+    _bridge.call("grammar", "begin")
+    for i in range(0, len(src), 1024):
+        _bridge.call("grammar", "part", src[i : i + 1024])
+    issue = _bridge.call("grammar", "end")
+    if issue is None:
+        _ok.add(key)
+    return issue
+
+
+def _issue_file(path):
+    """_issue() of a file's source, read in small pieces (the whole text, its hex and its JSON at once would not
+    fit a small board's heap; on the board the lexer streams it)."""
+    h = _hashlib.sha256()
+    buf = bytearray(512)
+    mv = memoryview(buf)
+    with open(path, "rb") as f:
+        n = f.readinto(buf)
+        while n:
+            h.update(mv[:n])
+            n = f.readinto(buf)
+    key = h.digest()
+    if key in _ok:
+        return None
+    _bridge.call("grammar", "begin")
+    with open(path, "rb") as f:
+        chunk = f.read(1024)
+        while chunk:
+            _bridge.call("grammar", "part", chunk)
+            chunk = f.read(1024)
+    issue = _bridge.call("grammar", "end")
     if issue is None:
         _ok.add(key)
     return issue
@@ -86,11 +116,11 @@ def _find(full, parent_dir):
         if _kind(stem) == 0x4000:  # a package
             init = stem + "/__init__.py"
             if _kind(init) == 0x8000:
-                return "pkg", init, _read(init), stem
+                return "pkg", init, None, stem
             return "pkg", None, None, stem
         for ext in (".py", ".mpy"):  # py/builtinimport.c: .py first
             if _kind(stem + ext) == 0x8000:
-                return ext[1:], stem + ext, _read(stem + ext), None
+                return ext[1:], stem + ext, _read(stem + ext) if ext == ".mpy" else None, None
     return None
 
 
@@ -151,10 +181,10 @@ def _prepare_import(name, globals, fromlist, level):
             bad = _load_mpy(full, path, data)
             if bad is not None:
                 return bad
-        elif data is not None:
-            issue = _issue(data)
+        elif path is not None:
+            issue = _issue_file(path)
             if issue is not None:
-                return [issue, data, path]
+                return [issue, _read(path), path]
     return None
 
 

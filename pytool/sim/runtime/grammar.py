@@ -142,11 +142,22 @@ class GrammarService:
 
     def __init__(self, checker: GrammarChecker) -> None:
         self.checker = checker
+        self._parts = bytearray()
 
     async def call(self, method: str, args: list, conn: Any) -> Any:
         if method == "check":
             source = args[0]
             issue = self.checker.check(source if isinstance(source, bytes) else str(source).encode())
+            return None if issue is None else issue.to_list()
+        if method == "begin":  # a file's source in pieces (small boards): begin, part..., end = check
+            self._parts = bytearray()
+            return None
+        if method == "part":
+            self._parts += args[0].encode() if isinstance(args[0], str) else bytes(args[0])
+            return None
+        if method == "end":
+            issue = self.checker.check(bytes(self._parts))
+            self._parts = bytearray()
             return None if issue is None else issue.to_list()
         if method == "mpy_source":  # a .mpy v4 being imported: the source it was compiled from, if recorded
             return mpy_sources.lookup(bytes(args[0]))

@@ -20,6 +20,11 @@ POOL_PSRAM = (2048 + 512) * 1024
 #: heap, so 10 KB more is given back: with 88 KB a LoPy's sync ran out of a contiguous 3.8 KB block that the
 #: board's unfragmented pool has (tests/sync/test_sync_small_board.py). A LoPy starts with ~80 KB free.
 RUNTIME_OVERHEAD = 100 * 1024
+#: Heap the 1.11 grammar wrappers (firmware/device/_grammar.py, loaded on Pycom 1.20.x boards only) take after
+#: boot (13.7 KB measured: gc.mem_free() on a LoPy with and without them) plus what its checks allocate and
+#: fragment while running (bridge messages): 24 KB lets tests/sync/test_sync_small_board.py pass as without
+#: them. On the board this is C code and no heap.
+GRAMMAR_OVERHEAD = 24 * 1024
 #: What pycom.get_free_heap() reports for the IDF heaps beside the GC pool. Typical figures (not measured by
 #: us on hardware; they depend on what runs, e.g. WiFi/BLE): internal RAM on every board, and what is left of
 #: the 4 MB PSRAM after the 2.5 MB GC pool on PSRAM boards.

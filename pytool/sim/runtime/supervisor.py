@@ -102,6 +102,7 @@ class Runtime:
         self._gate = RawCodeGate(self.grammar, raw_paste=getattr(ctx.identity, "flavour", "pycom") != "pycom")
         self._drop_ok = False  # raw-paste answered by the gate: the interpreter's "OK" is not the board's
         self._line_gate = FriendlyGate(self.grammar)
+        self._grammar_heap = heap.GRAMMAR_OVERHEAD if self.grammar.active else 0  # (its wrappers are C on the board)
         self._frames = FrameFilter(str(firmware_dir() / "device"))
         self._frames_handle: asyncio.TimerHandle | None = None
         self._refused: bytes | None = None  # the board's error for a statement the gate refused (see _output)
@@ -201,7 +202,12 @@ class Runtime:
         if "LD_LIBRARY_PATH" in os.environ:  # (a Python built with its libraries elsewhere needs it to start)
             env["LD_LIBRARY_PATH"] = os.environ["LD_LIBRARY_PATH"]
         argv = [sys.executable, "-I", str(_CONFINE), *confine.launcher_args(device), "--", "micropython"]
-        argv += ["-X", f"heapsize={heap.interpreter_heap_bytes(self.ctx.board)}", "-i", str(device / "_boot.py")]
+        argv += [
+            "-X",
+            f"heapsize={heap.interpreter_heap_bytes(self.ctx.board) + self._grammar_heap}",
+            "-i",
+            str(device / "_boot.py"),
+        ]
         argv.append(str(config_fd))  # (argv strings of 256+ bytes crash the unix port: the config is a file)
         try:
             self._proc = await asyncio.create_subprocess_exec(
