@@ -84,7 +84,7 @@ def _command_line(pid: int) -> str:
     return " ".join(words)[:120] or "?"
 
 
-_held: dict[str, tuple[int, int]] = {}  # key -> (fd, depth) for the locks this process holds
+_held: dict[str, list[int]] = {}  # key -> [fd, depth] for the locks this process holds
 #: Keys held by this process, passed down to its children (`pytool test` runs pytest, whose plugin opens the port
 #: the parent holds): a child does not wait for its own parent.
 INHERITED_ENV = "PYTOOL_HELD_PORTS"
@@ -104,20 +104,32 @@ def _publish() -> None:
 @contextlib.contextmanager
 def hold(port: str, wait: float | None = None) -> Iterator[None]:
     """Hold `port` for this process; wait up to `wait` seconds (default: PYTOOL_WAIT, which `pytool --wait`
-    sets, else 0) for another pytool to let go, else PortBusy."""
+    sets, else 0) for another pytool to let go, else PortBusy.
+
+    Re-entrant: the port is released when the last of this process's holds ends, in whatever order they end
+    (a session closed after the deploy that opened it)."""
     key = port_key(port)
     if key in _FROM_PARENT:  # our parent holds it for us
         yield
         return
     if key in _held:
-        fd, depth = _held[key]
-        _held[key] = (fd, depth + 1)
-        try:
-            yield
-        finally:
-            fd, depth = _held[key]
-            _held[key] = (fd, depth - 1)
-        return
+        _held[key][1] += 1
+    else:
+        _held[key] = [_acquire(port, key, wait), 1]
+        _publish()
+    try:
+        yield
+    finally:
+        entry = _held[key]
+        entry[1] -= 1
+        if entry[1] == 0:
+            del _held[key]
+            _publish()
+            _release(entry[0])
+
+
+def _acquire(port: str, key: str, wait: float | None) -> int:
+    """The locked file descriptor of `key`'s lock file, with this process recorded as the holder."""
     if wait is None:
         try:
             wait = float(os.environ.get(WAIT_ENV) or 0)
@@ -139,15 +151,16 @@ def hold(port: str, wait: float | None = None) -> Iterator[None]:
         me = {"pid": os.getpid(), "command": _command_line(os.getpid()), "since": time.time(), "port": port}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(me).encode(), 0)
-        _held[key] = (fd, 1)
-        _publish()
-        try:
-            yield
-        finally:
-            del _held[key]
-            _publish()
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _release(fd: int) -> None:
+    try:
+        os.ftruncate(fd, 0)
+        fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
 

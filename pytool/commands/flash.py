@@ -81,9 +81,9 @@ def flash(
     from pytool.flash import flash as do_flash
     from pytool.transports import require_serial
 
+    fw = load_firmware(firmware)  # a bad archive is refused before any board is looked for
     port = target(ctx)
     require_serial(port.spec, "flashing")
-    fw = load_firmware(firmware)
     opts = FlashOptions(
         baud=baud,
         skip_unchanged=not no_skip,

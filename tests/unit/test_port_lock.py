@@ -97,3 +97,19 @@ def test_another_program_with_the_device_open_is_named():
         other.wait()
         os.close(master)
     refuse_if_open_elsewhere(device)  # nobody has it open any more
+
+
+def test_holds_may_end_in_any_order_and_the_last_one_releases():
+    outer, inner = hold(PORT), hold(PORT)
+    outer.__enter__()
+    inner.__enter__()  # a session opened inside a deploy...
+    outer.__exit__(None, None, None)  # ...may be closed after the deploy's own hold ended
+    stranger = {k: v for k, v in os.environ.items() if k != "PYTOOL_HELD_PORTS"}  # not our child
+    other = subprocess.run(
+        [sys.executable, "-c", HOLDER, PORT, "0"], capture_output=True, text=True, timeout=30, env=stranger
+    )
+    assert "PortBusy" in other.stderr  # still held
+    inner.__exit__(None, None, None)
+    proc = _holder(0)
+    proc.wait()
+    assert proc.returncode == 0
