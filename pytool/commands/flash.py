@@ -7,7 +7,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pytool import port_lock
-from pytool.commands.common import target
+from pytool.commands.common import here, port_option, target
 from pytool.console import emit, err, options, out, status
 from pytool.flash import DEFAULT_BAUD, ProgressSink
 
@@ -79,11 +79,13 @@ def flash(
     from pytool.firmware import load_firmware
     from pytool.flash import FlashOptions
     from pytool.flash import flash as do_flash
+    from pytool.ports import choose_port
     from pytool.transports import require_serial
 
+    chosen, _ = choose_port(port_option(ctx), here())
+    require_serial(chosen, "flashing")  # over WiFi nothing can flash: said before anything else
     fw = load_firmware(firmware)  # a bad archive is refused before any board is looked for
     port = target(ctx)
-    require_serial(port.spec, "flashing")
     opts = FlashOptions(
         baud=baud,
         skip_unchanged=not no_skip,
