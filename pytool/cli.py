@@ -90,11 +90,12 @@ for _module in (devices, flash, firmware, sync, board, test, sim, demo):
 
 _VALUE_OPTIONS = {"--port", "-p"}
 #: Global options that act through an environment variable for this run and the processes it starts (the pytest
-#: run of `pytool test` included): option -> (variable, check of the value).
-_ENV_OPTIONS: dict[str, tuple[str, Callable[[str], str]]] = {
-    "--wait": (port_lock.WAIT_ENV, lambda v: str(max(0.0, float(v)))),
-    "--user": ("PYTOOL_USER", str),  # telnet:// login (pytool/transports)
-    "--password": ("PYTOOL_PASSWORD", str),
+#: run of `pytool test` included): option -> (variable, check of the value, what the value is).
+_ENV_OPTIONS: dict[str, tuple[str, Callable[[str], str], str]] = {
+    "--wait": (port_lock.WAIT_ENV, lambda v: str(max(0.0, float(v))), "a number of seconds"),
+    "--user": ("PYTOOL_USER", str, "the telnet:// login"),  # pytool/transports
+    "--password": ("PYTOOL_PASSWORD", str, "the telnet:// password"),
+    "--lg-coordinator": ("LG_COORDINATOR", str, "HOST:PORT of the labgrid coordinator"),  # pytool/farm
 }
 _FLAG_OPTIONS = {"--json": "json", "--debug": "debug"}
 
@@ -118,13 +119,15 @@ def split_global_options(argv: list[str]) -> tuple[CommandLine, list[str]]:
             i += 1
         elif arg.split("=", 1)[0] in _ENV_OPTIONS:
             name = arg.split("=", 1)[0]
-            value = arg.split("=", 1)[1] if "=" in arg else (argv[i + 1] if i + 1 < len(argv) else "")
+            variable, check, what = _ENV_OPTIONS[name]
+            if "=" not in arg and i + 1 >= len(argv):
+                raise click.exceptions.UsageError(f"option {name} needs a value ({what})")
+            value = arg.split("=", 1)[1] if "=" in arg else argv[i + 1]
             i += 0 if "=" in arg else 1
-            variable, check = _ENV_OPTIONS[name]
             try:
                 os.environ[variable] = check(value)
             except ValueError:
-                raise click.exceptions.UsageError(f"{name} needs a number of seconds, not {value!r}") from None
+                raise click.exceptions.UsageError(f"{name} needs {what}, not {value!r}") from None
         elif arg.startswith("--port="):
             found["port"] = arg.split("=", 1)[1]
         elif arg.startswith("-p") and len(arg) > 2 and not arg.startswith("--"):
@@ -146,10 +149,10 @@ def _fail(message: str, code: int) -> int:
 
 def run(argv: list[str]) -> int:
     """Run the CLI on `argv` and return the exit code (never raises, never prints a traceback unless --debug)."""
-    before = {variable: os.environ.get(variable) for variable, _ in _ENV_OPTIONS.values()}
+    before = {variable: os.environ.get(variable) for variable, _, _ in _ENV_OPTIONS.values()}
     try:
         return _run(argv)
-    finally:  # --wait, --user, --password are for this run (and its children) only, also when run in-process
+    finally:  # these options are for this run (and its children) only, also when the CLI runs in-process
         for variable, value in before.items():
             if value is None:
                 os.environ.pop(variable, None)
@@ -159,7 +162,7 @@ def run(argv: list[str]) -> int:
 
 def _run(argv: list[str]) -> int:
     try:
-        line, rest = split_global_options(farm_labgrid.take_cli_options(argv))
+        line, rest = split_global_options(argv)
         options.json, options.debug = line.json, line.debug
         command = typer.main.get_command(app)
         with farm_labgrid.command_scope():  # labgrid places acquired by the command are released at its end

@@ -44,9 +44,6 @@ HCI_RESOURCE = "hci"  # name of the NetworkService resource that carries the Bum
 HCI_COMMENT_KEY = "hci="  # or, in the place's comment: `hci=tcp-client:HOST:PORT`
 BLE_ENV = "PYTOOL_BLE"
 
-#: `--lg-coordinator` from the command line (set by `take_cli_options`)
-coordinator_option: str | None = None
-
 
 @dataclass(frozen=True)
 class FarmPlace:
@@ -86,31 +83,9 @@ def parse_spec(spec: str) -> str:
 
 
 def coordinator_address(explicit: str | None = None) -> str:
-    """`--lg-coordinator`, else LG_COORDINATOR, else labgrid's default 127.0.0.1:20408."""
-    return explicit or coordinator_option or os.environ.get("LG_COORDINATOR") or DEFAULT_COORDINATOR
-
-
-def take_cli_options(argv: list[str]) -> list[str]:
-    """Take `--lg-coordinator ADDR` (anywhere before `--`) out of argv into `coordinator_option`."""
-    global coordinator_option
-    rest: list[str] = []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "--":
-            rest.extend(argv[i:])
-            break
-        if arg == "--lg-coordinator":
-            if i + 1 >= len(argv):
-                raise UsageError("option --lg-coordinator needs a value", "pass HOST:PORT of the labgrid coordinator")
-            coordinator_option = argv[i + 1]
-            i += 1
-        elif arg.startswith("--lg-coordinator="):
-            coordinator_option = arg.split("=", 1)[1]
-        else:
-            rest.append(arg)
-        i += 1
-    return rest
+    """`explicit`, else LG_COORDINATOR (which `pytool --lg-coordinator` sets for its run), else labgrid's default
+    127.0.0.1:20408."""
+    return explicit or os.environ.get("LG_COORDINATOR") or DEFAULT_COORDINATOR
 
 
 def serial_url(params: dict[str, Any], extra: dict[str, Any]) -> str:

@@ -3,8 +3,11 @@ and the exporter YAML `pytool sim export` writes (parsed back by labgrid's own c
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
+from pytool.cli import click, run, split_global_options
 from pytool.errors import UsageError
 from pytool.farm import exporter, is_farm_port
 from pytool.farm import labgrid as farm
@@ -20,17 +23,22 @@ def test_place_names():
 
 
 def test_lg_coordinator_option_is_taken_before_the_double_dash(monkeypatch):
-    monkeypatch.setattr(farm, "coordinator_option", None)
     monkeypatch.setenv("LG_COORDINATOR", "10.0.0.1:1")
-    assert farm.take_cli_options(["ls", "--lg-coordinator", "127.0.0.1:9", "-r"]) == ["ls", "-r"]
-    assert farm.coordinator_address() == "127.0.0.1:9"
-    assert farm.take_cli_options(["run", "--", "--lg-coordinator=x"]) == ["run", "--", "--lg-coordinator=x"]
-    monkeypatch.setattr(farm, "coordinator_option", None)
     assert farm.coordinator_address() == "10.0.0.1:1"
+    assert split_global_options(["ls", "--lg-coordinator", "127.0.0.1:9", "-r"])[1] == ["ls", "-r"]
+    assert farm.coordinator_address() == "127.0.0.1:9"
+    assert split_global_options(["run", "--", "--lg-coordinator=x"])[1] == ["run", "--", "--lg-coordinator=x"]
+    assert farm.coordinator_address() == "127.0.0.1:9"
     monkeypatch.delenv("LG_COORDINATOR")
     assert farm.coordinator_address() == "127.0.0.1:20408"
-    with pytest.raises(UsageError):
-        farm.take_cli_options(["--lg-coordinator"])
+    with pytest.raises(click.exceptions.UsageError, match="needs a value"):
+        split_global_options(["--lg-coordinator"])
+
+
+def test_lg_coordinator_option_lasts_one_run(monkeypatch):
+    monkeypatch.delenv("LG_COORDINATOR", raising=False)
+    assert run(["--lg-coordinator", "127.0.0.1:9", "--version"]) == 0
+    assert "LG_COORDINATOR" not in os.environ
 
 
 def test_serial_urls():
