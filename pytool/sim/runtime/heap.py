@@ -28,15 +28,23 @@ GRAMMAR_OVERHEAD = 24 * 1024
 #: What pycom.get_free_heap() reports for the IDF heaps beside the GC pool. Typical figures (not measured by
 #: us on hardware; they depend on what runs, e.g. WiFi/BLE): internal RAM on every board, and what is left of
 #: the 4 MB PSRAM after the 2.5 MB GC pool on PSRAM boards.
+#: Stock MicroPython on an ESP32 (1.21 and later) starts with a 56 KB GC heap and adds heap areas from the IDF
+#: heap on demand (ports/esp32/mpconfigport.h: MICROPY_GC_INITIAL_HEAP_SIZE (56 * 1024), MICROPY_GC_SPLIT_HEAP_AUTO),
+#: sized "so they can grow the heap once (double it)" and still start WiFi. The simulated interpreter's heap
+#: cannot grow, so a stock board gets the grown heap from the start: a large allocation that the board serves by
+#: growing its heap is served here too.
+POOL_STOCK_GROWN = 2 * 56 * 1024
 IDF_INTERNAL_FREE = 98_000
 IDF_PSRAM_FREE = 4 * 1024 * 1024 - POOL_PSRAM - 200_000
 
 
-def gc_pool_bytes(board: BoardModel) -> int:
-    """The MicroPython GC pool of the real board."""
-    return POOL_PSRAM if board.psram_kb > 0 else POOL_INTERNAL
+def gc_pool_bytes(board: BoardModel, flavour: str = "pycom") -> int:
+    """The MicroPython GC pool of the real board running `flavour` ("pycom" or "stock") firmware."""
+    if board.psram_kb > 0:
+        return POOL_PSRAM
+    return POOL_INTERNAL if flavour == "pycom" else POOL_STOCK_GROWN
 
 
-def interpreter_heap_bytes(board: BoardModel) -> int:
+def interpreter_heap_bytes(board: BoardModel, flavour: str = "pycom") -> int:
     """The -X heapsize given to the simulated interpreter."""
-    return gc_pool_bytes(board) + RUNTIME_OVERHEAD
+    return gc_pool_bytes(board, flavour) + RUNTIME_OVERHEAD

@@ -204,7 +204,7 @@ class Runtime:
         argv = [sys.executable, "-I", str(_CONFINE), *confine.launcher_args(device), "--", "micropython"]
         argv += [
             "-X",
-            f"heapsize={heap.interpreter_heap_bytes(self.ctx.board) + self._grammar_heap}",
+            f"heapsize={heap.interpreter_heap_bytes(self.ctx.board, self._flavour) + self._grammar_heap}",
             "-i",
             str(device / "_boot.py"),
         ]
@@ -374,8 +374,12 @@ class Runtime:
             self._ctrl_c_watch = self.ctx.loop.call_later(CTRL_C_RECHECK_S, self._recheck_ctrl_c, attempt + 1)
 
     @property
+    def _flavour(self) -> str:
+        return getattr(self.ctx.identity, "flavour", "pycom")
+
+    @property
     def _pycom(self) -> bool:
-        return getattr(self.ctx.identity, "flavour", "pycom") == "pycom"
+        return self._flavour == "pycom"
 
     def _send(self, data: bytes | bytearray) -> None:
         if not data or self._master is None:
