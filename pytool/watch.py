@@ -118,8 +118,9 @@ class Watcher:
 
         self.board = BoardSession.connect(self.resolve())
         caps = self.board.capabilities()
+        if self.check_target is None:
+            self.say(f"watching {self.config.sync_root} -> {self.board.target.spec} ({caps.label}); Ctrl-C stops")
         self.check_target = check.target_from(caps.flavour, caps.release)
-        self.say(f"Watching {self.config.sync_root} -> {self.board.target.spec} ({caps.label}); Ctrl-C stops")
         self.blocked = False
         if not self._check_failed(None):
             self._sync()
