@@ -73,7 +73,7 @@ def put(
     from pytool.commands.progress import transfer_bar
     from pytool.transfer import put as upload
 
-    with _board(ctx) as board, transfer_bar(f"put {local}", lambda: total_bytes(board, [Spec(str(local))])) as bar:
+    with _board(ctx) as board, transfer_bar(f"put {local.name}", lambda: total_bytes(board, [Spec(str(local))])) as bar:
         result = upload(board, local, remote, bar)
         tx = board.stats.tx
     emit(

@@ -6,6 +6,7 @@ board side."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 from rich.markup import escape
@@ -30,7 +31,7 @@ def cp(
     specs, dest = board_ops.check_cp(paths[:-1], paths[-1], recursive)
     with (
         board_session(ctx) as board,
-        transfer_bar(f"cp {paths[-2]}", lambda: board_ops.total_bytes(board, specs)) as bar,
+        transfer_bar(f"cp {Path(paths[-2]).name}", lambda: board_ops.total_bytes(board, specs)) as bar,
     ):
         result = board_ops.copy(board, specs, dest, recursive, bar)
     emit(result.to_json(), lambda: status(f"{len(result.files)} file(s) copied ({result.bytes} bytes)"))
@@ -98,7 +99,7 @@ def eval_cmd(ctx: typer.Context, expression: str = typer.Argument(..., help="A P
     if options.json:
         emit({"ok": True, "repr": value})
     else:
-        sys.stdout.buffer.write(printed)
+        sys.stdout.buffer.write(printed.replace(b"\r\n", b"\n"))
         sys.stdout.flush()
     return 0
 
