@@ -28,7 +28,7 @@ except ImportError:  # pragma: no cover
 from pytool import __version__, port_lock
 from pytool.chain import SESSION_COMMANDS, SessionPool
 from pytool.chain import split as split_chain
-from pytool.commands import board, demo, devices, files, firmware, flash, sim, sync, test, watch
+from pytool.commands import board, chip, demo, devices, files, firmware, flash, sim, sync, test, watch
 from pytool.console import err, options
 from pytool.errors import PytoolError
 from pytool.farm import labgrid as farm_labgrid
@@ -89,7 +89,7 @@ def root(
     """Global options; accepted before or after the command (they are taken out of argv by `main`)."""
 
 
-for _module in (devices, flash, firmware, sync, watch, board, files, test, sim, demo):
+for _module in (devices, flash, chip, firmware, sync, watch, board, files, test, sim, demo):
     _module.register(app)
 
 _VALUE_OPTIONS = {"--port", "-p"}
