@@ -147,3 +147,52 @@ def test_the_watch_command_uploads_each_save_and_refuses_a_syntax_error(port, tm
     assert "stopped watching" in err.output and "Traceback" not in err.output
     with BoardSession.connect(port) as board:
         assert board.read_file("helper.py") == b"VALUE = 'w2'\n"
+
+
+def test_the_loop_rides_out_a_board_that_resets_or_disappears(port, tmp_path, monkeypatch):
+    import queue
+
+    from pytool.sim import SimControl, registry
+
+    monkeypatch.setenv("PYTOOL_STATE_DIR", str(Path(port).parents[2]))  # the module's simulator (support/flashed.py)
+    record = registry.find("testwatch")
+    control = SimControl(record.control)
+    folder = project(tmp_path / "ride", "r1")
+    seen = Seen()
+    watcher = Watcher(load(folder), lambda: resolve_port("sim:testwatch"), "main", seen.say, seen.write, replace=True)
+    batches: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    loop = threading.Thread(target=watcher.run, args=(batches, stop), daemon=True)
+
+    def wait(text: str, after: int = 0, limit: float = 60.0) -> int:
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            at = seen.output.find(text, after)
+            if at >= 0:
+                return at + len(text)
+            assert loop.is_alive(), seen.status
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} not printed; output: {seen.output[-500:]!r}; status: {seen.status}")
+
+    loop.start()
+    try:
+        mark = wait("r1 3")
+        control.reset()  # the reset button: main.py (the project's, from /flash) starts again, still streamed
+        mark = wait("r1 0", mark)
+        (folder / "helper.py").write_text("VALUE = 'r2'\n")
+        batches.put({folder / "helper.py"})
+        mark = wait("r2 3", mark)
+
+        control.request({"op": "fault", "name": "cut", "params": {"after_s": 0.1, "down_s": 1.5}, "repeat": False})
+        deadline = time.monotonic() + 30
+        while not any("lost the board" in line for line in seen.status):
+            assert time.monotonic() < deadline, seen.status
+            time.sleep(0.05)
+        (folder / "helper.py").write_text("VALUE = 'r3'\n")  # saved while the board is away
+        wait("r3 3", mark)  # back: synced and restarted
+        assert any("the board is back" in line for line in seen.status), seen.status
+    finally:
+        stop.set()
+        loop.join(timeout=20)
+        watcher.close()
+    assert not loop.is_alive()
