@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 from pytool.board import BoardSession
 from pytool.ports import Target
+from pytool.repl import FRIENDLY_PROMPT
 
 SEPARATOR = "+"
 
@@ -68,6 +69,9 @@ class SessionPool:
         if self.session is None:
             self.session = BoardSession.connect(target)
         elif not self.session.transport.in_raw_repl:
+            # a command reset the board or left the raw REPL: let a booting board reach its prompt (or its main.py
+            # run a while) before it is interrupted, as a new connection would find it
+            self.session.transport.read_until(1, FRIENDLY_PROMPT, timeout=1, timeout_overall=4)
             self.session.enter_raw_repl()
         return self.session
 
