@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from pytool.board import BoardSession
-from pytool.ports import Target
 from pytool.repl import FRIENDLY_PROMPT
+
+if TYPE_CHECKING:  # pytool.board is imported when a command needs the board, not at CLI start-up
+    from pytool.board import BoardSession
+    from pytool.ports import Target
 
 SEPARATOR = "+"
 
@@ -67,6 +70,8 @@ class SessionPool:
         if self.session is not None and self.session.target.url != target.url:
             self.release()
         if self.session is None:
+            from pytool.board import BoardSession
+
             self.session = BoardSession.connect(target)
         elif not self.session.transport.in_raw_repl:
             # a command reset the board or left the raw REPL: let a booting board reach its prompt (or its main.py
@@ -86,6 +91,8 @@ class SessionPool:
 def session(pool: SessionPool | None, target: Target) -> Iterator[BoardSession]:
     """A session with `target`: the chain's (left open for the next command) or, outside a chain, a new one."""
     if pool is None:
+        from pytool.board import BoardSession
+
         with BoardSession.connect(target) as board:
             yield board
         return

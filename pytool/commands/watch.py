@@ -3,6 +3,7 @@ changed) and run, with the board's output streamed in between."""
 
 from __future__ import annotations
 
+import json
 import queue
 import sys
 import threading
@@ -15,6 +16,12 @@ from pytool.commands.common import target
 from pytool.console import err, options
 
 
+def line(**fields: str) -> None:
+    """One JSON line on stdout (`pytool --json watch`)."""
+    sys.stdout.write(json.dumps(fields) + "\n")
+    sys.stdout.flush()
+
+
 def watch(
     ctx: typer.Context,
     directory: str = typer.Argument(None, help="Project folder (default: current folder)."),
@@ -25,7 +32,9 @@ def watch(
         False, "--replace", help="Replace another project on the board (removes the files pytool put there for it)."
     ),
 ) -> int:
-    """Upload and run the project on every save, streaming the board's output (Ctrl-C stops watching)."""
+    """Upload and run the project on every save, streaming the board's output (Ctrl-C stops watching).
+
+    With --json: one JSON object per line, {"event": "status", "message": ...} or {"event": "output", "text": ...}."""
     from pytool import config
     from pytool import watch as watching
     from pytool.errors import UsageError
@@ -34,15 +43,19 @@ def watch(
     mode = restart or cfg.watch_restart
     if mode not in watching.RESTART_CHOICES:
         raise UsageError(f"--restart {mode} is not a restart mode", f"use one of {', '.join(watching.RESTART_CHOICES)}")
-    if options.json:
-        raise UsageError("`pytool watch` streams the board's output; it has no --json form")
 
     def say(message: str) -> None:
-        err.print(f"[cyan]watch:[/] {escape(message)}", soft_wrap=True)
+        if options.json:  # one JSON object per line: {"event": "status"|"output", ...}
+            line(event="status", message=message)
+        else:
+            err.print(f"[cyan]watch:[/] {escape(message)}", soft_wrap=True)
 
     def write(data: bytes) -> None:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
+        if options.json:
+            line(event="output", text=data.decode("utf-8", "replace"))
+        else:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
 
     watcher = watching.Watcher(cfg, lambda: target(ctx, cfg), mode, say, write, replace)
     batches: queue.Queue = queue.Queue()
