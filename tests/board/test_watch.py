@@ -196,3 +196,39 @@ def test_the_loop_rides_out_a_board_that_resets_or_disappears(port, tmp_path, mo
         loop.join(timeout=20)
         watcher.close()
     assert not loop.is_alive()
+
+
+@pytest.mark.parametrize("mode", ["soft", "hard"])
+def test_restart_by_reset(port, tmp_path, mode):
+    folder = project(tmp_path / mode, f"{mode}1")
+    seen = Seen()
+    watcher = Watcher(load(folder), lambda: resolve_port(port), mode, seen.say, seen.write, replace=True)
+    try:
+        watcher.connect()
+        mark = pump_until(watcher, seen, f"{mode}1 2")
+        (folder / "helper.py").write_text(f"VALUE = '{mode}2'\n")
+        result = watcher.process([folder / "helper.py"])
+        assert result is not None and result.uploaded == ["helper.py"] and result.restart == mode
+        pump_until(watcher, seen, f"{mode}2 2", mark)  # boot.py and main.py ran again, from /flash
+    finally:
+        watcher.close()
+
+
+def test_a_project_with_errors_is_not_uploaded_until_they_are_fixed(port, tmp_path):
+    folder = project(tmp_path / "broken", "b1")
+    (folder / "main.py").write_text("while True print(1)\n")
+    seen = Seen()
+    watcher = Watcher(load(folder), lambda: resolve_port(port), "main", seen.say, seen.write, replace=True)
+    try:
+        watcher.connect()
+        assert any("main.py:1" in line for line in seen.status) and watcher.blocked
+        assert not any(line.startswith("synced") for line in seen.status)
+        (folder / "helper.py").write_text("VALUE = 'b2'\n")  # not the broken file: the whole project is checked
+        result = watcher.process([folder / "helper.py"])
+        assert result is not None and result.errors and not result.uploaded
+        (folder / "main.py").write_text(MAIN)
+        result = watcher.process([folder / "main.py"])
+        assert result is not None and not result.errors and "helper.py" in result.uploaded  # held back until now
+        pump_until(watcher, seen, "b2 2")
+    finally:
+        watcher.close()
