@@ -132,13 +132,15 @@ class Spec:
 
 @dataclass
 class CopyResult:
-    """What one `cp` did: files written (host paths or board paths) and payload bytes moved."""
+    """What one `cp` did: what was written (host paths, board paths; a folder copied on the board is one entry),
+    the number of files and the payload bytes moved between host and board."""
 
     files: list[str] = field(default_factory=list)
+    count: int = 0
     bytes: int = 0
 
     def to_json(self) -> dict:
-        return {"ok": True, "files": self.files, "bytes": self.bytes}
+        return {"ok": True, "files": self.files, "count": self.count, "bytes": self.bytes}
 
 
 def check_cp(sources: list[str], dest: str, recursive: bool) -> tuple[list[Spec], Spec]:
@@ -194,18 +196,22 @@ def copy(
             remote = target.path + ("/" if into_folder and target.path and not target.path.endswith("/") else "")
             done = put(board, Path(spec.path), remote or None, progress)
             result.files += [board.path(rel) for rel in done.uploaded]
+            result.count += len(done.uploaded)
             result.bytes += done.payload_bytes
         elif not target.on_board:  # board -> host: every name the board gives checked (pytool/board_input.py)
             written = get(board, spec.path, Path(target.path), progress)
             result.files += [str(p) for p in written]
+            result.count += len(written)
             result.bytes += sum(p.stat().st_size for p in written)
         else:
-            result.files += _on_board(board, spec.path, target.path, into_folder)
+            dst, count = _on_board(board, spec.path, target.path, into_folder)
+            result.files.append(dst)
+            result.count += count
     return result
 
 
-def _on_board(board: BoardSession, source: str, dest: str, into_folder: bool) -> list[str]:
-    """Copy a board file or folder to another place on the board; returns the destination path."""
+def _on_board(board: BoardSession, source: str, dest: str, into_folder: bool) -> tuple[str, int]:
+    """Copy a board file or folder to another place on the board; returns the destination and the files copied."""
     src = board.path(source)
     st = board.stat(dest) if dest not in ("", ".") else (True, 0)
     dst = board.path(dest)
@@ -213,5 +219,5 @@ def _on_board(board: BoardSession, source: str, dest: str, into_folder: bool) ->
         dst = dst.rstrip("/") + "/" + src.rsplit("/", 1)[-1]
     if dst == src or dst.startswith(src + "/"):
         raise UsageError(f"cannot copy {src} onto or into itself ({dst})")
-    board.query(_ops(board) + f"_pt_out(_pt_cp({literal(src)}, {literal(dst)}))\n", timeout=120)
-    return [dst]
+    count = board.query(_ops(board) + f"_pt_out(_pt_cp({literal(src)}, {literal(dst)}))\n", timeout=120)
+    return dst, count if isinstance(count, int) and count >= 0 else 0

@@ -34,7 +34,10 @@ def cp(
         transfer_bar(f"cp {Path(paths[-2]).name}", lambda: board_ops.total_bytes(board, specs)) as bar,
     ):
         result = board_ops.copy(board, specs, dest, recursive, bar)
-    emit(result.to_json(), lambda: status(f"{len(result.files)} file(s) copied ({result.bytes} bytes)"))
+    emit(
+        result.to_json(),
+        lambda: status(f"{result.count} file(s) copied" + (f" ({result.bytes} bytes)" if result.bytes else "")),
+    )
 
 
 def tree(ctx: typer.Context, path: str = typer.Argument("", help="Board folder (default: the board's root).")) -> None:

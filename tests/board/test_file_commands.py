@@ -44,12 +44,15 @@ def test_cp_both_directions_recursively_and_on_the_board(port, tmp_path, capsys)
 
     code, _, err = pytool(capsys, "-p", port, "cp", ":cptree/a.py", ":cptree/copy.py")  # on the board
     assert code == 0, err
+    code, out, err = pytool(capsys, "-p", port, "--json", "cp", "-r", ":cptree/sub", ":cptree/sub2")
+    assert json.loads(out) == {"ok": True, "files": ["/flash/cptree/sub2"], "count": 1, "bytes": 0}, err
     back = tmp_path / "back"
     back.mkdir()
     code, _, err = pytool(capsys, "-p", port, "cp", "-r", ":cptree", str(back))
     assert code == 0, err
     assert (back / "cptree" / "copy.py").read_bytes() == b"A = 1\n"
     assert (back / "cptree" / "sub" / "b.bin").read_bytes() == bytes(range(256)) * 3
+    assert (back / "cptree" / "sub2" / "b.bin").read_bytes() == bytes(range(256)) * 3
     code, _, err = pytool(capsys, "-p", port, "cp", str(src / "a.py"), str(src / "sub" / "b.bin"), ":cpmany")
     assert code == 0, err
     with BoardSession.connect(port) as board:
