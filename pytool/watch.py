@@ -29,7 +29,7 @@ import serial
 from pytool import repl
 from pytool.board import BoardSession, literal
 from pytool.config import ProjectConfig
-from pytool.errors import PytoolError
+from pytool.errors import PytoolError, UsageError
 from pytool.ports import Target
 
 RESTART_CHOICES = ("main", "soft", "hard")
@@ -134,6 +134,8 @@ class Watcher:
 
     def _reconnect(self, why: str, stop: threading.Event | None = None) -> None:
         """The board went away: wait until it is back (a new port of a simulator included), then sync and start."""
+        from mpremote.transport import TransportError
+
         self.say(f"lost the board: {why}; waiting for it to come back (Ctrl-C stops)")
         with contextlib.suppress(Exception):
             self.close()
@@ -142,7 +144,9 @@ class Watcher:
             time.sleep(RECONNECT_EVERY)
             try:
                 self.connect()
-            except (PytoolError, serial.SerialException, OSError):
+            except UsageError:
+                raise
+            except (PytoolError, serial.SerialException, OSError, TransportError):
                 with contextlib.suppress(Exception):
                     self.close()
                 continue
@@ -274,17 +278,10 @@ class Watcher:
                 if paths:
                     self.process(paths)
                 self.pump(0.1)
+            except UsageError:
+                raise  # a problem only the user can fix (e.g. another project on the board: --replace)
             except (PytoolError, serial.SerialException, OSError, TransportError) as exc:
-                if isinstance(exc, PytoolError) and self.board is not None and _board_alive(self.board):
-                    raise  # not the link: a problem the user must fix (e.g. another project on the board)
-                self._reconnect(str(exc), stop)
-
-
-def _board_alive(board: BoardSession) -> bool:
-    try:
-        return bool(board.wire.is_open) and board.wire.in_waiting >= 0
-    except (serial.SerialException, OSError):
-        return False
+                self._reconnect(str(exc), stop)  # the link, or a board that reset at the wrong moment
 
 
 def watch_changes(folder: Path, batches: queue.Queue, stop: threading.Event) -> threading.Thread:
