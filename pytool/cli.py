@@ -46,7 +46,8 @@ class CommandLine:
 
 app = typer.Typer(
     name="pytool",
-    help="Flash, sync and over-the-air test Pycom and ESP32 MicroPython boards (real or simulated).",
+    help="Flash, sync and over-the-air test Pycom and ESP32 MicroPython boards (real or simulated). "
+    "Commands chain on one connection with +: `pytool ls + exec 'print(1)' + reset`.",
     no_args_is_help=True,
     add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     pretty_exceptions_enable=False,
