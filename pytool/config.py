@@ -12,6 +12,10 @@ pytool.toml (every key optional):
     [wifi]                        # login of a board reached over telnet:// (PYTOOL_USER/PYTOOL_PASSWORD override)
     user = "micro"
     password = "python"
+    [[boards]]                    # several boards at once (multi-board tests): a role each, its port, its project
+    role = "server"
+    port = "sim:one"
+    project = "server"            # the folder deployed to this board (relative to this file; default: this project)
 """
 
 from __future__ import annotations
@@ -27,9 +31,22 @@ from pytool.errors import UsageError
 CONFIG_NAME = "pytool.toml"
 PYMAKR_NAME = "pymakr.conf"
 RESET_CHOICES = ("soft", "hard")
+ROLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")  # a [[boards]] role (`--board-port ROLE=PORT`)
 
 #: Files of the tool chain itself: never deployed.
 TOOL_FILES = (CONFIG_NAME, PYMAKR_NAME, "project.pymakr")
+
+
+@dataclass(frozen=True)
+class BoardEntry:
+    """One `[[boards]]` entry: a board of a multi-board project, named by its role."""
+
+    role: str
+    port: str | None = None  # None: given on the command line (`--board-port ROLE=PORT`)
+    project: Path | None = None  # the folder deployed to this board (None: the project itself)
+
+    def to_json(self) -> dict:
+        return {"role": self.role, "port": self.port, "project": str(self.project) if self.project else None}
 
 
 @dataclass
@@ -46,6 +63,7 @@ class ProjectConfig:
     ble_name: str | None = None
     wifi_user: str | None = None  # telnet/FTP login ([wifi], pymakr.conf username/password)
     wifi_password: str | None = field(default=None, repr=False)  # never printed: not in to_json() either
+    boards: list[BoardEntry] = field(default_factory=list)  # [[boards]]: several boards, by role
     source: str = "defaults"  # "pytool.toml", "pymakr.conf" or "defaults"
 
     @property
@@ -65,6 +83,7 @@ class ProjectConfig:
             "reset_after_sync": self.reset_after_sync,
             "ble_name": self.ble_name,
             "wifi_user": self.wifi_user,
+            "boards": [board.to_json() for board in self.boards],
         }
 
 
@@ -138,6 +157,12 @@ SETTINGS = (
         '"python"',
         "telnet/FTP password (PYTOOL_PASSWORD takes precedence); never printed",
     ),
+    Setting("boards", list, "a list of tables ([[boards]])", "[]", "several boards at once, a role each"),
+    Setting("boards.role", str, "a string", "required", "the board's role name (`boards[ROLE]` in the tests)"),
+    Setting("boards.port", str, "a string", "`--board-port ROLE=PORT`", "the board's port (as `port`)"),
+    Setting(
+        "boards.project", str, "a string", "this project", "the folder deployed to this board (relative to this file)"
+    ),
 )
 _SETTINGS = {s.key: s for s in SETTINGS}
 
@@ -160,6 +185,31 @@ def _validate(raw: dict, path: Path, prefix: str = "") -> None:
             )
         if isinstance(value, dict):
             _validate(value, path, full + ".")
+        elif full == "boards":
+            for entry in value:
+                if not isinstance(entry, dict):
+                    raise UsageError(
+                        f"{path}: boards must be a list of tables ([[boards]]), not {type(entry).__name__} {entry!r}",
+                        "see docs/config.md for every pytool.toml key",
+                    )
+                _validate(entry, path, "boards.")
+
+
+def _board_entries(raw: list[dict], path: Path) -> list[BoardEntry]:
+    """The [[boards]] entries: every one has a role, and no role appears twice."""
+    entries: list[BoardEntry] = []
+    for number, entry in enumerate(raw, 1):
+        role = entry.get("role", "").strip()
+        if not ROLE_NAME.fullmatch(role):
+            raise UsageError(
+                f"{path}: [[boards]] entry {number} needs a role: a name of letters, digits, '_' or '-', not {role!r}",
+                'give each board a role = "NAME" (tests reach it as boards["NAME"])',
+            )
+        if any(known.role == role for known in entries):
+            raise UsageError(f"{path}: two [[boards]] entries have the role '{role}'", "give each board its own role")
+        folder = (path.parent / entry["project"]).resolve() if entry.get("project") else None
+        entries.append(BoardEntry(role, entry.get("port") or None, folder))
+    return entries
 
 
 def load_pytool_toml(path: Path) -> ProjectConfig:
@@ -189,6 +239,7 @@ def load_pytool_toml(path: Path) -> ProjectConfig:
         ble_name=ble.get("name"),
         wifi_user=(raw.get("wifi") or {}).get("user") or None,
         wifi_password=(raw.get("wifi") or {}).get("password") or None,
+        boards=_board_entries(raw.get("boards") or [], path),
         source=CONFIG_NAME,
     )
 
