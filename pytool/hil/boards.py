@@ -94,6 +94,17 @@ def board_specs(
     return list(specs.values())
 
 
+def board_port_options(ports: Sequence[tuple[str, str]]) -> list[str]:
+    """The pytest options that hand these (role, port value) boards to the plugin, in this order: what a runner
+    such as `pytool test` passes to `pytest` for a multi-board project."""
+    options: list[str] = []
+    for role, port in ports:
+        if not ROLE_NAME.fullmatch(role):
+            raise UsageError(f"'{role}' is not a board role", "a role is letters, digits, '_' or '-'")
+        options += ["--board-port", f"{role}={port}"]
+    return options
+
+
 @dataclass
 class HilBoard:
     """One board of the run, as `boards[ROLE]` hands it to a test.

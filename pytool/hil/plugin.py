@@ -79,7 +79,7 @@ class HilSettings:
 
     @property
     def multi(self) -> bool:
-        """Several boards (or one named by a role): logs and reports name each board."""
+        """Several boards: logs and reports name each board."""
         return len(self.boards) > 1
 
 
@@ -146,7 +146,9 @@ def _settings(config: pytest.Config) -> HilSettings:
     cfg = project_config.load(project) if project else None
     specs = board_specs(option.board_port, cfg)
     port = specs[0].port
-    target = resolve_target(port, cfg) if port else None
+    # a single board's port may come from PYTOOL_PORT or pytool.toml: resolve_target says so in Target.source
+    given = port if len(specs) > 1 or specs[0].given else None
+    target = resolve_target(given, cfg) if port else None
     ble = ble_transport(target, option.ble)
     log_dir = option.hil_log_dir or (
         str(Path(option.xmlpath).parent / "hil-logs") if getattr(option, "xmlpath", None) else None
@@ -251,6 +253,7 @@ def hil_settings(request: pytest.FixtureRequest) -> Iterator[HilSettings]:
 def _deploy(settings: HilSettings, config: pytest.Config) -> None:
     from pytool import deploy
     from pytool.errors import PytoolError
+    from pytool.ports import ble_transport
 
     if settings.project is None:
         pytest.fail("--deploy: no pytool.toml above the test paths, so no project to deploy", pytrace=False)
@@ -268,11 +271,12 @@ def _deploy(settings: HilSettings, config: pytest.Config) -> None:
 
         return show
 
-    options = deploy.DeployOptions(firmware=settings.firmware, ble=settings.ble)
     for spec in settings.boards:  # in [[boards]] order: a server before the client that looks for it
         project = spec.project or settings.project
         try:
             target = _handle(config, spec).target if settings.multi else settings.target
+            ble = ble_transport(target, config.option.ble) if settings.multi else settings.ble  # the board's radio
+            options = deploy.DeployOptions(firmware=settings.firmware, ble=ble)
             deploy.deploy(project, target, options=options, on_step=shower(spec.role))
         except PytoolError as exc:
             where = f" to the board '{spec.role}'" if settings.multi else ""

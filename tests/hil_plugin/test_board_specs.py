@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from pytool import config
 from pytool.cli import run
 from pytool.errors import UsageError
-from pytool.hil.boards import BoardSpec, board_specs, parse_board_port
+from pytool.hil.boards import BoardSpec, board_port_options, board_specs, parse_board_port
 
 TWO_ROLES = '[[boards]]\nrole = "server"\nproject = "srv"\n[[boards]]\nrole = "client"\nport = "sim:c"\n'
 
@@ -85,3 +88,30 @@ def test_a_bad_boards_list_is_one_line_naming_the_file(tmp_path, capsys, text, m
     assert run(["check", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert message in err and str(tmp_path / "pytool.toml") in err and "Traceback" not in err, err
+
+
+def test_a_runner_hands_boards_to_the_plugin_as_role_port_options(tmp_path):
+    (tmp_path / "pytool.toml").write_text(TWO_ROLES)
+    options = board_port_options([("server", "sim:s"), ("client", "telnet://10.0.0.2?user=micro")])
+    assert options == ["--board-port", "server=sim:s", "--board-port", "client=telnet://10.0.0.2?user=micro"]
+    specs = board_specs(options[1::2], config.load(tmp_path), environ={})
+    assert [(s.role, s.port) for s in specs] == [("server", "sim:s"), ("client", "telnet://10.0.0.2?user=micro")]
+    with pytest.raises(UsageError, match="not a board role"):
+        board_port_options([("a=b", "sim:x")])
+
+
+def test_a_role_without_a_port_fails_the_test_with_one_line(tmp_path):
+    (tmp_path / "pytool.toml").write_text(TWO_ROLES)
+    tests = tmp_path / "tests" / "hil"
+    tests.mkdir(parents=True)
+    (tests / "test_both.py").write_text("def test_both(boards):\n    pass\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/hil"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 1
+    assert "the board 'server' has no port" in run.stdout and "--board-port server=PORT" in run.stdout, run.stdout
+    assert "Traceback" not in run.stdout
