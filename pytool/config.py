@@ -12,9 +12,9 @@ pytool.toml (every key optional):
     [wifi]                        # login of a board reached over telnet:// (PYTOOL_USER/PYTOOL_PASSWORD override)
     user = "micro"
     password = "python"
-    [[boards]]                    # several boards at once (multi-board tests): a role each, its port, its project
-    role = "server"
-    port = "sim:one"
+    [[boards]]                    # several boards (multi-board tests, `--all`): one table each, every key optional
+    port = "sim:one"              # default: given at run time (`--board-port server=PORT`)
+    role = "server"               # the board's part in multi-board tests (default: board0, board1, ...)
     project = "server"            # the folder deployed to this board (relative to this file; default: this project)
 """
 
@@ -39,14 +39,14 @@ TOOL_FILES = (CONFIG_NAME, PYMAKR_NAME, "project.pymakr")
 
 @dataclass(frozen=True)
 class BoardEntry:
-    """One `[[boards]]` entry: a board of a multi-board project, named by its role."""
+    """One `[[boards]]` table: a board of a multi-board project (every key optional, see docs/config.md)."""
 
-    role: str
-    port: str | None = None  # None: given on the command line (`--board-port ROLE=PORT`)
+    port: str | None = None  # None: given at run time (`--board-port ROLE=PORT`)
+    role: str | None = None  # its part in multi-board tests (`boards["server"]`); None: board0, board1, ... by position
     project: Path | None = None  # the folder deployed to this board (None: the project itself)
 
     def to_json(self) -> dict:
-        return {"role": self.role, "port": self.port, "project": str(self.project) if self.project else None}
+        return {"port": self.port, "role": self.role, "project": str(self.project) if self.project else None}
 
 
 @dataclass
@@ -157,9 +157,9 @@ SETTINGS = (
         '"python"',
         "telnet/FTP password (PYTOOL_PASSWORD takes precedence); never printed",
     ),
-    Setting("boards", list, "a list of tables ([[boards]])", "[]", "several boards at once, a role each"),
-    Setting("boards.role", str, "a string", "required", "the board's role name (`boards[ROLE]` in the tests)"),
-    Setting("boards.port", str, "a string", "`--board-port ROLE=PORT`", "the board's port (as `port`)"),
+    Setting("boards", list, "a list of tables ([[boards]])", "[]", "several boards, one [[boards]] table each"),
+    Setting("boards.port", str, "a string", "`--board-port ROLE=PORT`", "the board's port (any `port` value)"),
+    Setting("boards.role", str, "a string", "board0, board1, ...", "the board's part in multi-board tests"),
     Setting(
         "boards.project", str, "a string", "this project", "the folder deployed to this board (relative to this file)"
     ),
@@ -196,19 +196,22 @@ def _validate(raw: dict, path: Path, prefix: str = "") -> None:
 
 
 def _board_entries(raw: list[dict], path: Path) -> list[BoardEntry]:
-    """The [[boards]] entries: every one has a role, and no role appears twice."""
+    """The [[boards]] tables: a role is a name (letters, digits, '_', '-'), and no role or port appears twice."""
     entries: list[BoardEntry] = []
     for number, entry in enumerate(raw, 1):
-        role = entry.get("role", "").strip()
-        if not ROLE_NAME.fullmatch(role):
+        role = entry.get("role")
+        if role is not None and not ROLE_NAME.fullmatch(role):
             raise UsageError(
-                f"{path}: [[boards]] entry {number} needs a role: a name of letters, digits, '_' or '-', not {role!r}",
-                'give each board a role = "NAME" (tests reach it as boards["NAME"])',
+                f"{path}: [[boards]] entry {number}: role {role!r} is not a name of letters, digits, '_' or '-'",
+                'give the board a role = "NAME" (tests reach it as boards["NAME"])',
             )
-        if any(known.role == role for known in entries):
+        if role is not None and any(known.role == role for known in entries):
             raise UsageError(f"{path}: two [[boards]] entries have the role '{role}'", "give each board its own role")
+        port = entry.get("port") or None
+        if port is not None and any(known.port == port for known in entries):
+            raise UsageError(f"{path}: port {port} is in [[boards]] twice", "list each board once")
         folder = (path.parent / entry["project"]).resolve() if entry.get("project") else None
-        entries.append(BoardEntry(role, entry.get("port") or None, folder))
+        entries.append(BoardEntry(port, role, folder))
     return entries
 
 

@@ -66,7 +66,10 @@ def board_specs(
     if not entries and len(given) <= 1 and all(role is None for role, _ in given):
         port, _source = choose_port(given[0][1] if given else None, cfg, environ)
         return [BoardSpec(DEFAULT_ROLE.format(0), port, given=bool(given))]
-    specs = {entry.role: BoardSpec(entry.role, entry.port, entry.project) for entry in entries}
+    specs: dict[str, BoardSpec] = {}
+    for number, entry in enumerate(entries):
+        role = entry.role or DEFAULT_ROLE.format(number)
+        specs[role] = BoardSpec(role, entry.port, entry.project)
     for role, port in given:
         if role is None:
             continue

@@ -33,6 +33,12 @@ def test_single_board_runs_keep_the_documented_precedence(tmp_path):
     assert board_specs(None, None, environ={}) == [BoardSpec("board0", None)]
 
 
+def test_boards_without_a_role_are_named_by_position(tmp_path):
+    (tmp_path / "pytool.toml").write_text('[[boards]]\nport = "sim:a"\n[[boards]]\nport = "sim:b"\nrole = "b"\n')
+    specs = board_specs(None, config.load(tmp_path), environ={})
+    assert [(s.role, s.port) for s in specs] == [("board0", "sim:a"), ("b", "sim:b")]
+
+
 def test_plain_ports_become_board0_board1_and_named_ones_keep_their_role():
     specs = board_specs(["sim:a", "sim:b"], None, environ={})
     assert [(s.role, s.port) for s in specs] == [("board0", "sim:a"), ("board1", "sim:b")]
@@ -74,8 +80,8 @@ def test_board_port_mistakes_are_one_clear_error(tmp_path, values, message):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('[[boards]]\nport = "sim:x"\n', "[[boards]] entry 1 needs a role"),
-        ('[[boards]]\nrole = "a b"\n', "[[boards]] entry 1 needs a role"),
+        ('[[boards]]\nrole = "a b"\n', "[[boards]] entry 1: role 'a b' is not a name"),
+        ('[[boards]]\nport = "sim:x"\n[[boards]]\nport = "sim:x"\n', "port sim:x is in [[boards]] twice"),
         ('[[boards]]\nrole = "a"\n[[boards]]\nrole = "a"\n', "two [[boards]] entries have the role 'a'"),
         ('[[boards]]\nrole = "a"\nprot = "x"\n', "unknown setting 'boards.prot'"),
         ('[[boards]]\nrole = "a"\nport = 3\n', "boards.port must be a string, not int 3"),
