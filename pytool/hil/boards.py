@@ -9,7 +9,7 @@ both into one ordered list of `BoardSpec`, and `HilBoard` is what the `boards[RO
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,7 +121,6 @@ class HilBoard:
     target: Target
     project: Path | None = None
     boot_timeout: float = 20.0
-    log: Callable[[str], None] = field(default=lambda _line: None, repr=False)
     _monitor: BoardMonitor | None = field(default=None, repr=False)
     _address: str | None = field(default=None, repr=False)
 
@@ -156,7 +155,6 @@ class HilBoard:
 
             self._address = read_ble_address(self.monitor.exec)
             self.monitor.reset(hard=True, boot_timeout=self.boot_timeout)
-            self.log(f"board {self.role} on {self.port} advertises from {self._address}")
         assert self._address is not None
         return self._address
 

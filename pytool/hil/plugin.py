@@ -197,7 +197,6 @@ def _handle(config: pytest.Config, spec: BoardSpec) -> HilBoard:
             target,
             spec.project,
             settings.boot_timeout,
-            log=lambda line: _record_line(config, line),
         )
     return state.handles[spec.role]
 
@@ -292,8 +291,16 @@ def board(request: pytest.FixtureRequest, hil_settings: HilSettings) -> BoardMon
 
 @pytest.fixture(scope="session")
 def boards(request: pytest.FixtureRequest, hil_settings: HilSettings) -> dict[str, HilBoard]:
-    """Every board of the run by role (`boards["server"]`), each with its serial session open."""
-    return {spec.role: _open(request, spec) for spec in hil_settings.boards}
+    """Every board of the run by role (`boards["server"]`), each with its serial session open and its Bluetooth
+    address known: a real board reports it over serial, which resets it, so that happens here, before any test
+    (a board that cannot tell is asked again, and fails the test, where a test needs its address)."""
+    from pytool.errors import PytoolError
+
+    handles = {spec.role: _open(request, spec) for spec in hil_settings.boards}
+    for board in handles.values():
+        with contextlib.suppress(PytoolError, ValueError):
+            _record_line(request.config, f"{board} advertises from {board.address}")
+    return handles
 
 
 @pytest.fixture
@@ -322,7 +329,9 @@ def ble_target(request: pytest.FixtureRequest, hil_settings: HilSettings) -> Ble
     if hil_settings.board_port:
         request.getfixturevalue("board")
         if not address and not request.config.option.ble_name:  # an explicit --ble-name: by name, as asked
-            address = _board_address(_handle(request.config, hil_settings.boards[0]))
+            first = _handle(request.config, hil_settings.boards[0])
+            address = _board_address(first)
+            _log(request, f"board on {hil_settings.board_port} advertises from {address}")
 
     if not hil_settings.ble_name and not address:
         pytest.fail('no BLE name: give --ble-name NAME or set [ble] name = "..." in pytool.toml', pytrace=False)
@@ -334,11 +343,9 @@ def _board_address(board: HilBoard) -> str:
     from pytool.errors import PytoolError
 
     try:
-        address = board.address
+        return board.address
     except (PytoolError, ValueError) as exc:
         pytest.fail(f"cannot read the Bluetooth address of {board} over serial: {exc}", pytrace=False)
-    board.log(f"{board} advertises from {address}")
-    return address
 
 
 @async_fixture
