@@ -2,7 +2,8 @@
 simulated LoPy4 boards on the shared virtual radio (started once for this module).
 
 - the plugin alone: both boards advertise the same name, and `ble_client_for(board)` still reaches each one (by
-  the address the board has); per-board logs, report sections and JUnit properties;
+  the address the board has: a simulator's registry record for one, read over serial for the other, reached as
+  a real board would be through its RFC2217 port); per-board logs, report sections and JUnit properties;
 - examples/lopy_to_lopy: deployed by the plugin (`--deploy`: each role's own project), one board as GATT client
   (Pycom's GATTC API) connecting to the other's GATT server, checked on both boards.
 """
@@ -123,13 +124,14 @@ def test_ble_client_for_reaches_each_of_two_boards_advertising_the_same_name(tmp
     (project / "pytool.toml").write_text('board = "lopy4"\n[ble]\nname = "LoPy"\n')
     (project / "tests" / "hil" / "test_two.py").write_text(TWO_BOARDS_TEST)
     junit = tmp_path / "out" / "junit.xml"
-    ports = ["--board-port", f"one=sim:{one.name}", "--board-port", f"two=sim:{two.name}"]
+    # board two as a real board would be reached: a network serial port, its address read over serial
+    ports = ["--board-port", f"one=sim:{one.name}", "--board-port", f"two={two.rfc2217}"]
     run = pytest_run(["tests/hil", *ports, f"--junitxml={junit}"], project, env)
     assert run.returncode == 1, run.stdout[-4000:] + run.stderr[-2000:]
     cases = junit_cases(junit)
     outcome, props = cases["test_each_client_reaches_its_own_board"]
     assert outcome == "passed", run.stdout[-4000:]
-    assert props["board.one.port"] == "sim:mb-one" and props["board.two.port"] == "sim:mb-two"
+    assert props["board.one.port"] == "sim:mb-one" and props["board.two.port"] == two.rfc2217
     assert props["board.one.address"] == one.bt_address and props["board.two.address"] == two.bt_address
     # per-board logs: each holds its own board's output only
     one_log = Path(props["board.one.log"]).read_text()
@@ -139,7 +141,7 @@ def test_ble_client_for_reaches_each_of_two_boards_advertising_the_same_name(tmp
     assert f"connect {one.bt_address}" in one_log  # the BLE operations, tagged [one] / [two]
     # a failing test's report shows each board's output under its own heading
     assert cases["test_fails_on_purpose"][0] == "failure"
-    assert "board two (sim:mb-two) serial output" in run.stdout and "two says bye" in run.stdout
+    assert f"board two ({two.rfc2217}) serial output" in run.stdout and "two says bye" in run.stdout
 
 
 def test_lopy_to_lopy_example_on_two_simulated_boards(tmp_path, two_boards):
