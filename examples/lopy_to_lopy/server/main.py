@@ -12,10 +12,11 @@ bluetooth.set_advertisement(name="LoPy", service_uuid=SERVICE_UUID)
 
 
 def conn_cb(bt_o):
+    # events() returns (and clears) every event since the last call: a short connection can show both at once
     events = bt_o.events()
     if events & Bluetooth.CLIENT_CONNECTED:
         print("server: client connected")
-    elif events & Bluetooth.CLIENT_DISCONNECTED:
+    if events & Bluetooth.CLIENT_DISCONNECTED:
         print("server: client disconnected")
 
 
