@@ -23,6 +23,10 @@ The boards come from --board-port ROLE=PORT, repeated (a plain PORT fills the ne
 board0, board1, ...), and the `[[boards]]` list of pytool.toml (role, port, project); the single-board fixtures
 above use the first board. Every test's log and failure report have each board's serial output, and its JUnit
 properties name each board's port and address (`board.ROLE.port`, `board.ROLE.address`, `board.ROLE.log`).
+--deploy deploys every board, in order, with its entry's `project` folder (else the run's project). The host
+has one Bluetooth transport per run (bleak's backend is process-wide): --ble, else the first board's radio
+(simulated boards share one), else PYTOOL_BLE or the OS stack. A runner hands boards over as
+`pytool.hil.boards.board_port_options([(role, port), ...])`.
 
 Options: --board-port (device path, URL or sim:NAME; the board is chosen by `pytool.ports.resolve_target`, as
 every pytool command does: --board-port > PYTOOL_PORT > the project's pytool.toml > the single attached board),
