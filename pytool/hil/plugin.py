@@ -46,7 +46,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
@@ -174,6 +174,13 @@ def _settings(config: pytest.Config) -> HilSettings:
     return state.settings
 
 
+def _fail(message: str) -> NoReturn:
+    """Fail the test with this one line: no traceback, and not the exception being handled either."""
+    failed = pytest.fail.Exception(message, pytrace=False)
+    failed.__suppress_context__ = True
+    raise failed
+
+
 def _state(request: pytest.FixtureRequest) -> HilState:
     return request.config.stash[_STATE]
 
@@ -219,7 +226,7 @@ def _open(request: pytest.FixtureRequest, spec: BoardSpec) -> HilBoard:
         board = _handle(request.config, spec)
         board.monitor.begin_test()
     except PytoolError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        _fail(str(exc))
     current = _state(request).current
     if current is not None:
         current.attach(board)
@@ -238,7 +245,7 @@ def hil_settings(request: pytest.FixtureRequest) -> Iterator[HilSettings]:
     try:
         settings = _settings(request.config)
     except PytoolError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        _fail(str(exc))
     state = _state(request)
     if settings.ble:
         import pytool.ble
@@ -259,7 +266,7 @@ def _deploy(settings: HilSettings, config: pytest.Config) -> None:
     from pytool.ports import ble_transport
 
     if settings.project is None:
-        pytest.fail("--deploy: no pytool.toml above the test paths, so no project to deploy", pytrace=False)
+        _fail("--deploy: no pytool.toml above the test paths, so no project to deploy")
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     capture = config.pluginmanager.get_plugin("capturemanager")
 
@@ -283,7 +290,7 @@ def _deploy(settings: HilSettings, config: pytest.Config) -> None:
             deploy.deploy(project, target, options=options, on_step=shower(spec.role))
         except PytoolError as exc:
             where = f" to the board '{spec.role}'" if settings.multi else ""
-            pytest.fail(f"deploying {project}{where} failed: {exc}", pytrace=False)
+            _fail(f"deploying {project}{where} failed: {exc}")
 
 
 @pytest.fixture(scope="session")
@@ -300,6 +307,11 @@ def boards(request: pytest.FixtureRequest, hil_settings: HilSettings) -> dict[st
     (a board that cannot tell is asked again, and fails the test, where a test needs its address)."""
     from pytool.errors import PytoolError
 
+    try:  # every board's port resolved before any is opened: a missing one is the only line of the report
+        for spec in hil_settings.boards:
+            _handle(request.config, spec)
+    except PytoolError as exc:
+        _fail(str(exc))
     handles = {spec.role: _open(request, spec) for spec in hil_settings.boards}
     for board in handles.values():
         with contextlib.suppress(PytoolError, ValueError):
@@ -315,7 +327,7 @@ def fresh_board(board: BoardMonitor, hil_settings: HilSettings) -> BoardMonitor:
     try:
         board.reset(hard=True, boot_timeout=hil_settings.boot_timeout)
     except PytoolError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        _fail(str(exc))
     return board
 
 
@@ -338,7 +350,7 @@ def ble_target(request: pytest.FixtureRequest, hil_settings: HilSettings) -> Ble
             _log(request, f"board on {hil_settings.board_port} advertises from {address}")
 
     if not hil_settings.ble_name and not address:
-        pytest.fail('no BLE name: give --ble-name NAME or set [ble] name = "..." in pytool.toml', pytrace=False)
+        _fail('no BLE name: give --ble-name NAME or set [ble] name = "..." in pytool.toml')
     return BleTarget(hil_settings.ble_name, address, hil_settings.scan_timeout)
 
 
@@ -349,7 +361,7 @@ def _board_address(board: HilBoard) -> str:
     try:
         return board.address
     except (PytoolError, ValueError) as exc:
-        pytest.fail(f"cannot read the Bluetooth address of {board} over serial: {exc}", pytrace=False)
+        _fail(f"cannot read the Bluetooth address of {board} over serial: {exc}")
 
 
 @async_fixture
@@ -369,10 +381,9 @@ async def _find(request: pytest.FixtureRequest, target: BleTarget, whose: str = 
         privacy = " A board with Bluetooth(pin=...) advertises from a random address: pass --ble-name." * bool(
             target.address
         )
-        pytest.fail(
+        _fail(
             f"{whose} ({target}) did not advertise within {target.scan_timeout:g} s: is main.py "
-            f"running and advertising? (see the board's serial output below){privacy}",
-            pytrace=False,
+            f"running and advertising? (see the board's serial output below){privacy}"
         )
     _log(request, f"found {device.address} ({device.name})")
     return device
@@ -406,7 +417,7 @@ async def ble_client_for(
     async def connect(which: HilBoard | str) -> LoggedBleakClient:
         board = boards.get(which) if isinstance(which, str) else which
         if board is None:
-            pytest.fail(f"ble_client_for({which!r}): no such board; the boards are {', '.join(boards)}", pytrace=False)
+            _fail(f"ble_client_for({which!r}): no such board; the boards are {', '.join(boards)}")
         client = clients.get(board.role)
         if client is not None and client.is_connected:
             return client
@@ -438,10 +449,9 @@ def probe(board: BoardMonitor) -> Any:
     try:
         return Probe(board)
     except MonitorError as exc:
-        pytest.fail(
+        _fail(
             f"cannot read device_lib's probe on the board ({exc.message}): is the project deployed with pytool "
-            "(sync puts device_lib in /flash/lib) and does main.py use pytool_gatt?",
-            pytrace=False,
+            "(sync puts device_lib in /flash/lib) and does main.py use pytool_gatt?"
         )
 
 

@@ -120,4 +120,5 @@ def test_a_role_without_a_port_fails_the_test_with_one_line(tmp_path):
     )
     assert run.returncode == 1
     assert "the board 'server' has no port" in run.stdout and "--board-port server=PORT" in run.stdout, run.stdout
-    assert "Traceback" not in run.stdout
+    assert "Traceback" not in run.stdout and "During handling" not in run.stdout
+    assert "serial output" not in run.stdout  # no board was opened
