@@ -320,6 +320,8 @@ class NimbleService(GattServerCalls, PairingCalls):
         address = hci.Address(_colon(self.random_address), hci.Address.RANDOM_DEVICE_ADDRESS)
         await device.host.send_sync_command(hci.HCI_LE_Set_Random_Address_Command(random_address=address))
         device.random_address = address
+        if mode == 1:
+            device.static_address = address  # the identity address pairing distributes (nimble_security.py)
         # RPA (2) uses NimBLE's resolvable addresses, which config('mac') cannot report (EINVAL); modelled as the
         # static random identity address (pytool/sim/README.md)
         self.addr_mode = 1 if mode in (1, 3) else 2

@@ -159,6 +159,8 @@ class PairingCalls:
     device: Any
     links: dict[int, Connection]
     security: dict[str, Any]
+    addr_mode: int
+    random_address: bytes | None
     emit: Any
     require: Any
     link: Any
@@ -207,11 +209,15 @@ class PairingCalls:
         io = int(self.security.get("io", IO_NO_INPUT_OUTPUT))
         if io not in range(5):
             io = IO_NO_INPUT_OUTPUT
+        # our identity address: the static random one after config(addr_mode=1), else the public one
+        static = self.addr_mode == 1 and self.random_address is not None and self.random_address[0] >= 0xC0
+        identity = PairingConfig.AddressType.RANDOM if static else PairingConfig.AddressType.PUBLIC
         return PairingConfig(
             sc=bool(self.security.get("le_secure", False)),
             mitm=bool(self.security.get("mitm", False)),
             bonding=bool(self.security.get("bond", False)),
             delegate=BoardDelegate(self, connection, io),
+            identity_address_type=identity,
         )
 
     async def rpc_gap_pair(self, conn_handle: int) -> None:

@@ -163,6 +163,30 @@ def test_passkey_entry_bonds_and_a_new_link_reuses_the_bond(boards):
     periph.exec("wait(2)\nble.active(False)")
 
 
+def test_security_request_from_the_peripheral_legacy_bond_then_reencryption(boards):
+    """gap_pair on the peripheral sends a Security Request; the central pairs (legacy Just Works, bonding) and, on a
+    new link, encrypts with the bond's LTK (EDIV/Rand of the peripheral's record) instead."""
+    (_p, periph), (_c, central) = boards
+    both = "ble.config(io=3, mitm=False, bond=True, le_secure=False)\n"
+    _fresh(periph, both + SERVICE)
+    _fresh(central, both)
+    for round_ in (1, 2):
+        _connect(periph, central)
+        periph.exec("log.clear()\nble.gap_pair(conn)\nwait(28)")
+        central.exec("wait(28)")
+        assert [u[1:] for u in _ev(periph, 28)] == [(1, 0, 1, 16)], round_
+        assert [u[1:] for u in _ev(central, 28)][-1] == (1, 0, 1, 16), round_
+        stored = [t for t, _k, _v in _ev(periph, 30) if t != 10]
+        assert stored == ([1, 2] if round_ == 1 else []), round_  # the second link reuses the bond
+        central.exec("log.clear()\nble.gattc_read(conn, 12)\nwait(16)")
+        assert _ev(central, 15)[0][2] == b"encrypted"
+        central.exec("ble.gattc_read(conn, 14)\nwait(16)")  # READ_AUTHENTICATED: Just Works keys do not suffice
+        assert _ev(central, 16)[-1][1:] == (14, 0x105)
+        central.exec("ble.gap_disconnect(conn)\nwait(8)")
+        periph.exec("wait(2)\nble.gap_advertise(20000)")
+    periph.exec("ble.active(False)")
+
+
 def test_numeric_comparison_rejected_fails_the_pairing(boards):
     (_p, periph), (_c, central) = boards
     both = "ble.config(io=1, mitm=True, bond=False, le_secure=True)\n"  # DISPLAY_YESNO on both sides
