@@ -184,7 +184,7 @@ class PairingCalls:
                 irk = NIMBLE_DEFAULT_IRK  # an app without a secret store: NimBLE's fixed IRK
         if self.device is not None:
             self.device.irk = irk
-        for index in range(MAX_BONDS):
+        for index in range(MAX_BONDS + 1):  # (the last read finds the list's end, or the store over its size)
             raw = await self.emit(IRQ_GET_SECRET, [SECRET_PEER, index, None], "iim")
             if raw is None:
                 break
@@ -223,6 +223,9 @@ class PairingCalls:
     async def rpc_gap_pair(self, conn_handle: int) -> None:
         self.require()
         connection = self.link(conn_handle)
+        session = self._session(connection)
+        if session is not None and not session.completed:
+            raise Errno(EALREADY)  # a security procedure is already running on this link
         if connection.role == hci.Role.CENTRAL:
             self._spawn(self._secure(connection))
         else:

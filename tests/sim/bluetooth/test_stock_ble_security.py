@@ -124,6 +124,8 @@ def test_passkey_entry_bonds_and_a_new_link_reuses_the_bond(boards):
     periph.exec("ble.gap_passkey(conn, 3, 123456)")
     central.exec("wait(31)")  # (conn, INPUT, 0): the user types what the peripheral shows
     assert central.eval("pending[-1][1:]") == "(2, 0)"
+    with pytest.raises(Exception, match="EALREADY"):
+        central.exec("ble.gap_pair(conn)")  # pairing is under way on this link
     with pytest.raises(Exception, match="EINVAL"):
         central.exec("ble.gap_passkey(conn, 4, 1)")  # not the pending action: ble_sm_inject_io's BLE_HS_EINVAL
     central.exec("ble.gap_passkey(conn, 2, 123456)\nwait(28)")
