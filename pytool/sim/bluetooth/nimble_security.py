@@ -141,6 +141,12 @@ class BoardDelegate(PairingDelegate):
         super().__init__(io_capability=PairingDelegate.IoCapability(io))
         self.service, self.connection = service, connection
 
+    async def accept(self) -> bool:
+        """A Pairing Request came (we are the responder): a peer we hold a bond for pairs again (it lost its keys):
+        NimBLE's REPEAT_PAIRING, where modbluetooth deletes the old bond and lets the pairing go on."""
+        await self.service.forget_if_bonded(self.connection)
+        return True
+
     async def compare_numbers(self, number: int, digits: int) -> bool:
         return bool(await self.service.passkey_action(self.connection, PASSKEY_NUMCMP, number))
 
@@ -195,6 +201,17 @@ class PairingCalls:
             return None if raw is None else SecRecord.unpack(bytes(raw))
         except (TypeError, ValueError):
             return None
+
+    async def forget_if_bonded(self, connection: Connection) -> None:
+        """ble_sm_chk_repeat_pairing + ble_store_util_delete_peer: each record type is deleted (`_IRQ_SET_SECRET`
+        with value None) until the app says there is none left (NimBLE would ask for ever; capped here)."""
+        if await self.read_secret(SECRET_PEER, connection.peer_address) is None:
+            return
+        key = store_key(connection.peer_address)
+        for kind in (SECRET_OUR, SECRET_PEER):
+            for _ in range(MAX_BONDS + 1):
+                if not await self.emit(IRQ_SET_SECRET, [kind, key, None], "imm"):
+                    break
 
     def link_to(self, name: str) -> Connection | None:
         for connection in self.links.values():

@@ -38,8 +38,8 @@ def irq(event, data):
         return secrets.get((sec_type, bytes(key)))
     if event == 30:
         sec_type, key, value = data
-        if value is None:
-            secrets.pop((sec_type, bytes(key)), None)
+        if value is None:  # delete: True while there was something to delete (as aioble's store answers)
+            return secrets.pop((sec_type, bytes(key)), None) is not None
         else:
             secrets[(sec_type, bytes(key))] = bytes(value)
         return True
@@ -186,7 +186,17 @@ def test_security_request_from_the_peripheral_legacy_bond_then_reencryption(boar
         assert _ev(central, 16)[-1][1:] == (14, 0x105)
         central.exec("ble.gap_disconnect(conn)\nwait(8)")
         periph.exec("wait(2)\nble.gap_advertise(20000)")
-    periph.exec("ble.active(False)")
+    # the central forgets the bond (a phone's "forget this device") and pairs again: the peripheral deletes its old
+    # records first (NimBLE's repeat pairing), then stores the new ones
+    central.exec("secrets.clear()")
+    _connect(periph, central)
+    periph.exec("log.clear()\nble.gap_pair(conn)\nwait(28)")
+    central.exec("wait(28)")
+    assert [u[1:] for u in _ev(periph, 28)] == [(1, 0, 1, 16)]
+    sets = [(t, v is None) for t, _k, v in _ev(periph, 30)]
+    assert sets == [(1, True), (1, True), (2, True), (2, True), (1, False), (2, False)], sets
+    central.exec("ble.gap_disconnect(conn)\nwait(8)")
+    periph.exec("wait(2)\nble.active(False)")
 
 
 def test_numeric_comparison_rejected_fails_the_pairing(boards):
