@@ -182,7 +182,7 @@ class PairingCalls:
 
     async def load_secrets(self) -> None:
         value = await self.emit(IRQ_GET_SECRET, [SECRET_OUR_IRK, 0, b"irk"], "iim")
-        if value is not None and len(value) == 16:
+        if isinstance(value, bytes) and len(value) == 16:  # (what the board answers is untrusted: bytes only)
             irk = bytes(value)
         else:
             irk = os.urandom(16)
@@ -197,10 +197,7 @@ class PairingCalls:
 
     async def read_secret(self, kind: int, address: hci.Address) -> SecRecord | None:
         raw = await self.emit(IRQ_GET_SECRET, [kind, 0, store_key(address)], "iim")
-        try:
-            return None if raw is None else SecRecord.unpack(bytes(raw))
-        except (TypeError, ValueError):
-            return None
+        return SecRecord.unpack(raw) if isinstance(raw, bytes) else None  # (untrusted: bytes of the right size only)
 
     async def forget_if_bonded(self, connection: Connection) -> None:
         """ble_sm_chk_repeat_pairing + ble_store_util_delete_peer: each record type is deleted (`_IRQ_SET_SECRET`
