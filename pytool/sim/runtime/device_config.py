@@ -23,10 +23,12 @@ RESET_CAUSES = {True: (0, 3, 4), False: (1, 4, 5)}
 
 def reset_cause(pycom: bool, boots: int, rom_reason: str) -> int:
     """machine.reset_cause() of the next interpreter: SOFT_RESET after a soft reboot, DEEPSLEEP_RESET when the
-    board woke from deep sleep, else PWRON_RESET."""
+    board woke from deep sleep, on stock boards HARD_RESET after machine.reset() (ESP_RST_SW), else PWRON_RESET."""
     pwron, deepsleep, soft = RESET_CAUSES[pycom]
     if boots:
         return soft
+    if not pycom and "SW_CPU_RESET" in rom_reason:
+        return 2  # modmachine.c: ESP_RST_SW -> MP_HARD_RESET
     return deepsleep if DEEPSLEEP in rom_reason else pwron
 
 
