@@ -323,6 +323,11 @@ class PairingCalls:
         self.emit(IRQ_ENCRYPTION_UPDATE, [*items, 16 if encrypted else 0], "iiiii")
 
     def _on_failed(self, connection: Connection) -> None:
+        session = self._session(connection)
+        if session is not None and session.completed and self.device is not None:
+            # the link may pair again (NimBLE frees the procedure); Bumble would hand the next Pairing Request to
+            # this finished session
+            self.device.smp_manager.sessions.pop(connection.handle, None)
         if connection.handle in self.links:
             self.restored.pop(connection.handle, None)
             self.emit(IRQ_ENCRYPTION_UPDATE, [connection.handle, 0, 0, 0, 0], "iiiii")

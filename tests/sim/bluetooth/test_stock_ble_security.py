@@ -216,6 +216,14 @@ def test_numeric_comparison_rejected_fails_the_pairing(boards):
     assert [u[1:] for u in _ev(central, 28)] == [(0, 0, 0, 0)]
     assert [u[1:] for u in _ev(periph, 28)] == [(0, 0, 0, 0)]
     assert _ev(central, 30) == [] or all(t == 10 for t, _k, _v in _ev(central, 30))  # nothing bonded
+    # again on the same link, both accept: encrypted and MITM-authenticated, not bonded (bond=False)
+    central.exec("log.clear()\nble.gap_pair(conn)\nwait(31)\nble.gap_passkey(conn, 4, 1)")
+    periph.exec("log.clear()\nwait(31)\nble.gap_passkey(conn, 4, 1)\nwait(28)")
+    central.exec("wait(28)")
+    assert [u[1:] for u in _ev(central, 28)] == [(1, 1, 0, 16)]
+    assert [u[1:] for u in _ev(periph, 28)] == [(1, 1, 0, 16)]
+    central.exec("log.clear()\nble.gattc_read(conn, 14)\nwait(16)")
+    assert _ev(central, 15)[0][2] == b"authenticated"
     central.exec("ble.gap_disconnect(conn)\nwait(8)")
     periph.exec("wait(2)\nble.active(False)")
 
