@@ -94,7 +94,6 @@ def catalogue() -> dict[str, BoardModel]:
     }
 
 
-
 def get_board(key: str) -> BoardModel:
     """Look a board up by catalogue key (case-insensitive), e.g. "lopy4"."""
     board = catalogue().get(key.lower())
