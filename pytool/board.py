@@ -187,6 +187,9 @@ class BoardSession:
         self._inflate: bool | None = None  # can the board inflate compressed code? None = not tried yet
         self._loaded: dict[str, str] = {}  # helper sets defined on the board this session (see `helpers`)
         self.cache_helpers = False  # keep the helpers in a file on the board (sync turns this on)
+        self.fast_baud: int | None = None  # pytool.toml [serial] fast_baud (None: by bridge family; pytool.baud)
+        self.exec_prefix = ""  # code every exec starts with (pytool.baud: renews the fast rate's lease)
+        self.rate_switch: str | None = None  # what pytool.baud.fast_link did: "on", "failed" (None: no switch)
         self.lock = threading.Lock()
         self._lock: contextlib.AbstractContextManager | None = None  # the port, held for this session
 
@@ -332,6 +335,7 @@ class BoardSession:
         )
 
     def _run(self, code: str, timeout: float | None, stream: Callable[[bytes], None] | None) -> bytes:
+        code = self.exec_prefix + code
         packed = self._pack(code)
         out, err = self._exec_raw(packed, timeout, stream)
         if packed is not code:

@@ -28,7 +28,7 @@ from pytool import __version__, port_lock
 from pytool.commands import board, demo, devices, firmware, flash, sim, sync, test
 from pytool.console import err, options
 from pytool.errors import PytoolError
-from pytool.farm import labgrid as farm_labgrid
+from pytool.farm import command_scope as farm_command_scope
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ def _run(argv: list[str]) -> int:
         line, rest = split_global_options(argv)
         options.json, options.debug = line.json, line.debug
         command = typer.main.get_command(app)
-        with farm_labgrid.command_scope():  # labgrid places acquired by the command are released at its end
+        with farm_command_scope():  # labgrid places acquired by the command are released at its end
             result = command.main(args=rest, prog_name="pytool", standalone_mode=False, obj=line)
         return result if isinstance(result, int) else 0
     except PytoolError as exc:
