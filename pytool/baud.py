@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -105,28 +104,24 @@ def _set_host_rate(board: BoardSession, rate: int) -> None:
 
 
 def _confirm(board: BoardSession, rate: int) -> bool:
-    """Run the confirmation at the new rate; True when the board answered it intact."""
-    from pytool import repl
+    """Run the confirmation at the new rate (on mpremote's transport, as every exec); True when the board
+    answered it intact within `CONFIRM_TIMEOUT_S`."""
+    from mpremote.transport import TransportError
+    from serial import SerialException
+
     from pytool.board import parse_result
 
-    code = f"_pt_rl()\n_pt_out({rate})\n".encode()
     port = board.wire.port
-    timeout, port.timeout = port.timeout, 0.05
-    buffer = b""
+    timeout, port.timeout = port.timeout, CONFIRM_TIMEOUT_S
     try:
         board.stats.round_trips += 1
-        board.wire.write(code + repl.EOT)
-        deadline = time.monotonic() + CONFIRM_TIMEOUT_S
-        while time.monotonic() < deadline:
-            buffer += board.wire.read(max(1, board.wire.in_waiting))
-            reply = re.search(repl.RAW_REPLY, buffer, re.S)
-            if reply:
-                with contextlib.suppress(PytoolError):
-                    return parse_result(reply.group(1)) == rate
-                return False
+        board.transport.exec_raw_no_follow(f"_pt_rl()\n_pt_out({rate})\n".encode())
+        out, err = board.transport.follow(CONFIRM_TIMEOUT_S)
+        return not err and parse_result(out) == rate
+    except (TransportError, PytoolError, SerialException, OSError):
+        return False
     finally:
         port.timeout = timeout
-    return False
 
 
 def switch_up(board: BoardSession, rate: int) -> bool:
