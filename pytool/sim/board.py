@@ -129,6 +129,12 @@ class SimBoard:
         auto-baud follows the host)."""
         return self.uart_baud if self.mode == Mode.APP else None
 
+    def _rates_matter(self) -> bool:
+        """Whether a host at another rate than the board's UART0 gets garbage: with pacing on, and whenever the
+        firmware moved UART0 off the boot rate. (An unpaced board at the boot rate forgives a client that left
+        its port at pyserial's default 9600, as the simulator always has.)"""
+        return self.uart_baud != BOOT_BAUD or any(getattr(fe, "_pacing", False) for fe in self.front_ends)
+
     def uart_rate_changed(self, baud: int) -> None:
         """UART0 re-initialised at `baud` (by the firmware, or the boot rate again after a reset)."""
         if baud != self.uart_baud:
@@ -148,7 +154,7 @@ class SimBoard:
         self.faults.board_to_host(data, self._transmit)
 
     def _transmit(self, data: bytes) -> None:
-        rate = self.line_rate()
+        rate = self.line_rate() if self._rates_matter() else None
         for fe in self.front_ends:
             fe.write(data if rate is None or not fe.is_open else garble(data, rate, fe.baud()))
         for monitor in self.monitors:
@@ -162,7 +168,7 @@ class SimBoard:
         self.faults.host_to_board(data, self._receive)
 
     def _receive(self, data: bytes) -> None:
-        rate = self.line_rate()
+        rate = self.line_rate() if self._rates_matter() else None
         if rate is not None:  # the host's bytes as the firmware's UART decodes them at its own rate
             data = garble(data, self.host_baud(), rate)
             if not data:

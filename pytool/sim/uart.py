@@ -4,10 +4,13 @@ The firmware's REPL runs on UART0 at the boot rate (115200); `machine.UART(0, ba
 (the device module calls the bridge service "uart", `UartService`). The host side sets its own rate on the port
 (termios on the pty, SET_BAUDRATE over RFC2217). While the firmware runs, bytes reach the other end intact only
 when both rates agree; otherwise the receiver decodes the sender's waveform at its own rate (`garble`), as a real
-UART does: framing errors, too many or too few bytes, nothing a host should believe. With pacing on, bytes take
-the sender's time on the wire. Every hard boot puts UART0 back at the boot rate; on Pycom firmware every soft
-reboot too (its frozen `_boot.py` runs `os.dupterm(UART(0, 115200))` on every boot). The ROM loader is not
-modelled here: its auto-baud follows the host, and esptool's CHANGE_BAUDRATE is the ROM's own business.
+UART does: framing errors, too many or too few bytes, nothing a host should believe. This holds with pacing on,
+and whenever the firmware has moved UART0 off the boot rate; an unpaced board at the boot rate ignores the host's
+rate (clients that never set one, pyserial's default 9600, keep working as they always have with the simulator).
+With pacing on, bytes take the sender's time on the wire. Every hard boot puts UART0 back at the boot rate; on
+Pycom firmware every soft reboot too (its frozen `_boot.py` runs `os.dupterm(UART(0, 115200))` on every boot).
+The ROM loader is not modelled here: its auto-baud follows the host, and esptool's CHANGE_BAUDRATE is the ROM's
+own business.
 """
 
 from __future__ import annotations
