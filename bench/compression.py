@@ -62,7 +62,13 @@ def compressed(data: bytes, zdict: bytes | None) -> int:
 
 
 def main() -> int:
+    import argparse
+
     import sync as bench_sync
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="the same (it takes seconds)")
+    parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp) / "p"

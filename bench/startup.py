@@ -5,13 +5,12 @@ Prints, best of N runs each (the machine is shared: the minimum is the figure th
 - `import pytool.cli` as `python -X importtime` reports it, with the heaviest modules it pulls in;
 - whether the heavy libraries (esptool, mpremote, bleak, bumble, serial, asyncio, rich.progress) are imported.
 
-    python bench/startup.py [--runs N]
+    python bench/startup.py [--runs N] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
@@ -62,7 +61,10 @@ def import_times(module: str, runs: int) -> tuple[float, dict[str, int]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="3 runs each (smoke test)")
     args = parser.parse_args()
+    if args.quick:
+        args.runs = 3
     pytool = Path(sys.executable).with_name("pytool")
     env_argv = [str(pytool)] if pytool.exists() else [sys.executable, "-m", "pytool"]
     floor = wall([sys.executable, "-c", "pass"], args.runs)
@@ -81,5 +83,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "0")
     raise SystemExit(main())
