@@ -124,6 +124,35 @@ def _confirm(board: BoardSession, rate: int) -> bool:
         port.timeout = timeout
 
 
+def _line_rate_writer(transport: Any, rate: int) -> Any:
+    """mpremote's raw-REPL writer at the line rate: it sends code in 256-byte slices 10 ms apart (25.6 KB/s, a
+    115200 line's pace), which would waste most of a faster line on boards without raw-paste (Pycom 1.20). The
+    same writer with slices that take the line 10 ms at `rate`; raw-paste (flow-controlled by the board) as is."""
+    from mpremote.transport import TransportError
+
+    from pytool import repl
+
+    original = type(transport).exec_raw_no_follow
+    step = max(256, rate // 1000)
+
+    def exec_raw_no_follow(command: bytes | str) -> Any:
+        if transport.use_raw_paste:
+            return original(transport, command)
+        data = command if isinstance(command, bytes) else command.encode()
+        if not transport.read_until(1, b">").endswith(b">"):
+            raise TransportError("could not enter raw repl")
+        for offset in range(0, len(data), step):
+            transport.serial.write(data[offset : offset + step])
+            time.sleep(0.01)
+        transport.serial.write(repl.EOT)
+        answer = transport.serial.read(2)
+        if answer != b"OK":
+            raise TransportError(f"could not exec command (response: {answer!r})")
+        return None
+
+    return exec_raw_no_follow
+
+
 def switch_up(board: BoardSession, rate: int) -> bool:
     """Move board and host to `rate`; True when both are there, False when they are back at the boot rate."""
     from pytool.board_code import load
@@ -137,6 +166,7 @@ def switch_up(board: BoardSession, rate: int) -> bool:
     sent = time.monotonic()
     if _confirm(board, rate):
         board.exec_prefix = "_pt_rl()\n"
+        board.transport.exec_raw_no_follow = _line_rate_writer(board.transport, rate)
         return True
     # The board goes back by itself: at the latest when a lease our confirmation may have renewed runs out.
     time.sleep(max(0.0, sent + LEASE_MS / 1000 + TICK_MS / 1000 + _MARGIN_S - time.monotonic()))
@@ -150,6 +180,7 @@ def switch_up(board: BoardSession, rate: int) -> bool:
 def switch_down(board: BoardSession) -> None:
     """Send the board back to the boot rate and follow it (best effort: a board we lost goes back by itself)."""
     board.exec_prefix = ""
+    vars(board.transport).pop("exec_raw_no_follow", None)  # mpremote's own writer again
     with contextlib.suppress(PytoolError):
         board.exec(f"_pt_rate_end({SWITCH_AFTER_MS})\n")
     time.sleep(SWITCH_AFTER_MS / 1000 + TICK_MS / 1000 + _MARGIN_S)

@@ -62,6 +62,19 @@ def test_switch_up_and_down_moves_board_and_host(sim, port):
         assert board.eval("2 + 2") == 4
 
 
+def test_over_rfc2217_the_rate_change_goes_through_the_protocol(sim, port):
+    from pytool.sim import registry
+
+    url = registry.find(sim.name).rfc2217
+    with BoardSession.connect(url) as board:
+        assert baud.switch_up(board, FAST)  # pyserial sends SET_BAUDRATE; the simulated bridge honours it
+        assert uart_baud(sim.control) == FAST
+        assert board.eval("'y' * 2000") == "y" * 2000
+        baud.switch_down(board)
+        assert uart_baud(sim.control) == baud.BOOT_BAUD
+        assert board.eval("7 * 6") == 42
+
+
 def test_a_board_whose_host_stops_confirming_goes_back_by_itself(sim, port):
     with BoardSession.connect(port) as board:
         assert baud.switch_up(board, FAST)
