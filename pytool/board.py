@@ -214,8 +214,10 @@ class BoardSession:
                 "check the port name (`pytool devices`) and that no other program (a REPL, Pymakr) holds it",
             ) from exc
         transport.serial.timeout = 2  # mpremote reads a pty without timeout: never block forever
-        with contextlib.suppress(NotImplementedError):  # pyserial's rfc2217:// ports have no write timeout
-            transport.serial.write_timeout = 20  # nor write forever to a board that stopped reading
+        try:  # nor write forever to a board that stopped reading
+            transport.serial.write_timeout = 20
+        except NotImplementedError:  # pyserial's rfc2217:// ports have none (and, left set, refuse every later
+            transport.serial.write_timeout = None  # change of rate or timeout)
         board = cls(transport, resolved, timeout)
         board._lock = lock
         try:
