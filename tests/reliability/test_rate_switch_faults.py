@@ -150,3 +150,21 @@ def test_a_cable_cut_mid_transfer_at_the_high_rate_leaves_old_or_new_files(sim, 
     run_sync(port, v2)  # the next sync completes the job
     files, manifest, _ = board_state(port)
     assert {rel: files.get(rel) for rel in ALLOWED} == {rel: digest(V2[rel]) if rel in V2 else None for rel in ALLOWED}
+
+
+def test_put_and_get_of_a_big_file_run_at_the_high_rate(sim, port, monkeypatch, tmp_path):
+    from pytool import transfer
+
+    monkeypatch.setenv(baud.FAST_ENV, str(FAST))
+    data = bytes(range(256)) * 160  # 40 KB
+    (tmp_path / "big.bin").write_bytes(data)
+    (tmp_path / "back").mkdir()
+    with BoardSession.connect(port) as board:
+        transfer.put(board, tmp_path / "big.bin", "big.bin")
+        assert board.rate_switch == "on"
+        board.rate_switch = None
+        transfer.get(board, "big.bin", tmp_path / "back")
+        assert board.rate_switch == "on"
+        assert uart_baud(sim.control) == baud.BOOT_BAUD  # and back afterwards
+        assert board.eval("1 + 2") == 3
+    assert (tmp_path / "back" / "big.bin").read_bytes() == data
