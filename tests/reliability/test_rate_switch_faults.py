@@ -90,8 +90,8 @@ def test_a_board_whose_host_stops_confirming_goes_back_by_itself(sim, port):
 
 @pytest.mark.parametrize(
     ("fault", "direction"),
-    [("drop", "host"), ("flip", "host"), ("drop", "board"), ("flip", "board")],
-    ids=["confirmation-lost", "confirmation-garbled", "answer-lost", "answer-garbled"],
+    [("drop", "host"), ("flip", "board")],  # (garbled confirmations and lost answers: the same two paths)
+    ids=["confirmation-lost", "answer-garbled"],
 )
 def test_a_confirmation_lost_or_garbled_at_the_new_rate_falls_back_to_the_boot_rate(
     sim, port, monkeypatch, tmp_path, fault, direction
