@@ -31,7 +31,7 @@ from pytool.chain import split as split_chain
 from pytool.commands import board, chip, demo, devices, files, firmware, flash, sim, sync, test, watch
 from pytool.console import err, options
 from pytool.errors import PytoolError
-from pytool.farm import labgrid as farm_labgrid
+from pytool.farm import command_scope as farm_command_scope
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,7 @@ def _run(argv: list[str]) -> int:
         options.json, options.debug = line.json, line.debug
         command = typer.main.get_command(app)
         chain = split_chain(rest)
-        with farm_labgrid.command_scope():  # labgrid places acquired by the command are released at its end
+        with farm_command_scope():  # labgrid places acquired by the command are released at its end
             if len(chain) == 1:
                 result = command.main(args=rest, prog_name="pytool", standalone_mode=False, obj=line)
                 return result if isinstance(result, int) else 0
