@@ -12,6 +12,9 @@ pytool.toml (every key optional):
     [wifi]                        # login of a board reached over telnet:// (PYTOOL_USER/PYTOOL_PASSWORD override)
     user = "micro"
     password = "python"
+    [[boards]]                    # several boards (`deploy --all`, `test --all`, the plugin): one table each
+    port = "sim:a"
+    role = "central"              # optional name of the board's part in multi-board tests
 """
 
 from __future__ import annotations
@@ -32,6 +35,14 @@ RESET_CHOICES = ("soft", "hard")
 TOOL_FILES = (CONFIG_NAME, PYMAKR_NAME, "project.pymakr")
 
 
+@dataclass(frozen=True)
+class BoardEntry:
+    """One `[[boards]]` table: a board's port and, optionally, its role in multi-board tests."""
+
+    port: str
+    role: str | None = None
+
+
 @dataclass
 class ProjectConfig:
     """The settings of one project folder (see the module docstring for the file format)."""
@@ -46,6 +57,7 @@ class ProjectConfig:
     ble_name: str | None = None
     wifi_user: str | None = None  # telnet/FTP login ([wifi], pymakr.conf username/password)
     wifi_password: str | None = field(default=None, repr=False)  # never printed: not in to_json() either
+    boards: list[BoardEntry] = field(default_factory=list)  # [[boards]]
     source: str = "defaults"  # "pytool.toml", "pymakr.conf" or "defaults"
 
     @property
@@ -65,6 +77,7 @@ class ProjectConfig:
             "reset_after_sync": self.reset_after_sync,
             "ble_name": self.ble_name,
             "wifi_user": self.wifi_user,
+            "boards": [{"port": b.port, "role": b.role} for b in self.boards],
         }
 
 
@@ -138,6 +151,9 @@ SETTINGS = (
         '"python"',
         "telnet/FTP password (PYTOOL_PASSWORD takes precedence); never printed",
     ),
+    Setting("boards", list, "a list of tables ([[boards]])", "[]", "several boards, one [[boards]] table each"),
+    Setting("boards.port", str, "a string", "required", "the board's port (any `port` value)"),
+    Setting("boards.role", str, "a string", "none", "the board's part in multi-board tests (central, peripheral)"),
 )
 _SETTINGS = {s.key: s for s in SETTINGS}
 
@@ -160,6 +176,22 @@ def _validate(raw: dict, path: Path, prefix: str = "") -> None:
             )
         if isinstance(value, dict):
             _validate(value, path, full + ".")
+        if full == "boards":
+            _validate_boards(value, path)
+
+
+def _validate_boards(entries: list, path: Path) -> None:
+    """Every [[boards]] entry is a table with a `port` string, and no port appears twice."""
+    seen: set[str] = set()
+    for number, entry in enumerate(entries, 1):
+        if not isinstance(entry, dict):
+            raise UsageError(f"{path}: boards entry {number} must be a table ([[boards]]), not {entry!r}")
+        _validate(entry, path, "boards.")
+        if "port" not in entry:
+            raise UsageError(f"{path}: boards entry {number} has no port", 'give each [[boards]] a port = "..."')
+        if entry["port"] in seen:
+            raise UsageError(f"{path}: port {entry['port']} is in [[boards]] twice", "list each board once")
+        seen.add(entry["port"])
 
 
 def load_pytool_toml(path: Path) -> ProjectConfig:
@@ -189,6 +221,7 @@ def load_pytool_toml(path: Path) -> ProjectConfig:
         ble_name=ble.get("name"),
         wifi_user=(raw.get("wifi") or {}).get("user") or None,
         wifi_password=(raw.get("wifi") or {}).get("password") or None,
+        boards=[BoardEntry(entry["port"], entry.get("role")) for entry in raw.get("boards") or []],
         source=CONFIG_NAME,
     )
 
