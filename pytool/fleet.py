@@ -250,12 +250,20 @@ class BoardRun:
             "status": self.status,
             "exit_code": self.exit_code,
             "duration": self.duration,
+            "started_at": _iso(self.started_wall) if self.started_wall else None,
+            "ended_at": _iso(self.started_wall + self.duration) if self.ended else None,
             "steps": self.steps,
             "tests": self.tests(),
             "error": self.error(),
             "log": str(self.log),
             "junit": str(self.junit) if self.junit.is_file() else None,
         }
+
+
+def _iso(wall: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds")
 
 
 def _folders(boards: Sequence[FleetBoard], logs: Path) -> list[Path]:
