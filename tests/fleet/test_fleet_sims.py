@@ -161,3 +161,22 @@ def test_a_killed_tester_fails_its_board_only(fleet, deployed, tmp_path):
         assert len(outcomes) == 6 and set(outcomes.values()) == {"passed"}, (name, outcomes)
     log = (logs / "sim_fleetb" / "run.log").read_text()
     assert "Error: the over-the-air test run (pytest) was killed by SIGKILL" in log, log[-2000:]
+
+
+def test_deploy_all_reports_each_board_and_exits_with_the_worst(fleet, deployed):
+    """One good board and one that does not exist: the good one deploys, the other fails in one line, and the
+    run's exit code is the failed board's."""
+    env, project = fleet
+    assert deployed[0].returncode == 0, "the boards were not deployed"
+    run = pytool(["-p", "sim:fleeta", "-p", "sim:ghost", "--json", "deploy", "--all", str(project)], env, project)
+    assert run.returncode == 1, run.stdout + run.stderr
+    result = json.loads(run.stdout)
+    assert result["ok"] is False and result["exit_code"] == 1
+    good, ghost = result["boards"]
+    assert (good["port"], good["status"], good["exit_code"]) == ("sim:fleeta", "ok", 0), good
+    assert [step["name"] for step in good["steps"]] == ["firmware", "check", "sync", "reset", "advertise"]
+    assert good["steps"][2]["status"] == "ok"  # nothing changed since the first run
+    assert good["role"] == "one" and good["address"] and good["tests"] is None
+    assert (ghost["port"], ghost["status"], ghost["exit_code"]) == ("sim:ghost", "failed", 1), ghost
+    assert "ghost" in ghost["error"] and ghost["steps"] == []
+    assert "Traceback" not in Path(ghost["log"]).read_text()
