@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 
 EVENTS_ENV = "PYTOOL_FLEET_EVENTS"
 POLL_SECONDS = 0.25
-STOP_GRACE = 30.0  # s the children get to end by themselves after Ctrl-C (they release their places)
+INTERRUPT_AFTER = 2.0  # s after the parent's Ctrl-C: children still running get one of their own
+STOP_GRACE = 30.0  # s the children get to end (and release their places) before they are terminated
 DEPLOY_STEPS = ("firmware", "check", "sync", "reset", "advertise")
 
 
@@ -336,19 +337,28 @@ def run_fleet(
 
 
 def _stop(runs: list[BoardRun]) -> None:
-    """After Ctrl-C or an error in the parent: wait for the children to end, then terminate the rest."""
-    deadline = time.monotonic() + STOP_GRACE
+    """After Ctrl-C or an error in the parent: give the children time to end by themselves (a Ctrl-C at the
+    terminal reached them too), then pass them a Ctrl-C, then terminate what is left after STOP_GRACE seconds."""
+    started = time.monotonic()
+    interrupted = False
+    while any(run.proc is not None and run.proc.poll() is None for run in runs):
+        waited = time.monotonic() - started
+        if waited > STOP_GRACE:
+            for run in runs:
+                if run.proc is not None and run.proc.poll() is None:
+                    run.proc.terminate()
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        run.proc.wait(10)
+            break
+        if waited > INTERRUPT_AFTER and not interrupted:
+            interrupted = True
+            for run in runs:
+                if run.proc is not None and run.proc.poll() is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        run.proc.send_signal(signal.SIGINT)
+        with contextlib.suppress(KeyboardInterrupt):
+            time.sleep(POLL_SECONDS)
     for run in runs:
-        if run.proc is None:
-            continue
-        try:
-            run.proc.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            run.proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                run.proc.wait(10)
-        except KeyboardInterrupt:
-            run.proc.terminate()
         run.poll()
 
 

@@ -78,8 +78,9 @@ def _tests_text(counts: dict[str, int] | None) -> str:
 
 def _summary(runs: list[fleet.BoardRun], logs: Path) -> None:
     table = Table(title="Summary", title_justify="left", show_edge=False, pad_edge=False)
-    for column in ("board", "address", "status", "steps", "tests", "time", "log"):
-        table.add_column(column, overflow="fold")
+    for column in ("board", "address", "status", "steps", "tests", "time"):
+        table.add_column(column, no_wrap=column in ("address", "time"))
+    table.add_column("log", overflow="fold")
     for run in runs:
         steps = " ".join(f"{step['name']}:{step['status']}" for step in run.steps) or "-"
         state = Text(run.status, _style(run))
