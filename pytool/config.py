@@ -12,9 +12,10 @@ pytool.toml (every key optional):
     [wifi]                        # login of a board reached over telnet:// (PYTOOL_USER/PYTOOL_PASSWORD override)
     user = "micro"
     password = "python"
-    [[boards]]                    # several boards (`deploy --all`, `test --all`, the plugin): one table each
-    port = "sim:a"
-    role = "central"              # optional name of the board's part in multi-board tests
+    [[boards]]                    # several boards (multi-board tests, `--all`): one table each, every key optional
+    port = "sim:one"              # default: given at run time (`--board-port server=PORT`)
+    role = "server"               # the board's part in multi-board tests (default: board0, board1, ...)
+    project = "server"            # the folder deployed to this board (relative to this file; default: this project)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pytool.errors import UsageError
 CONFIG_NAME = "pytool.toml"
 PYMAKR_NAME = "pymakr.conf"
 RESET_CHOICES = ("soft", "hard")
+ROLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")  # a [[boards]] role (`--board-port ROLE=PORT`)
 
 #: Files of the tool chain itself: never deployed.
 TOOL_FILES = (CONFIG_NAME, PYMAKR_NAME, "project.pymakr")
@@ -37,10 +39,14 @@ TOOL_FILES = (CONFIG_NAME, PYMAKR_NAME, "project.pymakr")
 
 @dataclass(frozen=True)
 class BoardEntry:
-    """One `[[boards]]` table: a board's port and, optionally, its role in multi-board tests."""
+    """One `[[boards]]` table: a board of a multi-board project (every key optional, see docs/config.md)."""
 
-    port: str
-    role: str | None = None
+    port: str | None = None  # None: given at run time (`--board-port ROLE=PORT`)
+    role: str | None = None  # its part in multi-board tests (`boards["server"]`); None: board0, board1, ... by position
+    project: Path | None = None  # the folder deployed to this board (None: the project itself)
+
+    def to_json(self) -> dict:
+        return {"port": self.port, "role": self.role, "project": str(self.project) if self.project else None}
 
 
 @dataclass
@@ -57,7 +63,7 @@ class ProjectConfig:
     ble_name: str | None = None
     wifi_user: str | None = None  # telnet/FTP login ([wifi], pymakr.conf username/password)
     wifi_password: str | None = field(default=None, repr=False)  # never printed: not in to_json() either
-    boards: list[BoardEntry] = field(default_factory=list)  # [[boards]]
+    boards: list[BoardEntry] = field(default_factory=list)  # [[boards]]: several boards, by role
     source: str = "defaults"  # "pytool.toml", "pymakr.conf" or "defaults"
 
     @property
@@ -77,7 +83,7 @@ class ProjectConfig:
             "reset_after_sync": self.reset_after_sync,
             "ble_name": self.ble_name,
             "wifi_user": self.wifi_user,
-            "boards": [{"port": b.port, "role": b.role} for b in self.boards],
+            "boards": [board.to_json() for board in self.boards],
         }
 
 
@@ -152,8 +158,11 @@ SETTINGS = (
         "telnet/FTP password (PYTOOL_PASSWORD takes precedence); never printed",
     ),
     Setting("boards", list, "a list of tables ([[boards]])", "[]", "several boards, one [[boards]] table each"),
-    Setting("boards.port", str, "a string", "required", "the board's port (any `port` value)"),
-    Setting("boards.role", str, "a string", "none", "the board's part in multi-board tests (central, peripheral)"),
+    Setting("boards.port", str, "a string", "`--board-port ROLE=PORT`", "the board's port (any `port` value)"),
+    Setting("boards.role", str, "a string", "board0, board1, ...", "the board's part in multi-board tests"),
+    Setting(
+        "boards.project", str, "a string", "this project", "the folder deployed to this board (relative to this file)"
+    ),
 )
 _SETTINGS = {s.key: s for s in SETTINGS}
 
@@ -176,22 +185,34 @@ def _validate(raw: dict, path: Path, prefix: str = "") -> None:
             )
         if isinstance(value, dict):
             _validate(value, path, full + ".")
-        if full == "boards":
-            _validate_boards(value, path)
+        elif full == "boards":
+            for entry in value:
+                if not isinstance(entry, dict):
+                    raise UsageError(
+                        f"{path}: boards must be a list of tables ([[boards]]), not {type(entry).__name__} {entry!r}",
+                        "see docs/config.md for every pytool.toml key",
+                    )
+                _validate(entry, path, "boards.")
 
 
-def _validate_boards(entries: list, path: Path) -> None:
-    """Every [[boards]] entry is a table with a `port` string, and no port appears twice."""
-    seen: set[str] = set()
-    for number, entry in enumerate(entries, 1):
-        if not isinstance(entry, dict):
-            raise UsageError(f"{path}: boards entry {number} must be a table ([[boards]]), not {entry!r}")
-        _validate(entry, path, "boards.")
-        if "port" not in entry:
-            raise UsageError(f"{path}: boards entry {number} has no port", 'give each [[boards]] a port = "..."')
-        if entry["port"] in seen:
-            raise UsageError(f"{path}: port {entry['port']} is in [[boards]] twice", "list each board once")
-        seen.add(entry["port"])
+def _board_entries(raw: list[dict], path: Path) -> list[BoardEntry]:
+    """The [[boards]] tables: a role is a name (letters, digits, '_', '-'), and no role or port appears twice."""
+    entries: list[BoardEntry] = []
+    for number, entry in enumerate(raw, 1):
+        role = entry.get("role")
+        if role is not None and not ROLE_NAME.fullmatch(role):
+            raise UsageError(
+                f"{path}: [[boards]] entry {number}: role {role!r} is not a name of letters, digits, '_' or '-'",
+                'give the board a role = "NAME" (tests reach it as boards["NAME"])',
+            )
+        if role is not None and any(known.role == role for known in entries):
+            raise UsageError(f"{path}: two [[boards]] entries have the role '{role}'", "give each board its own role")
+        port = entry.get("port") or None
+        if port is not None and any(known.port == port for known in entries):
+            raise UsageError(f"{path}: port {port} is in [[boards]] twice", "list each board once")
+        folder = (path.parent / entry["project"]).resolve() if entry.get("project") else None
+        entries.append(BoardEntry(port, role, folder))
+    return entries
 
 
 def load_pytool_toml(path: Path) -> ProjectConfig:
@@ -221,7 +242,7 @@ def load_pytool_toml(path: Path) -> ProjectConfig:
         ble_name=ble.get("name"),
         wifi_user=(raw.get("wifi") or {}).get("user") or None,
         wifi_password=(raw.get("wifi") or {}).get("password") or None,
-        boards=[BoardEntry(entry["port"], entry.get("role")) for entry in raw.get("boards") or []],
+        boards=_board_entries(raw.get("boards") or [], path),
         source=CONFIG_NAME,
     )
 

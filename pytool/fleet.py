@@ -60,6 +60,7 @@ class FleetBoard:
 
     port: str
     role: str | None = None
+    project: Path | None = None  # the folder this board gets ([[boards]] `project`); None: the command's own
 
     @property
     def label(self) -> str:
@@ -80,11 +81,16 @@ def select_boards(
     """The boards of `--all`: `ports` (every --port), else the labgrid places matching the glob `places`, else the
     project's [[boards]], else every attached board and running simulator (`comports` lists the serial ports;
     default: the system's)."""
-    roles = {entry.port: entry.role for entry in config.boards} if config is not None else {}
+    entries = {entry.port: entry for entry in config.boards if entry.port} if config is not None else {}
+
+    def board(port: str) -> FleetBoard:
+        entry = entries.get(port)
+        return FleetBoard(port, entry.role, entry.project) if entry is not None else FleetBoard(port)
+
     if ports and places:
         raise UsageError("--port and --places both name the boards of --all", "give one of them")
     if ports:
-        return [FleetBoard(port, roles.get(port)) for port in dict.fromkeys(ports)]
+        return [board(port) for port in dict.fromkeys(ports)]
     if places:
         from pytool.farm.labgrid import coordinator_address, place_names
 
@@ -94,9 +100,15 @@ def select_boards(
                 f"no labgrid place matches '{places}' on coordinator {coordinator_address()}",
                 "`labgrid-client places` lists them; check the pattern (shell-style: bench-*)",
             )
-        return [FleetBoard(f"labgrid:{name}", roles.get(f"labgrid:{name}")) for name in names]
+        return [board(f"labgrid:{name}") for name in names]
     if config is not None and config.boards:
-        return [FleetBoard(entry.port, entry.role) for entry in config.boards]
+        for number, entry in enumerate(config.boards):
+            if not entry.port:
+                raise UsageError(
+                    f"[[boards]] entry {entry.role or f'board{number}'} in {config.root} has no port",
+                    'give it port = "..." in pytool.toml, or name the boards of --all with --port',
+                )
+        return [board(entry.port) for entry in config.boards if entry.port]
     from pytool.ports import list_devices
 
     found = list_devices(comports=comports) if comports is not None else list_devices()
@@ -294,7 +306,7 @@ def child_command(command: str, board: FleetBoard, project: Path, args: Sequence
     from pytool.console import options
 
     line = [sys.executable, "-m", "pytool", "-p", board.port, *(["--debug"] if options.debug else []), command]
-    line.append(str(project))
+    line.append(str(board.project or project))
     if command == "test":
         line += ["--junit", str(folder / "junit.xml")]
     return [*line, *args]

@@ -44,6 +44,20 @@ def test_boards_list_with_roles_and_the_order_of_choices(tmp_path):
         fleet.select_boards(("sim:a",), cfg, "bench-*")
 
 
+def test_an_entry_with_its_own_project_runs_that_project(tmp_path):
+    toml = '[[boards]]\nport = "sim:s"\nrole = "server"\nproject = "server"\n[[boards]]\nport = "sim:c"\n'
+    cfg = config.load(project(tmp_path, toml))
+    server, other = fleet.select_boards((), cfg)
+    assert server == fleet.FleetBoard("sim:s", "server", tmp_path.resolve() / "server")
+    command = fleet.child_command("deploy", server, tmp_path, ["--no-check"], tmp_path / "logs")
+    assert command[command.index("deploy") + 1 :] == [str(tmp_path.resolve() / "server"), "--no-check"]
+    assert fleet.child_command("test", other, tmp_path, [], tmp_path / "logs")[-3:] == [
+        str(tmp_path),
+        "--junit",
+        str(tmp_path / "logs" / "junit.xml"),
+    ]
+
+
 def test_no_board_at_all_is_one_clear_error(tmp_path):
     with pytest.raises(PytoolError, match="no board found for --all"):
         fleet.select_boards((), config.load(project(tmp_path, "")), comports=lambda: [])
@@ -52,7 +66,7 @@ def test_no_board_at_all_is_one_clear_error(tmp_path):
 @pytest.mark.parametrize(
     ("toml", "message"),
     [
-        ('[[boards]]\nrole = "x"\n', "boards entry 1 has no port"),
+        ('[[boards]]\nrole = "x"\n', "[[boards]] entry x in"),
         ("[[boards]]\nport = 5\n", "boards.port must be a string, not int 5"),
         ('[[boards]]\nport = "sim:a"\nrool = "x"\n', "unknown setting 'boards.rool'"),
         ('[[boards]]\nport = "sim:a"\n[[boards]]\nport = "sim:a"\n', "port sim:a is in [[boards]] twice"),
