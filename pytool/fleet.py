@@ -188,6 +188,9 @@ class BoardRun:
             elif event["event"] == "step" and event.get("name") in DEPLOY_STEPS:
                 later = DEPLOY_STEPS[DEPLOY_STEPS.index(event["name"]) + 1 :]
                 phase = later[0] if later else "deployed"
+        if phase == "tests":  # the plugin writes one log per test as it ends
+            done = len(list((self.folder / "hil-logs").glob("*.log")))
+            return f"tests ({done} done)" if done else phase
         return phase
 
     @property
