@@ -24,7 +24,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +49,18 @@ def report(event: str, **data: Any) -> None:
         return
     with contextlib.suppress(OSError), open(path, "a", encoding="utf-8") as events:
         events.write(json.dumps({"event": event, **data}, default=str) + "\n")
+
+
+@contextlib.contextmanager
+def not_inherited() -> Iterator[None]:
+    """While a child of `run_fleet` starts processes of its own (pytest), they do not get PYTOOL_FLEET_EVENTS: a
+    `pytool` they run must not report into this board's events."""
+    path = os.environ.pop(EVENTS_ENV, None)
+    try:
+        yield
+    finally:
+        if path is not None:
+            os.environ[EVENTS_ENV] = path
 
 
 # ------------------------------------------------------------------------------------------------ which boards

@@ -134,9 +134,10 @@ def test(
             result = _deploy(cfg.root, board_target, opts)
         status(f"[bold]Testing[/] {deploy_mod.tests_dir(cfg.root)} over the air")
         fleet.report("phase", name="tests")
-        run = deploy_mod.run_tests(
-            cfg.root, board_target, junit, pytest_args or (), stdout=sys.stderr.fileno() if options.json else None
-        )
+        with fleet.not_inherited():
+            run = deploy_mod.run_tests(
+                cfg.root, board_target, junit, pytest_args or (), stdout=sys.stderr.fileno() if options.json else None
+            )
     if run.exit_code < 0:  # pytest itself died (killed, crashed): one line, not a negative exit code
         import signal
 
