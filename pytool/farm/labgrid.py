@@ -443,6 +443,17 @@ def place_for(spec: str) -> FarmPlace:
     return place
 
 
+def place_names(pattern: str = "*", coordinator: str | None = None) -> list[str]:
+    """The names of the coordinator's places that match the shell-style `pattern`, sorted (`test --all --places`)."""
+    import fnmatch
+
+    client = _Coordinator(coordinator_address(coordinator))
+    try:
+        return sorted(name for name in client.session.places if fnmatch.fnmatchcase(name, pattern))
+    finally:
+        client.close()
+
+
 def ble_transport(spec: str | None) -> str | None:
     """The Bumble HCI transport of the place `spec` names (`labgrid:PLACE`), or None (no place, no radio)."""
     from pytool.farm import is_farm_port
