@@ -13,6 +13,9 @@ def main() -> None:
     if sys.argv[1:] == ["--version"]:
         sys.stdout.write(f"pytool {__version__}\n")
         sys.exit(0)
+    from pytool.mpremote_import import defer_version
+
+    defer_version()  # mpremote's __init__ would import importlib.metadata: a sixth of a no-change sync's CPU
     from pytool.cli import main as cli_main
 
     cli_main()

@@ -34,7 +34,6 @@ from pytool.check import CheckReport
 from pytool.config import TOOL_FILES, ProjectConfig
 from pytool.errors import PytoolError, UsageError
 from pytool.paths import device_lib_dir
-from pytool.transports import ftp_link
 
 #: Never deployed (gitignore syntax): VCS, virtualenvs, caches, editors, tests, the tool's own files.
 DEFAULT_IGNORE = [
@@ -340,6 +339,8 @@ def apply(
         ops.append(f"_pt_md({literal(tmp_dir + '/x')})")
     finished: list[str] = []
     size = done = 0
+    from pytool.transports import ftp_link  # here, not at the top: ftplib and ssl cost every sync's start-up
+
     link = ftp_link.open_link(board.target.spec) if the_plan.upload else None  # WiFi: bodies over FTP
     rates = contextlib.ExitStack()  # over serial, a big upload runs at the bridge's top rate (pytool.baud)
     if link is None and the_plan.upload:

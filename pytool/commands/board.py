@@ -7,7 +7,6 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from pytool.commands.common import board_session
 from pytool.console import emit, err, options, out, status
@@ -198,6 +197,8 @@ def info(ctx: typer.Context) -> None:
     data = caps.to_json() | {"port": port, "mem_free": heap, "fs_total": total, "fs_free": free}
 
     def human() -> None:
+        from rich.table import Table  # not at the top: start-up
+
         table = Table(show_header=False, box=None)
         rows = [
             ("port", port),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from pytool import ports
 from pytool.console import emit, out
@@ -19,6 +18,8 @@ def devices(
         if not found:
             out.print("No boards found. Plug one in (see README: permissions), or start one: pytool sim start")
             return
+        from rich.table import Table  # not at the top: start-up
+
         table = Table("port", "usb id", "family", "reset", "note", box=None)
         for d in found:
             table.add_row(d.port, d.usb_id, d.family, d.reset, d.note)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from pytool.console import emit, out, status
 
@@ -26,6 +25,8 @@ def info(file: Path = typer.Argument(..., help="Pycom archive (.tar.gz), ESP32 i
         if result["kind"] == "image":
             valid = "valid" if result["valid"] else f"INVALID: {result['problem']}"
             out.print(f"  image: {result['image_kind']} at 0x{result['offset']:x}, {valid}")
+        from rich.table import Table  # not at the top: start-up
+
         files = Table("file", "size", "sha256 (use --json for all)", box=None, pad_edge=False)
         for f in result["files"]:
             files.add_row(escape(f["name"]), str(f["size"]), f["sha256"][:16] + "...")

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from pytool.commands import sim_fault, sim_fs
 from pytool.console import emit, err, out, status
@@ -70,6 +69,8 @@ def list_() -> None:
         if not records:
             out.print("No simulators running.")
             return
+        from rich.table import Table  # not at the top: start-up
+
         table = Table("name", "board", "port", "rfc2217", "hci", "telnet", box=None, header_style="bold")
         for r in records:
             telnet = (r.wifi or {}).get("telnet") or "-"

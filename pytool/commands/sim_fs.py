@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from pytool.boards import get_board
 from pytool.console import emit, out
 from pytool.errors import UsageError
 from pytool.sim import registry
@@ -26,6 +25,7 @@ _BOARD = typer.Option(None, "--board", help="Board of --image (catalogue key, e.
 
 def _open(name: str | None, path: str | None, image: Path | None, board: str | None) -> tuple[FlashFS, str | None]:
     """The filesystem and the path on it (with --image the only positional argument is the path)."""
+    from pytool.boards import get_board  # not at the top: the board tables and tomllib cost every command's start-up
     from pytool.sim import FlashFS  # (littlefs: loaded only when an image is read)
 
     if image is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import typer
@@ -26,6 +27,36 @@ def _print_findings(report) -> None:
         err.print(f"[{colour}]{escape(str(finding))}[/]", soft_wrap=True)
 
 
+class _SyncBar:
+    """The upload's progress bar, made when the first bytes go (rich.progress is not even imported for a sync
+    that has nothing to upload: a no-change sync's start-up is most of its time) and never with --json."""
+
+    def __init__(self) -> None:
+        self._stack = contextlib.ExitStack()
+        self._bar = None
+        self._task = None
+
+    def update(self, done: int, total: int) -> None:
+        if options.json:
+            return
+        if self._bar is None:
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = self._stack.enter_context(
+                Progress(
+                    TextColumn("sync"), BarColumn(), DownloadColumn(), TimeElapsedColumn(), console=err, transient=True
+                )
+            )
+            self._task = self._bar.add_task("sync", total=total)
+        self._bar.update(self._task, completed=done, total=total)
+
+    def __enter__(self) -> _SyncBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+
 def sync(
     ctx: typer.Context,
     directory: str = typer.Argument(None, help="Project folder (default: current folder)."),
@@ -42,24 +73,10 @@ def sync(
     ),
 ) -> None:
     """Put the project and device_lib/ on the board's /flash: only what changed, verified."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
-
     from pytool.sync import sync_project
 
     cfg = _config(directory)
-    with (
-        board_session(ctx, cfg) as board,
-        Progress(
-            TextColumn("sync"),
-            BarColumn(),
-            DownloadColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            disable=options.json,
-            transient=True,
-        ) as bar,
-    ):
-        task = bar.add_task("sync", total=None, visible=False)
+    with board_session(ctx, cfg) as board, _SyncBar() as bar:
         outcome = sync_project(
             board,
             cfg,
@@ -70,7 +87,7 @@ def sync(
             reset=not no_reset,
             follow_links=follow_links,
             replace=replace,
-            progress=lambda done, total: bar.update(task, completed=done, total=total, visible=True),
+            progress=bar.update,
         )
         summary = outcome.to_json(board) | {"config": cfg.source}
     plan, result, stats = outcome.plan, outcome.result, board.stats
