@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import subprocess
 import sys
@@ -359,6 +360,19 @@ def tests_dir(project: Path) -> Path:
     return folder
 
 
+#: pytest plugins `pytool test` leaves out (pytool's dev and labgrid extras install them; their autoloading imports
+#: all of hypothesis and labgrid and rewrites their asserts: ~2 s of CPU per run, most of a board's test run).
+#: pytool reaches labgrid places through pytool.farm, not labgrid's fixtures. Tests that need one: `-- -p NAME`.
+UNUSED_PLUGINS = ("labgrid", "hypothesispytest")
+
+
+def plugin_blocks(pytest_args: Sequence[str]) -> list[str]:
+    """`-p no:NAME` for each of UNUSED_PLUGINS that `pytest_args` do not ask for with `-p NAME`."""
+    wanted = {arg.removeprefix("-p").strip() for arg in pytest_args if arg.startswith("-p") and arg != "-p"}
+    wanted |= {b for a, b in itertools.pairwise(pytest_args) if a == "-p"}
+    return [arg for name in UNUSED_PLUGINS if name not in wanted for arg in ("-p", f"no:{name}")]
+
+
 def run_tests(
     project: Path,
     target: Target,
@@ -376,6 +390,6 @@ def run_tests(
     ble = ble_transport(target)
     if ble:
         command += ["--ble", ble]
-    command += ["--junitxml", str(junit), "-o", "asyncio_mode=auto", *pytest_args]
+    command += ["--junitxml", str(junit), "-o", "asyncio_mode=auto", *plugin_blocks(pytest_args), *pytest_args]
     code = subprocess.call(command, cwd=root, stdout=stdout)
     return TestRun(command, code, str(junit), str(junit.parent / "hil-logs"))
