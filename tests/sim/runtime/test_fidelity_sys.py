@@ -118,3 +118,24 @@ def test_stock_network_is_stock_micropythons(esp32, lopy4):
     assert err == ""
     assert out == "True False\r\nSTA must be active\r\n[] False True\r\n0 1 1\r\n"
     assert raw_exec(lopy4, probe)[0].startswith("[False, False, True, True,")  # Pycom's network: not stock's
+
+
+def test_pycom_lacks_the_interpreters_collections_heapq_random(lopy4):
+    # Pycom 1.20.x has ucollections and no collections weak link, no (u)heapq, no (u)random
+    probe = (
+        "for m in ('collections', 'heapq', 'random', 'ucollections'):\n"
+        "    try:\n        __import__(m); print(m, 'yes')\n    except ImportError as e:\n        print(m, e)\n"
+    )
+    out, err = raw_exec(lopy4, probe)
+    assert err == ""
+    assert out.split("\r\n")[:4] == [
+        "collections no module named 'collections'",
+        "heapq no module named 'heapq'",
+        "random no module named 'random'",
+        "ucollections yes",
+    ]
+    raw_exec(lopy4, "f = open('/flash/lib/heapq.py', 'w')\nf.write('X = 7')\nf.close()")
+    try:  # a file of that name on the board's path imports, as on the board
+        assert raw_exec(lopy4, "import heapq\nprint(heapq.X)") == ("7\r\n", "")
+    finally:
+        raw_exec(lopy4, "import os\nos.remove('/flash/lib/heapq.py')")
