@@ -294,7 +294,8 @@ class BoardSession:
             return code
         packer = zlib.compressobj(9, zlib.DEFLATED, 12)
         packed = base64.b64encode(packer.compress(code.encode()) + packer.flush()).decode()
-        boot = BOOTSTRAP if self._inflate is None else ""
+        # _pt_x is gone with the interpreter: send it again whenever the board may have rebooted (a reset, a retry)
+        boot = BOOTSTRAP if self._inflate is None or not self._prelude_sent else ""
         if len(packed) + len(boot) + 16 > len(code) * 0.9:
             return code
         return f"{boot}_pt_x('{packed}')\n"
