@@ -214,10 +214,9 @@ class FtpSession:
 
     # ------------------------------------------------------------------ transfers
     async def _data(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
-        """The data connection (opened after PASV), waited for up to ftp.c's data timeout; None: 425 sent."""
+        """The data connection (opened after PASV), waited for up to ftp.c's data timeout: 150 sent; None: 425 sent."""
         conn = await self.server.take_data(DATA_TIMEOUT_S)
-        if conn is None:
-            self.reply(425)
+        self.reply(425 if conn is None else 150)
         return conn
 
     async def do_LIST(self, arg: str) -> None:
@@ -237,7 +236,6 @@ class FtpSession:
         conn = await self._data()
         if conn is None:
             return
-        self.reply(150)
         body = "".join(list_line(name, is_dir, size, mtime, now) for name, is_dir, size, mtime in entries)
         await self._finish(conn, body.encode())
 
@@ -253,7 +251,6 @@ class FtpSession:
         conn = await self._data()
         if conn is None:
             return
-        self.reply(150)
         _, writer = conn
         try:
             offset = 0
@@ -278,7 +275,6 @@ class FtpSession:
         conn = await self._data()
         if conn is None:
             return
-        self.reply(150)
         reader, _ = conn
         offset = 0
         try:
