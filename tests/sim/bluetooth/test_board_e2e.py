@@ -15,10 +15,8 @@ from bumble.hci import Address
 from mpremote.transport import TransportError
 from stock_sim import Serial
 from support.ble import bumble_host
+from support.firmware import pycom_flash_image
 
-from pytool.boards import get_board
-from pytool.deploy import simulator_firmware
-from pytool.firmware import load_firmware, plan_archive
 from pytool.sim.bluetooth import pycom
 from pytool.sim.testing import running_sim
 
@@ -30,20 +28,9 @@ EXAMPLE = Path(__file__).with_name("gattscharacteristic_example.txt")
 TESTER = "C0:00:00:00:00:77"
 
 
-def flash_image(path: Path, version: str, board_key: str = "lopy4") -> Path:
-    """A flash image with Pycom firmware `version` written as `pytool flash` would write it."""
-    board = get_board(board_key)
-    plan = plan_archive(load_firmware(simulator_firmware(board_key, version)), board.flash_size)
-    image = bytearray(b"\xff" * board.flash_size)
-    for write in plan.writes:
-        image[write.offset : write.offset + len(write.data)] = write.data
-    path.write_bytes(image)
-    return path
-
-
 @contextlib.contextmanager
 def sim_board(tmp_path: Path, version: str, name: str):
-    with running_sim("lopy4", name=name, flash=flash_image(tmp_path / f"{name}.bin", version)) as rec:
+    with running_sim("lopy4", name=name, flash=pycom_flash_image(tmp_path / f"{name}.bin", version)) as rec:
         serial = Serial(rec.pty)
         try:
             yield rec, serial
