@@ -10,6 +10,7 @@ traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import traceback
@@ -25,10 +26,12 @@ except ImportError:  # pragma: no cover
     import click
 
 from pytool import __version__, port_lock
-from pytool.commands import board, demo, devices, firmware, flash, sim, sync, test
+from pytool.chain import SESSION_COMMANDS, SessionPool
+from pytool.chain import split as split_chain
+from pytool.commands import board, chip, demo, devices, files, firmware, flash, sim, sync, test, watch
 from pytool.console import err, options
 from pytool.errors import PytoolError
-from pytool.farm import labgrid as farm_labgrid
+from pytool.farm import command_scope as farm_command_scope
 
 
 @dataclass(frozen=True)
@@ -36,15 +39,18 @@ class CommandLine:
     """The global options of one run, as given (the port is resolved later, by the command that needs it)."""
 
     port: str | None = None
+    ports: tuple[str, ...] = ()  # every --port given, in order (several only for `deploy --all` / `test --all`)
     json: bool = False
     debug: bool = False
+    sessions: SessionPool | None = None  # the board session a `+` chain shares (pytool/chain.py)
 
 
 app = typer.Typer(
     name="pytool",
-    help="Flash, sync and over-the-air test Pycom and ESP32 MicroPython boards (real or simulated).",
+    help="Flash, sync and over-the-air test Pycom and ESP32 MicroPython boards (real or simulated). "
+    "Commands chain on one connection with +: `pytool ls + exec 'print(1)' + reset`.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -85,7 +91,7 @@ def root(
     """Global options; accepted before or after the command (they are taken out of argv by `main`)."""
 
 
-for _module in (devices, flash, firmware, sync, board, test, sim, demo):
+for _module in (devices, flash, chip, firmware, sync, watch, board, files, test, sim, demo):
     _module.register(app)
 
 _VALUE_OPTIONS = {"--port", "-p"}
@@ -104,6 +110,7 @@ def split_global_options(argv: list[str]) -> tuple[CommandLine, list[str]]:
     """Take the global options out of `argv` (anywhere before `--`): (the options, the remaining argv)."""
     rest: list[str] = []
     found: dict[str, object] = {}
+    ports: list[str] = []
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -115,7 +122,7 @@ def split_global_options(argv: list[str]) -> tuple[CommandLine, list[str]]:
         elif arg in _VALUE_OPTIONS:
             if i + 1 >= len(argv):
                 raise click.exceptions.UsageError(f"option {arg} needs a value (a device path, URL or sim:NAME)")
-            found["port"] = argv[i + 1]
+            ports.append(argv[i + 1])
             i += 1
         elif arg.split("=", 1)[0] in _ENV_OPTIONS:
             name = arg.split("=", 1)[0]
@@ -129,12 +136,14 @@ def split_global_options(argv: list[str]) -> tuple[CommandLine, list[str]]:
             except ValueError:
                 raise click.exceptions.UsageError(f"{name} needs {what}, not {value!r}") from None
         elif arg.startswith("--port="):
-            found["port"] = arg.split("=", 1)[1]
+            ports.append(arg.split("=", 1)[1])
         elif arg.startswith("-p") and len(arg) > 2 and not arg.startswith("--"):
-            found["port"] = arg[2:]
+            ports.append(arg[2:])
         else:
             rest.append(arg)
         i += 1
+    if ports:
+        found["port"], found["ports"] = ports[-1], tuple(dict.fromkeys(ports))
     return CommandLine(**found), rest  # type: ignore[arg-type]
 
 
@@ -165,9 +174,12 @@ def _run(argv: list[str]) -> int:
         line, rest = split_global_options(argv)
         options.json, options.debug = line.json, line.debug
         command = typer.main.get_command(app)
-        with farm_labgrid.command_scope():  # labgrid places acquired by the command are released at its end
-            result = command.main(args=rest, prog_name="pytool", standalone_mode=False, obj=line)
-        return result if isinstance(result, int) else 0
+        chain = split_chain(rest)
+        with farm_command_scope():  # labgrid places acquired by the command are released at its end
+            if len(chain) == 1:
+                result = command.main(args=rest, prog_name="pytool", standalone_mode=False, obj=line)
+                return result if isinstance(result, int) else 0
+            return _run_chain(command, chain, line)
     except PytoolError as exc:
         if options.debug:
             traceback.print_exc()
@@ -191,6 +203,24 @@ def _run(argv: list[str]) -> int:
             traceback.print_exc()
             return 1
         return _fail(f"unexpected {type(exc).__name__}: {exc} (run again with --debug for the traceback)", 1)
+
+
+def _run_chain(command: click.Command, chain: list[list[str]], line: CommandLine) -> int:
+    """`pytool A + B + C`: each command in turn on one board session; stops at the first that fails."""
+    if not all(chain):
+        raise click.exceptions.UsageError("a `+` needs a command on each side, e.g. `pytool ls + reset`")
+    pool = SessionPool()
+    line = dataclasses.replace(line, sessions=pool)
+    try:
+        for args in chain:
+            if args[0] not in SESSION_COMMANDS:
+                pool.release()  # this command opens the port its own way
+            result = command.main(args=args, prog_name="pytool", standalone_mode=False, obj=line)
+            if isinstance(result, int) and result:
+                return result
+    finally:
+        pool.release()
+    return 0
 
 
 def main() -> None:

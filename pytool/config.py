@@ -7,6 +7,7 @@ pytool.toml (every key optional):
     sync_folder = "src"           # what `pytool sync` deploys (relative to the project folder)
     ignore = ["*.md", "data/"]    # gitignore-style patterns, on top of .gitignore and the defaults
     reset_after_sync = "soft"     # "soft", "hard" or false
+    watch_restart = "main"        # `pytool watch`: re-run main.py ("main"), "soft" or "hard" reset
     [ble]
     name = "gatt-demo"            # the advertised name the over-the-air tests look for
     [wifi]                        # login of a board reached over telnet:// (PYTOOL_USER/PYTOOL_PASSWORD override)
@@ -31,6 +32,7 @@ from pytool.errors import UsageError
 CONFIG_NAME = "pytool.toml"
 PYMAKR_NAME = "pymakr.conf"
 RESET_CHOICES = ("soft", "hard")
+WATCH_RESTART_CHOICES = ("main", "soft", "hard")
 ROLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")  # a [[boards]] role (`--board-port ROLE=PORT`)
 
 #: Files of the tool chain itself: never deployed.
@@ -60,9 +62,11 @@ class ProjectConfig:
     sync_folder: str = ""
     ignore: list[str] = field(default_factory=list)
     reset_after_sync: str | None = None  # "soft" | "hard" | None
+    watch_restart: str = "main"  # how `pytool watch` restarts the program: "main", "soft" or "hard"
     ble_name: str | None = None
     wifi_user: str | None = None  # telnet/FTP login ([wifi], pymakr.conf username/password)
     wifi_password: str | None = field(default=None, repr=False)  # never printed: not in to_json() either
+    fast_baud: int | None = None  # [serial] fast_baud: bulk-transfer rate; 0 = never switch; None = by bridge
     boards: list[BoardEntry] = field(default_factory=list)  # [[boards]]: several boards, by role
     source: str = "defaults"  # "pytool.toml", "pymakr.conf" or "defaults"
 
@@ -81,6 +85,7 @@ class ProjectConfig:
             "sync_folder": self.sync_folder,
             "ignore": self.ignore,
             "reset_after_sync": self.reset_after_sync,
+            "watch_restart": self.watch_restart,
             "ble_name": self.ble_name,
             "wifi_user": self.wifi_user,
             "boards": [board.to_json() for board in self.boards],
@@ -95,6 +100,12 @@ def _reset_value(raw: object, where: str) -> str | None:
     if isinstance(raw, str) and raw in RESET_CHOICES:
         return raw
     raise UsageError(f'{where}: reset_after_sync must be "soft", "hard" or false, not {raw!r}')
+
+
+def _watch_restart(raw: str, where: str) -> str:
+    if raw not in WATCH_RESTART_CHOICES:
+        raise UsageError(f'{where}: watch_restart must be "main", "soft" or "hard", not {raw!r}')
+    return raw
 
 
 def _string_list(raw: object, key: str, where: str) -> list[str]:
@@ -146,6 +157,13 @@ SETTINGS = (
         "gitignore-style patterns never deployed, on top of .gitignore and the defaults",
     ),
     Setting("reset_after_sync", (str, bool), '"soft", "hard" or false', "false", "reset the board after a sync"),
+    Setting(
+        "watch_restart",
+        str,
+        '"main", "soft" or "hard"',
+        '"main"',
+        "how `pytool watch` restarts the program after an upload: run main.py again, soft or hard reset",
+    ),
     Setting("ble", dict, "a table", "", "Bluetooth settings of the over-the-air tests"),
     Setting("ble.name", str, "a string", "none", "the name the board advertises; the over-the-air tests look for it"),
     Setting("wifi", dict, "a table", "", 'login of a Pycom board reached over WiFi (`port = "telnet://..."`)'),
@@ -156,6 +174,14 @@ SETTINGS = (
         "a string",
         '"python"',
         "telnet/FTP password (PYTOOL_PASSWORD takes precedence); never printed",
+    ),
+    Setting("serial", dict, "a table", "", "serial line settings"),
+    Setting(
+        "serial.fast_baud",
+        (int, bool),
+        "a baud rate or false",
+        "by the USB bridge (921600; 230400 on PIC boards)",
+        "rate bulk transfers switch the REPL UART to (false or 0: stay at 115200; PYTOOL_FAST_BAUD takes precedence)",
     ),
     Setting("boards", list, "a list of tables ([[boards]])", "[]", "several boards, one [[boards]] table each"),
     Setting("boards.port", str, "a string", "`--board-port ROLE=PORT`", "the board's port (any `port` value)"),
@@ -239,12 +265,21 @@ def load_pytool_toml(path: Path) -> ProjectConfig:
         sync_folder=str(raw.get("sync_folder") or "").strip("/"),
         ignore=_string_list(raw.get("ignore"), "ignore", str(path)),
         reset_after_sync=_reset_value(raw.get("reset_after_sync"), str(path)),
+        watch_restart=_watch_restart(raw.get("watch_restart", "main"), str(path)),
         ble_name=ble.get("name"),
         wifi_user=(raw.get("wifi") or {}).get("user") or None,
         wifi_password=(raw.get("wifi") or {}).get("password") or None,
+        fast_baud=_fast_baud((raw.get("serial") or {}).get("fast_baud")),
         boards=_board_entries(raw.get("boards") or [], path),
         source=CONFIG_NAME,
     )
+
+
+def _fast_baud(value: int | bool | None) -> int | None:
+    """[serial] fast_baud: false -> 0 (never switch), true or absent -> None (the bridge's rate), else the rate."""
+    if value is None or value is True:
+        return None
+    return 0 if value is False else int(value)
 
 
 _JSON_COMMENT = re.compile(r'("(?:\\.|[^"\\])*")|//[^\n]*|/\*.*?\*/', re.S)

@@ -9,16 +9,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from pytool.commands.common import target
+from pytool.commands.common import board_session
 from pytool.console import emit, err, options, out, status
 from pytool.errors import UsageError
 
 
 def _board(ctx: typer.Context):
     """A session on the target board (--port > PYTOOL_PORT > pytool.toml here > the single attached board)."""
-    from pytool.board import BoardSession
-
-    return BoardSession.connect(target(ctx))
+    return board_session(ctx)
 
 
 def _size(n: int) -> str:
@@ -56,10 +54,12 @@ def get(
     local: Path = typer.Argument(Path("."), help="Local file or folder (default: current folder)."),
 ) -> None:
     """Download files from the board (folders recursively)."""
+    from pytool.board_ops import Spec, total_bytes
+    from pytool.commands.progress import transfer_bar
     from pytool.transfer import get as download
 
-    with _board(ctx) as board:
-        written = download(board, remote, local)
+    with _board(ctx) as board, transfer_bar(f"get {remote}", lambda: total_bytes(board, [Spec(":" + remote)])) as bar:
+        written = download(board, remote, local, bar)
     emit({"ok": True, "files": [str(p) for p in written]}, lambda: status(f"{len(written)} file(s) written"))
 
 
@@ -69,10 +69,12 @@ def put(
     remote: str = typer.Argument(None, help="Board path (default: same name under /flash or /)."),
 ) -> None:
     """Upload files to the board (folders recursively), each verified by hash before it replaces the old one."""
+    from pytool.board_ops import Spec, total_bytes
+    from pytool.commands.progress import transfer_bar
     from pytool.transfer import put as upload
 
-    with _board(ctx) as board:
-        result = upload(board, local, remote)
+    with _board(ctx) as board, transfer_bar(f"put {local.name}", lambda: total_bytes(board, [Spec(str(local))])) as bar:
+        result = upload(board, local, remote, bar)
         tx = board.stats.tx
     emit(
         {"ok": True, "uploaded": result.uploaded, "bytes": result.payload_bytes, "wire_tx": tx},

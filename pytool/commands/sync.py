@@ -6,9 +6,8 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pytool.commands.common import port_option, target
+from pytool.commands.common import board_session, port_option
 from pytool.console import emit, err, options, out, status
 
 
@@ -43,12 +42,13 @@ def sync(
     ),
 ) -> None:
     """Put the project and device_lib/ on the board's /flash: only what changed, verified."""
-    from pytool.board import BoardSession
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
     from pytool.sync import sync_project
 
     cfg = _config(directory)
     with (
-        BoardSession.connect(target(ctx, cfg)) as board,
+        board_session(ctx, cfg) as board,
         Progress(
             TextColumn("sync"),
             BarColumn(),
