@@ -64,8 +64,9 @@ class NimbleService(GattServerCalls, PairingCalls):
 
     def __init__(self, radio_transport: str, mac: bytes | None = None, event_timeout: float = EVENT_TIMEOUT) -> None:
         self.radio_transport = radio_transport
-        base = int.from_bytes(mac or b"\x24\x0a\xc4\x00\x00\x00", "big")
-        self.bt_mac = ((base + 2) & 0xFFFFFFFFFFFF).to_bytes(6, "big")  # ESP-IDF: BT MAC = base MAC + 2
+        base = mac or b"\x24\x0a\xc4\x00\x00\x00"
+        # ESP-IDF's esp_read_mac(ESP_MAC_BT): the base MAC with 2 added to its last byte only (no carry)
+        self.bt_mac = base[:5] + bytes([(base[5] + 2) & 0xFF])
         self.event_timeout = event_timeout
         self.conn: Any = None  # BridgeConnection of the running interpreter
         self.device: Device | None = None
