@@ -5,6 +5,7 @@ The port is not here: it travels explicitly (typer's `ctx.obj`, see pytool/cli.p
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,10 +24,22 @@ class OutputMode:
 
 options = OutputMode()
 
+#: Columns when the output is not a terminal (a pipe, a file, a test's capture): rich's default there is 80, which
+#: cut table columns and folded long lines; a consumer of piped output wants each row whole on one line.
+PIPED_WIDTH = 400
+
+
+def _console(stderr: bool) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    is_terminal = hasattr(stream, "isatty") and stream.isatty()
+    width = None if is_terminal or os.environ.get("COLUMNS") else PIPED_WIDTH
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
+
+
 #: Human-readable output (tables, progress, status lines). On stderr so that `--json` stdout stays clean.
-err = Console(stderr=True, highlight=False)
+err = _console(stderr=True)
 #: Plain stdout, for command results that are data (file contents, listings) when not in --json mode.
-out = Console(highlight=False, soft_wrap=True)
+out = _console(stderr=False)
 
 
 def _default(obj: Any) -> Any:

@@ -374,6 +374,15 @@ def run_tests(
     ble = ble_transport(target)
     if ble:
         command += ["--ble", ble]
-    command += ["--junitxml", str(junit), "-o", "asyncio_mode=auto", *pytest_args]
+    # pytest-asyncio >= 0.24 warns in every run of a project that does not set its fixtures' loop scope
+    command += [
+        "--junitxml",
+        str(junit),
+        "-o",
+        "asyncio_mode=auto",
+        "-o",
+        "asyncio_default_fixture_loop_scope=function",
+    ]
+    command += pytest_args
     code = subprocess.call(command, cwd=root, stdout=stdout)
     return TestRun(command, code, str(junit), str(junit.parent / "hil-logs"))
