@@ -26,7 +26,7 @@ from typing import Any
 
 import serial
 
-from pytool import board_code, port_lock, repl
+from pytool import board_code, board_state, port_lock, repl
 from pytool.capabilities import Capabilities, capabilities_from
 from pytool.errors import PytoolError
 from pytool.ports import Target, resolve_port
@@ -206,10 +206,7 @@ class BoardSession:
         except (TransportError, serial.SerialException, OSError) as exc:
             lock.__exit__(None, None, None)
             port_lock.refuse_if_open_elsewhere(resolved.url)
-            raise PytoolError(
-                f"cannot open {resolved.spec}: {exc}",
-                "check the port name (`pytool devices`) and that no other program (a REPL, Pymakr) holds it",
-            ) from exc
+            raise board_state.open_failure(resolved, exc) from exc  # missing, busy, no permission
         transport.serial.timeout = 2  # mpremote reads a pty without timeout: never block forever
         with contextlib.suppress(NotImplementedError):  # pyserial's rfc2217:// ports have no write timeout
             transport.serial.write_timeout = 20  # nor write forever to a board that stopped reading
@@ -249,13 +246,17 @@ class BoardSession:
 
         Like mpremote's, but bounded: a board that keeps printing cannot keep pytool draining its output forever."""
 
+        seen = bytearray()  # what the board printed meanwhile: tells why, if no prompt comes (board_state)
+
         def discard_pending(seconds: float) -> None:  # drop what it printed so far
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline and self.wire.in_waiting:
-                self.wire.read(self.wire.in_waiting)
+                seen.extend(self.wire.read(self.wire.in_waiting))
 
         def read_until(marker: bytes) -> bytes:
-            return self.transport.read_until(1, marker, timeout=2, timeout_overall=self.timeout)
+            data = self.transport.read_until(1, marker, timeout=2, timeout_overall=self.timeout)
+            seen.extend(data)
+            return data
 
         try:
             if repl.enter_raw_repl(self.wire.write, discard_pending, read_until):
@@ -265,10 +266,7 @@ class BoardSession:
         except (serial.SerialException, OSError) as exc:
             raise PytoolError(f"cannot talk to {self.target.spec}: {exc}", "check the cable and run again") from exc
         port_lock.refuse_if_open_elsewhere(self.target.url)  # a terminal or mpremote reading the port eats replies
-        raise PytoolError(
-            f"the board on {self.target.spec} does not answer (no raw REPL prompt)",
-            "press reset; if main.py blocks Ctrl-C, boot without it: `pytool reset --safe`",
-        )
+        raise board_state.diagnose(self.target, self.wire.port, bytes(seen))  # blank, erased, download mode, ...
 
     def close(self, exit_raw: bool = True) -> None:
         """Leave the raw REPL (back to the friendly prompt) and release the port."""

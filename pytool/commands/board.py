@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -11,7 +12,10 @@ from rich.table import Table
 
 from pytool.commands.common import target
 from pytool.console import emit, err, options, out, status
-from pytool.errors import UsageError
+from pytool.errors import PytoolError, UsageError
+
+if TYPE_CHECKING:
+    from pytool.ports import Target
 
 
 def _board(ctx: typer.Context):
@@ -176,6 +180,10 @@ def reset(
     if soft + hard + safe > 1:
         raise UsageError("choose one of --soft, --hard, --safe")
     mode = "soft" if soft else "safe" if safe else "hard"
+    if safe:  # without the raw REPL: it must work on a board whose main.py does not stop on Ctrl-C
+        _safe_boot(target(ctx))
+        emit({"ok": True, "reset": mode}, lambda: status("safe boot done: boot.py and main.py were skipped"))
+        return
     with _board(ctx) as board:
         if mode == "soft":
             board.soft_reset()
@@ -184,6 +192,19 @@ def reset(
         else:
             board.hard_reset()
     emit({"ok": True, "reset": mode}, lambda: status(f"{mode} reset done"))
+
+
+def _safe_boot(board: Target) -> None:
+    """Pycom's safe boot (pytool.board_state.safe_boot); refused for a stock MicroPython board."""
+    from pytool.board_state import safe_boot
+    from pytool.boards import get_board
+
+    refuse = PytoolError("safe boot is a Pycom firmware feature", "use `pytool reset --hard` on this board")
+    if board.board and not get_board(board.board).is_pycom:
+        raise refuse
+    text = safe_boot(board)
+    if b"Pycom MicroPython" not in text and b"MicroPython v" in text:
+        raise refuse
 
 
 def info(ctx: typer.Context) -> None:
