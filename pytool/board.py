@@ -462,12 +462,18 @@ class BoardSession:
             raise PytoolError(f"{path} is a folder", "use `pytool rm -r` to delete it with its contents")
         if path in ("/", self.capabilities().root or "/"):
             raise PytoolError(f"refusing to delete the board's root {path}", "delete the files in it instead")
-        self.exec(f"_pt_rm({literal(path)})\n")
+        try:
+            self.exec(f"_pt_rm({literal(path)})\n")
+        except BoardCodeError as exc:
+            raise _fs_error(exc, path, "removing") from exc
 
     def mkdir(self, remote: str, parents: bool = True) -> None:
         """Create a folder (and its parents)."""
         path = self.path(remote)
-        self.exec(f"_pt_md({literal(path + '/x')})\n" if parents else f"os.mkdir({literal(path)})\n")
+        try:
+            self.exec(f"_pt_md({literal(path + '/x')})\n" if parents else f"os.mkdir({literal(path)})\n")
+        except BoardCodeError as exc:
+            raise _fs_error(exc, path, "creating") from exc
 
     def df(self) -> tuple[int, int]:
         """(total, free) bytes of the board's filesystem."""
@@ -562,7 +568,7 @@ class BoardSession:
         self._caps = None
 
 
-def _fs_error(exc: BoardCodeError, path: str) -> PytoolError:
-    if "ENOENT" in exc.traceback or "Errno 2" in exc.traceback:
-        return PytoolError(f"{path}: no such file or folder on the board", "list the files with `pytool ls -r`")
-    return exc
+def _fs_error(exc: BoardCodeError, path: str, doing: str = "listing") -> PytoolError:
+    from pytool.board_errors import fs_error
+
+    return fs_error(exc, exc.traceback, path, doing)

@@ -138,12 +138,15 @@ def split_global_options(argv: list[str]) -> tuple[CommandLine, list[str]]:
     return CommandLine(**found), rest  # type: ignore[arg-type]
 
 
-def _fail(message: str, code: int) -> int:
+def _fail(message: str, code: int, details: tuple[str, ...] = ()) -> int:
+    for line in details:
+        err.print(escape(line), markup=True, highlight=False, soft_wrap=True)
     err.print(f"[bold red]Error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
     if options.json:
         import json
 
-        sys.stdout.write(json.dumps({"ok": False, "error": message, "exit_code": code}) + "\n")
+        doc = {"ok": False, "error": message, "exit_code": code} | ({"details": list(details)} if details else {})
+        sys.stdout.write(json.dumps(doc) + "\n")
     return code
 
 
@@ -171,7 +174,7 @@ def _run(argv: list[str]) -> int:
     except PytoolError as exc:
         if options.debug:
             traceback.print_exc()
-        return _fail(str(exc), exc.exit_code)
+        return _fail(str(exc), exc.exit_code, exc.details)
     except click.exceptions.NoArgsIsHelpError:
         return 2  # `pytool` or `pytool GROUP` alone: the help text has been printed
     except click.exceptions.UsageError as exc:
