@@ -10,6 +10,7 @@ traceback.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import traceback
@@ -27,7 +28,7 @@ except ImportError:  # pragma: no cover
 from pytool import __version__, port_lock
 from pytool.commands import board, demo, devices, firmware, flash, sim, sync, test
 from pytool.console import err, options
-from pytool.errors import PytoolError
+from pytool.errors import Interrupted, PytoolError
 from pytool.farm import labgrid as farm_labgrid
 
 
@@ -143,8 +144,6 @@ def _fail(message: str, code: int, details: tuple[str, ...] = ()) -> int:
         err.print(escape(line), markup=True, highlight=False, soft_wrap=True)
     err.print(f"[bold red]Error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
     if options.json:
-        import json
-
         doc = {"ok": False, "error": message, "exit_code": code} | ({"details": list(details)} if details else {})
         sys.stdout.write(json.dumps(doc) + "\n")
     return code
@@ -171,6 +170,12 @@ def _run(argv: list[str]) -> int:
         with farm_labgrid.command_scope():  # labgrid places acquired by the command are released at its end
             result = command.main(args=rest, prog_name="pytool", standalone_mode=False, obj=line)
         return result if isinstance(result, int) else 0
+    except Interrupted as exc:
+        err.print(f"[yellow]Interrupted:[/] {escape(str(exc))}", soft_wrap=True)
+        if options.json:
+            doc = {"ok": False, "interrupted": True, "error": str(exc), "exit_code": exc.exit_code}
+            sys.stdout.write(json.dumps(doc) + "\n")
+        return exc.exit_code
     except PytoolError as exc:
         if options.debug:
             traceback.print_exc()

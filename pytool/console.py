@@ -4,10 +4,11 @@ The port is not here: it travels explicitly (typer's `ctx.obj`, see pytool/cli.p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,3 +70,15 @@ def status(message: str) -> None:
     """One progress/status line for humans (suppressed in --json mode)."""
     if not options.json:
         err.print(message)
+
+
+@contextlib.contextmanager
+def on_interrupt(note: Callable[[], str]) -> Iterator[None]:
+    """Ctrl-C within the block becomes `pytool.errors.Interrupted(note())`: one line saying what was interrupted
+    and what state that left (the board's files, its flash), which the CLI prints with exit code 130."""
+    from pytool.errors import Interrupted
+
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(note()) from None

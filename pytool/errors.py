@@ -28,3 +28,9 @@ class UsageError(PytoolError):
     """The command line or an input file is wrong (exit code 2)."""
 
     exit_code = 2
+
+
+class Interrupted(PytoolError):
+    """Ctrl-C stopped a command: `message` says what was interrupted and the state it left (exit code 130)."""
+
+    exit_code = 130

@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pytool.commands.common import port_option, target
-from pytool.console import emit, err, options, out, status
+from pytool.console import emit, err, on_interrupt, options, out, status
 
 
 def _config(directory: str | None):
@@ -60,18 +60,24 @@ def sync(
         ) as bar,
     ):
         task = bar.add_task("sync", total=None, visible=False)
-        outcome = sync_project(
-            board,
-            cfg,
-            mirror=mirror,
-            dry_run=dry_run,
-            run_check=not no_check,
-            mpy=mpy,
-            reset=not no_reset,
-            follow_links=follow_links,
-            replace=replace,
-            progress=lambda done, total: bar.update(task, completed=done, total=total, visible=True),
+        status(f"Syncing {escape(str(cfg.root))} to {escape(board.target.spec)}")
+        stopped = (
+            f"sync of {cfg.root} to {board.target.spec} stopped: every file on the board is old or new (an upload "
+            "replaces a file only once it is verified); run `pytool sync` again to finish"
         )
+        with on_interrupt(lambda: stopped):
+            outcome = sync_project(
+                board,
+                cfg,
+                mirror=mirror,
+                dry_run=dry_run,
+                run_check=not no_check,
+                mpy=mpy,
+                reset=not no_reset,
+                follow_links=follow_links,
+                replace=replace,
+                progress=lambda done, total: bar.update(task, completed=done, total=total, visible=True),
+            )
         summary = outcome.to_json(board) | {"config": cfg.source}
     plan, result, stats = outcome.plan, outcome.result, board.stats
 
