@@ -18,6 +18,8 @@ def _config(directory: str | None):
     cfg = config.load(Path(directory) if directory else None)
     if cfg.source == config.PYMAKR_NAME:
         status(f"Using Pymakr settings from {cfg.root / config.PYMAKR_NAME} (write a pytool.toml: `pytool init`)")
+        for note in cfg.notes:
+            status(escape(f"pymakr.conf {note}"))
     return cfg
 
 
@@ -47,8 +49,13 @@ def sync(
     from pytool.sync import sync_project
 
     cfg = _config(directory)
+    board_target = target(ctx, cfg)
+    if cfg.safe_boot_before_sync and not dry_run:  # pymakr.conf safe_boot_on_upload: main.py cannot interfere
+        from pytool.board_state import safe_boot
+
+        safe_boot(board_target)
     with (
-        BoardSession.connect(target(ctx, cfg)) as board,
+        BoardSession.connect(board_target) as board,
         Progress(
             TextColumn("sync"),
             BarColumn(),

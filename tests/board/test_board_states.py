@@ -5,6 +5,7 @@ tests run in file order, each leaving the board in a worse state than it found i
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -101,6 +102,22 @@ def test_a_main_py_that_swallows_ctrl_c_is_named_and_reset_safe_gets_the_board_b
     assert run(["-p", f"sim:{sim.name}", "reset", "--safe"]) == 0
     assert "safe boot done" in capsys.readouterr().err
     with BoardSession.connect(f"sim:{sim.name}") as board:  # main.py did not run: the raw REPL answers
+        board.exec("f = open('/flash/main.py', 'w')\nf.close()\n")
+
+
+def test_pymakr_safe_boot_on_upload_syncs_past_such_a_main_py(sim, capsys, tmp_path):
+    with BoardSession.connect(f"sim:{sim.name}") as board:
+        board.exec(f"f = open('/flash/main.py', 'w')\nf.write({SWALLOWS_CTRL_C!r})\nf.close()\n")
+        board.hard_reset()
+    (tmp_path / "main.py").write_text("print('new main')\n")
+    conf = {"address": f"sim:{sim.name}", "sync_file_types": "py", "safe_boot_on_upload": True}
+    (tmp_path / "pymakr.conf").write_text(json.dumps(conf))
+    capsys.readouterr()
+    assert run(["sync", str(tmp_path)]) == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "pymakr.conf safe_boot_on_upload: honoured" in err and "+ main.py" in err
+    with BoardSession.connect(f"sim:{sim.name}") as board:
+        assert board.read_file("/flash/main.py") == b"print('new main')\n"
         board.exec("f = open('/flash/main.py', 'w')\nf.close()\n")
 
 
