@@ -121,8 +121,12 @@ def run(ctx: typer.Context, file: Path = typer.Argument(..., help="Local .py fil
     if not file.is_file():
         raise UsageError(f"{file} does not exist")
     code = file.read_text()
+    printed = bytearray()  # with --json the output is collected into the result instead of streamed
 
     def write(data: bytes) -> None:
+        if options.json:
+            printed.extend(data)
+            return
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
 
@@ -132,10 +136,13 @@ def run(ctx: typer.Context, file: Path = typer.Argument(..., help="Local .py fil
         except KeyboardInterrupt:
             err.print("[yellow]Interrupted: the program was stopped on the board.[/]")
             return 130
-    if error:
-        sys.stderr.write(error.decode("utf-8", "replace"))
-        return 1
-    return 0
+    text = error.decode("utf-8", "replace") if error else ""
+    if options.json:
+        output = printed.decode("utf-8", "replace").replace("\r\n", "\n")
+        emit({"ok": not error, "file": str(file), "output": output, "error": text or None})
+    elif error:
+        sys.stderr.write(text)
+    return 1 if error else 0
 
 
 def exec_cmd(ctx: typer.Context, code: str = typer.Argument(..., help="Python code to execute on the board.")) -> int:
@@ -162,6 +169,8 @@ def exec_cmd(ctx: typer.Context, code: str = typer.Argument(..., help="Python co
 
 def repl(ctx: typer.Context) -> None:
     """Open an interactive REPL (Ctrl-] to leave)."""
+    if options.json:
+        raise UsageError("`pytool repl` is interactive: it has no --json output", "use `pytool --json exec CODE`")
     if not sys.stdin.isatty():
         raise UsageError("`pytool repl` needs an interactive terminal", "use `pytool exec CODE` in scripts")
     with _board(ctx) as board:
