@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 #: The ROM's reset line ("rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)"): the module (re)booted.
 ROM_RESET = re.compile(rb"rst:0x[0-9a-f]+ \([A-Z0-9_]+\),boot:0x[0-9a-f]+")
 DOWNLOAD = b"waiting for download"
-BLANK = re.compile(rb"invalid header: 0xffffffff")
+BLANK = re.compile(rb"invalid header: 0xffffffff|flash read err, 1000")  # the ROM finds no bootloader
 BAD_HEADER = re.compile(rb"invalid header: 0x[0-9a-f]{8}")
 APP_ERASED = re.compile(rb"esp_image: image at 0x[0-9a-f]+ has invalid magic byte")
 #: The 2nd-stage bootloader's error lines ("E (50) esp_image: ...", "E (40) boot: ...", "E (40) flash_parts: ...").
