@@ -34,6 +34,7 @@ from pytool.repl import FORBIDDEN, check_payload, literal
 
 __all__ = ["FORBIDDEN", "BoardCodeError", "BoardSession", "Capabilities", "check_payload", "literal", "parse_result"]
 
+RAW_PROMPT_S = 5.0  # longest wait for the raw REPL prompt per attempt (a chatty board never stops the reads)
 RESULT_MARK = "@@pt:"  # a `_pt_out(value)` line: mark, repr(value), " #<bytes>.<byte sum mod 65536>"
 PROBE_MARK = "@@pt?"  # the capability probe's line (same form), so a garbled one is never taken for the other
 
@@ -254,7 +255,8 @@ class BoardSession:
                 seen.extend(self.wire.read(self.wire.in_waiting))
 
         def read_until(marker: bytes) -> bytes:
-            data = self.transport.read_until(1, marker, timeout=2, timeout_overall=self.timeout)
+            # the prompt follows Ctrl-A at once; a board that keeps printing without one is told in seconds, not 2x10
+            data = self.transport.read_until(1, marker, timeout=2, timeout_overall=min(self.timeout, RAW_PROMPT_S))
             seen.extend(data)
             return data
 
