@@ -54,7 +54,12 @@ def sync(
         from pytool.board_state import safe_boot
 
         safe_boot(board_target)
+    stopped = (
+        f"sync of {cfg.root} to {board_target.spec} stopped: every file on the board is old or new (an upload "
+        "replaces a file only once it is verified); run `pytool sync` again to finish"
+    )
     with (
+        on_interrupt(lambda: stopped),
         BoardSession.connect(board_target) as board,
         Progress(
             TextColumn("sync"),
@@ -67,24 +72,18 @@ def sync(
         ) as bar,
     ):
         task = bar.add_task("sync", total=None, visible=False)
-        status(f"Syncing {escape(str(cfg.root))} to {escape(board.target.spec)}")
-        stopped = (
-            f"sync of {cfg.root} to {board.target.spec} stopped: every file on the board is old or new (an upload "
-            "replaces a file only once it is verified); run `pytool sync` again to finish"
+        outcome = sync_project(
+            board,
+            cfg,
+            mirror=mirror,
+            dry_run=dry_run,
+            run_check=not no_check,
+            mpy=mpy,
+            reset=not no_reset,
+            follow_links=follow_links,
+            replace=replace,
+            progress=lambda done, total: bar.update(task, completed=done, total=total, visible=True),
         )
-        with on_interrupt(lambda: stopped):
-            outcome = sync_project(
-                board,
-                cfg,
-                mirror=mirror,
-                dry_run=dry_run,
-                run_check=not no_check,
-                mpy=mpy,
-                reset=not no_reset,
-                follow_links=follow_links,
-                replace=replace,
-                progress=lambda done, total: bar.update(task, completed=done, total=total, visible=True),
-            )
         summary = outcome.to_json(board) | {"config": cfg.source}
     plan, result, stats = outcome.plan, outcome.result, board.stats
 

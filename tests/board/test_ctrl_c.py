@@ -18,7 +18,9 @@ import pytest
 from support.flashed import flashed_image
 from support.sim import module_sim
 
+from pytool import port_lock
 from pytool.board import BoardSession
+from pytool.ports import resolve_port
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -49,24 +51,24 @@ def _write(root: Path, files: dict[str, bytes]) -> Path:
     return root
 
 
-def _interrupt(argv: list[str], after: str) -> tuple[int, list[str]]:
-    """Run `pytool ARGV`, send SIGINT once its stderr shows `after`, wait: (exit code, stderr lines)."""
+def _interrupt(argv: list[str], port: str, settle: float) -> tuple[int, list[str]]:
+    """Run `pytool ARGV`, send SIGINT `settle` seconds after it has taken the board's port (its lock file names it),
+    wait: (exit code, stderr lines)."""
+    lock = port_lock._lock_file(port_lock.port_key(resolve_port(port).url))
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytool", *argv],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=os.environ | {"COLUMNS": "200"},
     )
-    seen = b""
-    while after.encode() not in seen:
-        chunk = os.read(proc.stderr.fileno(), 4096)
-        assert chunk, seen.decode(errors="replace")
-        seen += chunk
-    time.sleep(1.0)  # well into the transfer
+    deadline = time.monotonic() + 60
+    while f'"pid": {proc.pid},' not in (lock.read_text() if lock.exists() else ""):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.05)
+    time.sleep(settle)  # into the transfer (any moment has its line; this one exercises the middle)
     proc.send_signal(signal.SIGINT)
-    rest = proc.stderr.read()
+    text = proc.stderr.read().decode(errors="replace")
     code = proc.wait(timeout=120)
-    text = (seen + rest).decode(errors="replace")
     assert "Traceback" not in text, text
     return code, [line for line in text.splitlines() if line.strip()]
 
@@ -78,7 +80,7 @@ def test_ctrl_c_during_sync_says_every_file_is_old_or_new(paced, tmp_path):
 
         sync.sync(board, sync.collect(config.load(project), include_device_lib=False))
     _write(project, NEW)
-    code, lines = _interrupt(["-p", paced, "sync", str(project), "--no-check"], "Syncing")
+    code, lines = _interrupt(["-p", paced, "sync", str(project), "--no-check"], paced, 1.5)
     assert code == 130, lines
     line = next(line for line in lines if line.startswith("Interrupted:"))
     assert f"sync of {project} to {paced} stopped: every file on the board is old or new" in line
@@ -92,7 +94,7 @@ def test_ctrl_c_during_flash_says_how_far_it_got(paced, tmp_path):
     from pytool.deploy import simulator_firmware
 
     archive = simulator_firmware("lopy4", "1.20.2.r4")
-    code, lines = _interrupt(["-p", paced, "flash", str(archive), "--no-skip"], "Flashing")
+    code, lines = _interrupt(["-p", paced, "flash", str(archive), "--no-skip"], paced, 1.0)
     assert code == 130, lines
     line = next(line for line in lines if line.startswith("Interrupted:"))
     assert line.startswith(f"Interrupted: flash to {paced} stopped "), line
