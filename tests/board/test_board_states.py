@@ -105,6 +105,18 @@ def test_a_main_py_that_swallows_ctrl_c_is_named_and_reset_safe_gets_the_board_b
         board.exec("f = open('/flash/main.py', 'w')\nf.close()\n")
 
 
+def test_reset_safe_uses_the_reset_line_when_main_py_disables_ctrl_c_and_ctrl_f(sim, capsys):
+    deaf = "import micropython, time\nmicropython.kbd_intr(-1)\nwhile True:\n    time.sleep(0.2)\n"
+    with BoardSession.connect(f"sim:{sim.name}") as board:
+        board.exec(f"f = open('/flash/main.py', 'w')\nf.write({deaf!r})\nf.close()\n")
+        board.hard_reset()
+    time.sleep(1)
+    capsys.readouterr()
+    assert run(["-p", f"sim:{sim.name}", "reset", "--safe"]) == 0, capsys.readouterr().err
+    with BoardSession.connect(f"sim:{sim.name}") as board:  # main.py did not run this boot
+        board.exec("f = open('/flash/main.py', 'w')\nf.close()\n")
+
+
 def test_pymakr_safe_boot_on_upload_syncs_past_such_a_main_py(sim, capsys, tmp_path):
     with BoardSession.connect(f"sim:{sim.name}") as board:
         board.exec(f"f = open('/flash/main.py', 'w')\nf.write({SWALLOWS_CTRL_C!r})\nf.close()\n")
