@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# workers for `make test` (pytest-xdist); PYTEST_WORKERS=0 runs the suite in one process
+PYTEST_WORKERS ?= 3
 
 .PHONY: install demo test bench lint clean
 
@@ -24,7 +26,7 @@ demo: install
 	$(BIN)/pytool demo
 
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/run_all.py

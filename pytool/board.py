@@ -264,6 +264,7 @@ class BoardSession:
             if repl.enter_raw_repl(self.wire.write, discard_pending, read_until):
                 self.transport.in_raw_repl = True
                 self._prelude_sent = False
+                self._inflate = None if self._inflate else self._inflate  # a reset board lost _pt_x: send it again
                 return
         except (serial.SerialException, OSError) as exc:
             raise PytoolError(f"cannot talk to {self.target.spec}: {exc}", "check the cable and run again") from exc
@@ -413,7 +414,9 @@ class BoardSession:
         return self._caps
 
     def path(self, remote: str) -> str:
-        """An absolute board path: relative paths are under the board's root (/flash on Pycom)."""
+        """An absolute board path: relative paths are under the board's root (/flash on Pycom). A leading ':'
+        (mpremote's mark of the board side) is dropped."""
+        remote = remote.removeprefix(":")
         if remote.startswith("/"):
             return remote.rstrip("/") or "/"
         root = self.capabilities().root

@@ -94,10 +94,6 @@ def catalogue() -> dict[str, BoardModel]:
     }
 
 
-#: Former name of `BoardModel`, kept while other round-1 branches still import it (remove after they merge).
-Board = BoardModel
-
-
 def get_board(key: str) -> BoardModel:
     """Look a board up by catalogue key (case-insensitive), e.g. "lopy4"."""
     board = catalogue().get(key.lower())

@@ -10,6 +10,7 @@ traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -26,7 +27,9 @@ except ImportError:  # pragma: no cover
     import click
 
 from pytool import __version__, port_lock
-from pytool.commands import board, demo, devices, firmware, flash, sim, sync, test
+from pytool.chain import SESSION_COMMANDS, SessionPool
+from pytool.chain import split as split_chain
+from pytool.commands import board, chip, demo, devices, files, firmware, flash, sim, sync, test, watch
 from pytool.console import err, options
 from pytool.errors import Interrupted, PytoolError
 from pytool.farm import labgrid as farm_labgrid
@@ -39,13 +42,15 @@ class CommandLine:
     port: str | None = None
     json: bool = False
     debug: bool = False
+    sessions: SessionPool | None = None  # the board session a `+` chain shares (pytool/chain.py)
 
 
 app = typer.Typer(
     name="pytool",
-    help="Flash, sync and over-the-air test Pycom and ESP32 MicroPython boards (real or simulated).",
+    help="Flash, sync and over-the-air test Pycom and ESP32 MicroPython boards (real or simulated). "
+    "Commands chain on one connection with +: `pytool ls + exec 'print(1)' + reset`.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -86,7 +91,7 @@ def root(
     """Global options; accepted before or after the command (they are taken out of argv by `main`)."""
 
 
-for _module in (devices, flash, firmware, sync, board, test, sim, demo):
+for _module in (devices, flash, chip, firmware, sync, watch, board, files, test, sim, demo):
     _module.register(app)
 
 _VALUE_OPTIONS = {"--port", "-p"}
@@ -167,9 +172,12 @@ def _run(argv: list[str]) -> int:
         line, rest = split_global_options(argv)
         options.json, options.debug = line.json, line.debug
         command = typer.main.get_command(app)
+        chain = split_chain(rest)
         with farm_labgrid.command_scope():  # labgrid places acquired by the command are released at its end
-            result = command.main(args=rest, prog_name="pytool", standalone_mode=False, obj=line)
-        return result if isinstance(result, int) else 0
+            if len(chain) == 1:
+                result = command.main(args=rest, prog_name="pytool", standalone_mode=False, obj=line)
+                return result if isinstance(result, int) else 0
+            return _run_chain(command, chain, line)
     except Interrupted as exc:
         err.print(f"[yellow]Interrupted:[/] {escape(str(exc))}", soft_wrap=True)
         if options.json:
@@ -199,6 +207,24 @@ def _run(argv: list[str]) -> int:
             traceback.print_exc()
             return 1
         return _fail(f"unexpected {type(exc).__name__}: {exc} (run again with --debug for the traceback)", 1)
+
+
+def _run_chain(command: click.Command, chain: list[list[str]], line: CommandLine) -> int:
+    """`pytool A + B + C`: each command in turn on one board session; stops at the first that fails."""
+    if not all(chain):
+        raise click.exceptions.UsageError("a `+` needs a command on each side, e.g. `pytool ls + reset`")
+    pool = SessionPool()
+    line = dataclasses.replace(line, sessions=pool)
+    try:
+        for args in chain:
+            if args[0] not in SESSION_COMMANDS:
+                pool.release()  # this command opens the port its own way
+            result = command.main(args=args, prog_name="pytool", standalone_mode=False, obj=line)
+            if isinstance(result, int) and result:
+                return result
+    finally:
+        pool.release()
+    return 0
 
 
 def main() -> None:

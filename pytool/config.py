@@ -7,11 +7,16 @@ pytool.toml (every key optional):
     sync_folder = "src"           # what `pytool sync` deploys (relative to the project folder)
     ignore = ["*.md", "data/"]    # gitignore-style patterns, on top of .gitignore and the defaults
     reset_after_sync = "soft"     # "soft", "hard" or false
+    watch_restart = "main"        # `pytool watch`: re-run main.py ("main"), "soft" or "hard" reset
     [ble]
     name = "gatt-demo"            # the advertised name the over-the-air tests look for
     [wifi]                        # login of a board reached over telnet:// (PYTOOL_USER/PYTOOL_PASSWORD override)
     user = "micro"
     password = "python"
+    [[boards]]                    # several boards (multi-board tests, `--all`): one table each, every key optional
+    port = "sim:one"              # default: given at run time (`--board-port server=PORT`)
+    role = "server"               # the board's part in multi-board tests (default: board0, board1, ...)
+    project = "server"            # the folder deployed to this board (relative to this file; default: this project)
 """
 
 from __future__ import annotations
@@ -27,9 +32,23 @@ from pytool.errors import UsageError
 CONFIG_NAME = "pytool.toml"
 PYMAKR_NAME = "pymakr.conf"
 RESET_CHOICES = ("soft", "hard")
+WATCH_RESTART_CHOICES = ("main", "soft", "hard")
+ROLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")  # a [[boards]] role (`--board-port ROLE=PORT`)
 
 #: Files of the tool chain itself: never deployed.
 TOOL_FILES = (CONFIG_NAME, PYMAKR_NAME, "project.pymakr")
+
+
+@dataclass(frozen=True)
+class BoardEntry:
+    """One `[[boards]]` table: a board of a multi-board project (every key optional, see docs/config.md)."""
+
+    port: str | None = None  # None: given at run time (`--board-port ROLE=PORT`)
+    role: str | None = None  # its part in multi-board tests (`boards["server"]`); None: board0, board1, ... by position
+    project: Path | None = None  # the folder deployed to this board (None: the project itself)
+
+    def to_json(self) -> dict:
+        return {"port": self.port, "role": self.role, "project": str(self.project) if self.project else None}
 
 
 @dataclass
@@ -43,9 +62,11 @@ class ProjectConfig:
     sync_folder: str = ""
     ignore: list[str] = field(default_factory=list)
     reset_after_sync: str | None = None  # "soft" | "hard" | None
+    watch_restart: str = "main"  # how `pytool watch` restarts the program: "main", "soft" or "hard"
     ble_name: str | None = None
     wifi_user: str | None = None  # telnet/FTP login ([wifi], pymakr.conf username/password)
     wifi_password: str | None = field(default=None, repr=False)  # never printed: not in to_json() either
+    boards: list[BoardEntry] = field(default_factory=list)  # [[boards]]: several boards, by role
     source: str = "defaults"  # "pytool.toml", "pymakr.conf" or "defaults"
     safe_boot_before_sync: bool = False  # pymakr.conf safe_boot_on_upload: Pycom safe boot before each sync
     notes: list[str] = field(default_factory=list)  # pymakr.conf keys pytool reads differently or not at all
@@ -65,8 +86,10 @@ class ProjectConfig:
             "sync_folder": self.sync_folder,
             "ignore": self.ignore,
             "reset_after_sync": self.reset_after_sync,
+            "watch_restart": self.watch_restart,
             "ble_name": self.ble_name,
             "wifi_user": self.wifi_user,
+            "boards": [board.to_json() for board in self.boards],
         }
 
 
@@ -78,6 +101,12 @@ def _reset_value(raw: object, where: str) -> str | None:
     if isinstance(raw, str) and raw in RESET_CHOICES:
         return raw
     raise UsageError(f'{where}: reset_after_sync must be "soft", "hard" or false, not {raw!r}')
+
+
+def _watch_restart(raw: str, where: str) -> str:
+    if raw not in WATCH_RESTART_CHOICES:
+        raise UsageError(f'{where}: watch_restart must be "main", "soft" or "hard", not {raw!r}')
+    return raw
 
 
 def _string_list(raw: object, key: str, where: str) -> list[str]:
@@ -129,6 +158,13 @@ SETTINGS = (
         "gitignore-style patterns never deployed, on top of .gitignore and the defaults",
     ),
     Setting("reset_after_sync", (str, bool), '"soft", "hard" or false', "false", "reset the board after a sync"),
+    Setting(
+        "watch_restart",
+        str,
+        '"main", "soft" or "hard"',
+        '"main"',
+        "how `pytool watch` restarts the program after an upload: run main.py again, soft or hard reset",
+    ),
     Setting("ble", dict, "a table", "", "Bluetooth settings of the over-the-air tests"),
     Setting("ble.name", str, "a string", "none", "the name the board advertises; the over-the-air tests look for it"),
     Setting("wifi", dict, "a table", "", 'login of a Pycom board reached over WiFi (`port = "telnet://..."`)'),
@@ -139,6 +175,12 @@ SETTINGS = (
         "a string",
         '"python"',
         "telnet/FTP password (PYTOOL_PASSWORD takes precedence); never printed",
+    ),
+    Setting("boards", list, "a list of tables ([[boards]])", "[]", "several boards, one [[boards]] table each"),
+    Setting("boards.port", str, "a string", "`--board-port ROLE=PORT`", "the board's port (any `port` value)"),
+    Setting("boards.role", str, "a string", "board0, board1, ...", "the board's part in multi-board tests"),
+    Setting(
+        "boards.project", str, "a string", "this project", "the folder deployed to this board (relative to this file)"
     ),
 )
 _SETTINGS = {s.key: s for s in SETTINGS}
@@ -162,6 +204,34 @@ def _validate(raw: dict, path: Path, prefix: str = "") -> None:
             )
         if isinstance(value, dict):
             _validate(value, path, full + ".")
+        elif full == "boards":
+            for entry in value:
+                if not isinstance(entry, dict):
+                    raise UsageError(
+                        f"{path}: boards must be a list of tables ([[boards]]), not {type(entry).__name__} {entry!r}",
+                        "see docs/config.md for every pytool.toml key",
+                    )
+                _validate(entry, path, "boards.")
+
+
+def _board_entries(raw: list[dict], path: Path) -> list[BoardEntry]:
+    """The [[boards]] tables: a role is a name (letters, digits, '_', '-'), and no role or port appears twice."""
+    entries: list[BoardEntry] = []
+    for number, entry in enumerate(raw, 1):
+        role = entry.get("role")
+        if role is not None and not ROLE_NAME.fullmatch(role):
+            raise UsageError(
+                f"{path}: [[boards]] entry {number}: role {role!r} is not a name of letters, digits, '_' or '-'",
+                'give the board a role = "NAME" (tests reach it as boards["NAME"])',
+            )
+        if role is not None and any(known.role == role for known in entries):
+            raise UsageError(f"{path}: two [[boards]] entries have the role '{role}'", "give each board its own role")
+        port = entry.get("port") or None
+        if port is not None and any(known.port == port for known in entries):
+            raise UsageError(f"{path}: port {port} is in [[boards]] twice", "list each board once")
+        folder = (path.parent / entry["project"]).resolve() if entry.get("project") else None
+        entries.append(BoardEntry(port, role, folder))
+    return entries
 
 
 def load_pytool_toml(path: Path) -> ProjectConfig:
@@ -188,9 +258,11 @@ def load_pytool_toml(path: Path) -> ProjectConfig:
         sync_folder=str(raw.get("sync_folder") or "").strip("/"),
         ignore=_string_list(raw.get("ignore"), "ignore", str(path)),
         reset_after_sync=_reset_value(raw.get("reset_after_sync"), str(path)),
+        watch_restart=_watch_restart(raw.get("watch_restart", "main"), str(path)),
         ble_name=ble.get("name"),
         wifi_user=(raw.get("wifi") or {}).get("user") or None,
         wifi_password=(raw.get("wifi") or {}).get("password") or None,
+        boards=_board_entries(raw.get("boards") or [], path),
         source=CONFIG_NAME,
     )
 

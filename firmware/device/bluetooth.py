@@ -159,7 +159,9 @@ def _run_irq(payload):
     code, items, kinds = payload
     data = []
     for value, kind in zip(items, kinds):
-        if kind == "m":
+        if kind == "m" and value is None:
+            data.append(None)  # _IRQ_GET_SECRET without a key, _IRQ_SET_SECRET deleting
+        elif kind == "m":
             # `value` is this event's own bytes object (decoded from the bridge line): zeroing it later is safe
             if len(value):
                 _views.append(value)
@@ -182,8 +184,10 @@ def _run_irq(payload):
         _scrub()
     if code == 4:  # _IRQ_GATTS_READ_REQUEST: mp_obj_get_int_maybe, anything else allows the read
         return result if isinstance(result, int) and not isinstance(result, bool) else 0
+    if code == 30:  # _IRQ_SET_SECRET: mp_obj_is_true
+        return bool(result)
     if isinstance(result, (int, bool)) or result is None:
-        return result
+        return None if code == 29 else result  # _IRQ_GET_SECRET: a value has the buffer protocol
     try:
         return _raw(result)
     except TypeError:

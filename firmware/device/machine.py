@@ -22,9 +22,34 @@ RTC_WAKE = 2
 ULP_WAKE = 3
 
 
+def _stock():
+    import os  # the firmware's os: _boot.py gives it the boot configuration before it imports this module
+
+    cfg = getattr(os, "_cfg", None)
+    return cfg is not None and cfg.get("flavour") != "pycom"
+
+
+_STOCK = _stock()
+if _STOCK:  # stock ESP32 port: modmachine.h's reset causes, ESP-IDF's wake-up causes
+    PWRON_RESET, HARD_RESET, WDT_RESET, DEEPSLEEP_RESET, SOFT_RESET = 1, 2, 3, 4, 5
+    PIN_WAKE = EXT0_WAKE = 2
+    EXT1_WAKE = 3
+    TIMER_WAKE = 4
+    TOUCHPAD_WAKE = 5
+    ULP_WAKE = 6
+
+
 def reset():
     """Hard reset: the board reboots (ROM lines, boot.py, main.py)."""
     _bridge.call("runtime", "hard_reset", False)
+    while True:  # the simulator stops this interpreter
+        time.sleep(1)
+
+
+def deepsleep(time_ms=None):
+    """The board sleeps (serial silent, radio off) and boots again after time_ms with DEEPSLEEP_RESET; without
+    a time only a reset wakes it."""
+    _bridge.call("runtime", "deepsleep", None if time_ms is None else int(time_ms))
     while True:  # the simulator stops this interpreter
         time.sleep(1)
 
@@ -38,7 +63,10 @@ def reset_cause():
 
 
 def wake_reason():
-    return (PWRON_WAKE, None)
+    timer = _cfg.get("wake") == "timer"
+    if _STOCK:  # esp_sleep_get_wakeup_cause(): 0 (undefined) unless woken from sleep
+        return TIMER_WAKE if timer else 0
+    return (RTC_WAKE if timer else PWRON_WAKE, None)
 
 
 def unique_id():

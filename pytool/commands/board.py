@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from pytool.commands.common import target
+from pytool.commands.common import board_session, target
 from pytool.console import emit, err, options, out, status
 from pytool.errors import PytoolError, UsageError
 
@@ -20,9 +20,7 @@ if TYPE_CHECKING:
 
 def _board(ctx: typer.Context):
     """A session on the target board (--port > PYTOOL_PORT > pytool.toml here > the single attached board)."""
-    from pytool.board import BoardSession
-
-    return BoardSession.connect(target(ctx))
+    return board_session(ctx)
 
 
 def _size(n: int) -> str:
@@ -60,10 +58,12 @@ def get(
     local: Path = typer.Argument(Path("."), help="Local file or folder (default: current folder)."),
 ) -> None:
     """Download files from the board (folders recursively)."""
+    from pytool.board_ops import Spec, total_bytes
+    from pytool.commands.progress import transfer_bar
     from pytool.transfer import get as download
 
-    with _board(ctx) as board:
-        written = download(board, remote, local)
+    with _board(ctx) as board, transfer_bar(f"get {remote}", lambda: total_bytes(board, [Spec(":" + remote)])) as bar:
+        written = download(board, remote, local, bar)
     emit({"ok": True, "files": [str(p) for p in written]}, lambda: status(f"{len(written)} file(s) written"))
 
 
@@ -73,10 +73,12 @@ def put(
     remote: str = typer.Argument(None, help="Board path (default: same name under /flash or /)."),
 ) -> None:
     """Upload files to the board (folders recursively), each verified by hash before it replaces the old one."""
+    from pytool.board_ops import Spec, total_bytes
+    from pytool.commands.progress import transfer_bar
     from pytool.transfer import put as upload
 
-    with _board(ctx) as board:
-        result = upload(board, local, remote)
+    with _board(ctx) as board, transfer_bar(f"put {local.name}", lambda: total_bytes(board, [Spec(str(local))])) as bar:
+        result = upload(board, local, remote, bar)
         tx = board.stats.tx
     emit(
         {"ok": True, "uploaded": result.uploaded, "bytes": result.payload_bytes, "wire_tx": tx},
@@ -189,7 +191,8 @@ def reset(
     if soft + hard + safe > 1:
         raise UsageError("choose one of --soft, --hard, --safe")
     mode = "soft" if soft else "safe" if safe else "hard"
-    if safe:  # without the raw REPL: it must work on a board whose main.py does not stop on Ctrl-C
+    chained = getattr(ctx.find_root().obj, "sessions", None) is not None  # a `+` chain shares one open session
+    if safe and not chained:  # without the raw REPL: it must work on a board whose main.py does not stop on Ctrl-C
         _safe_boot(target(ctx))
         emit({"ok": True, "reset": mode}, lambda: status("safe boot done: boot.py and main.py were skipped"))
         return

@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from pytool.board import BoardSession
     from pytool.config import ProjectConfig
     from pytool.ports import Target
 
@@ -34,3 +37,11 @@ def target(ctx: typer.Context, project: ProjectConfig | None = None) -> Target:
     from pytool.ports import resolve_target
 
     return resolve_target(port_option(ctx), project if project is not None else here())
+
+
+def board_session(ctx: typer.Context, project: ProjectConfig | None = None) -> AbstractContextManager[BoardSession]:
+    """A raw-REPL session with the board of `target(ctx, project)`: in a `+` chain the chain's shared session
+    (pytool/chain.py), else a new one closed at the end of the `with`."""
+    from pytool.chain import session
+
+    return session(getattr(ctx.find_root().obj, "sessions", None), target(ctx, project))

@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pytool.commands.common import port_option, target
+from pytool.commands.common import board_session, port_option, target
 from pytool.console import emit, err, on_interrupt, options, out, status
 
 
@@ -45,22 +45,25 @@ def sync(
     ),
 ) -> None:
     """Put the project and device_lib/ on the board's /flash: only what changed, verified."""
-    from pytool.board import BoardSession
     from pytool.sync import sync_project
 
     cfg = _config(directory)
-    board_target = target(ctx, cfg)
     if cfg.safe_boot_before_sync and not dry_run:  # pymakr.conf safe_boot_on_upload: main.py cannot interfere
         from pytool.board_state import safe_boot
 
-        safe_boot(board_target)
-    stopped = (
-        f"sync of {cfg.root} to {board_target.spec} stopped: every file on the board is old or new (an upload "
-        "replaces a file only once it is verified); run `pytool sync` again to finish"
-    )
+        safe_boot(target(ctx, cfg))
+    where: list[str] = []  # the board's port, once connected
+
+    def stopped() -> str:
+        to = f" to {where[0]}" if where else ""
+        return (
+            f"sync of {cfg.root}{to} stopped: every file on the board is old or new (an upload replaces a file "
+            "only once it is verified); run `pytool sync` again to finish"
+        )
+
     with (
-        on_interrupt(lambda: stopped),
-        BoardSession.connect(board_target) as board,
+        on_interrupt(stopped),
+        board_session(ctx, cfg) as board,
         Progress(
             TextColumn("sync"),
             BarColumn(),
@@ -71,6 +74,7 @@ def sync(
             transient=True,
         ) as bar,
     ):
+        where.append(board.target.spec)
         task = bar.add_task("sync", total=None, visible=False)
         outcome = sync_project(
             board,

@@ -12,6 +12,22 @@ its fixtures:
     ble_client   a connected bleak client, connected for this test and disconnected after it
     probe        device_lib's test probe on the board, read over serial
 
+Several boards (tests that drive boards against each other, examples/lopy_to_lopy):
+
+    boards          role -> `pytool.hil.boards.HilBoard` (session scope): its serial session and capture
+                    (`boards["server"].expect(...)`, `.exec`, `.reset`, `.monitor`), target, Bluetooth address
+    ble_client_for  `await ble_client_for(boards["server"])` (or a role): a bleak client connected to that
+                    board, found by its address (boards advertising the same name are never confused)
+
+The boards come from --board-port ROLE=PORT, repeated (a plain PORT fills the next [[boards]] role, else is
+board0, board1, ...), and the `[[boards]]` list of pytool.toml (role, port, project); the single-board fixtures
+above use the first board. Every test's log and failure report have each board's serial output, and its JUnit
+properties name each board's port and address (`board.ROLE.port`, `board.ROLE.address`, `board.ROLE.log`).
+--deploy deploys every board, in order, with its entry's `project` folder (else the run's project). The host
+has one Bluetooth transport per run (bleak's backend is process-wide): --ble, else the first board's radio
+(simulated boards share one), else PYTOOL_BLE or the OS stack. A runner hands boards over as
+`pytool.hil.boards.board_port_options([(role, port), ...])`.
+
 Options: --board-port (device path, URL or sim:NAME; the board is chosen by `pytool.ports.resolve_target`, as
 every pytool command does: --board-port > PYTOOL_PORT > the project's pytool.toml > the single attached board),
 --ble (a Bumble transport or sim:NAME; default, by `pytool.ports.ble_transport`: a simulated board's own
@@ -24,15 +40,18 @@ and a failing one shows the board's last serial lines in its report.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
-import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
+
+from pytool.hil import reports
+from pytool.hil.boards import BoardSpec, HilBoard, board_specs
 
 try:  # async fixtures that also work in pytest-asyncio's strict mode (a project without asyncio_mode = auto)
     from pytest_asyncio import fixture as async_fixture
@@ -40,12 +59,9 @@ except ImportError:  # pragma: no cover - pytest-asyncio is needed for async tes
     async_fixture = pytest.fixture
 
 if TYPE_CHECKING:
-    from pytool.air import BleTarget
-    from pytool.capture import SerialCapture
+    from pytool.air import BleTarget, LoggedBleakClient
     from pytool.monitor import BoardMonitor
     from pytool.ports import Target
-
-REPORT_LINES = 40
 
 
 @dataclass
@@ -53,7 +69,7 @@ class HilSettings:
     """The plugin's options, completed from the project's pytool.toml."""
 
     project: Path | None
-    board_port: str | None  # the port value chosen (None: the single attached board, found when needed)
+    board_port: str | None  # the (first) board's port value (None: the single attached board, found when needed)
     target: Target | None  # board_port resolved (None until a board is needed when no port is set)
     ble: str | None
     ble_name: str | None
@@ -63,23 +79,19 @@ class HilSettings:
     scan_timeout: float
     boot_timeout: float
     log_dir: Path | None
+    boards: list[BoardSpec] = field(default_factory=list)  # every board of the run, the first one is `board`
 
-
-@dataclass
-class HilRecord:
-    """What one test did: BLE operation lines and where its serial output starts."""
-
-    nodeid: str
-    serial_start: int | None = None
-    capture: SerialCapture | None = None
-    ble: list[str] = field(default_factory=list)
+    @property
+    def multi(self) -> bool:
+        """Several boards: logs and reports name each board."""
+        return len(self.boards) > 1
 
 
 @dataclass
 class HilState:
     settings: HilSettings | None = None
-    board: BoardMonitor | None = None
-    current: HilRecord | None = None
+    handles: dict[str, HilBoard] = field(default_factory=dict)  # role -> board, made when first needed
+    current: reports.HilRecord | None = None
     deployed: bool = False
 
 
@@ -88,7 +100,12 @@ _STATE = pytest.StashKey[HilState]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("pytool-hil", "over-the-air tests against a board (pytool.hil)")
-    group.addoption("--board-port", metavar="PORT", help="board's serial port: device path, pyserial URL or sim:NAME")
+    group.addoption(
+        "--board-port",
+        metavar="PORT",
+        action="append",
+        help="board's serial port: device path, pyserial URL or sim:NAME; ROLE=PORT, repeated, for several boards",
+    )
     group.addoption("--ble", metavar="TRANSPORT", help="Bumble HCI transport (tcp-client:..., usb:0) or sim:NAME")
     group.addoption("--ble-name", metavar="NAME", help="the board's advertised name (default: [ble] name)")
     group.addoption("--ble-address", metavar="ADDR", help="the board's Bluetooth address (instead of the name)")
@@ -126,13 +143,16 @@ def _settings(config: pytest.Config) -> HilSettings:
     if state.settings is not None:
         return state.settings
     from pytool import config as project_config
-    from pytool.ports import ble_transport, choose_port, resolve_target
+    from pytool.ports import ble_transport, resolve_target
 
     option = config.option
     project = _project_dir(config)
     cfg = project_config.load(project) if project else None
-    port, _source = choose_port(option.board_port, cfg)
-    target = resolve_target(option.board_port, cfg) if port else None
+    specs = board_specs(option.board_port, cfg)
+    port = specs[0].port
+    # a single board's port may come from PYTOOL_PORT or pytool.toml: resolve_target says so in Target.source
+    given = port if len(specs) > 1 or specs[0].given else None
+    target = resolve_target(given, cfg) if port else None
     ble = ble_transport(target, option.ble)
     log_dir = option.hil_log_dir or (
         str(Path(option.xmlpath).parent / "hil-logs") if getattr(option, "xmlpath", None) else None
@@ -149,12 +169,68 @@ def _settings(config: pytest.Config) -> HilSettings:
         scan_timeout=option.ble_scan_timeout,
         boot_timeout=option.boot_timeout,
         log_dir=Path(log_dir) if log_dir else None,
+        boards=specs,
     )
     return state.settings
 
 
+def _fail(message: str) -> NoReturn:
+    """Fail the test with this one line: no traceback, and not the exception being handled either."""
+    failed = pytest.fail.Exception(message, pytrace=False)
+    failed.__suppress_context__ = True
+    raise failed
+
+
 def _state(request: pytest.FixtureRequest) -> HilState:
     return request.config.stash[_STATE]
+
+
+def _handle(config: pytest.Config, spec: BoardSpec) -> HilBoard:
+    """The board of `spec` (its target resolved once; nothing is opened here)."""
+    state = config.stash[_STATE]
+    settings = _settings(config)
+    if spec.role not in state.handles:
+        from pytool import config as project_config
+        from pytool.ports import resolve_target
+
+        if spec.port is None and settings.multi:
+            raise _usage(
+                f"the board '{spec.role}' has no port",
+                f'give --board-port {spec.role}=PORT, or port = "..." in its [[boards]] entry',
+            )
+        if spec is settings.boards[0] and settings.target is not None:
+            target = settings.target
+        else:
+            target = resolve_target(spec.port, project_config.load(settings.project) if settings.project else None)
+        state.handles[spec.role] = HilBoard(
+            spec.role,
+            spec.port or target.spec,
+            target,
+            spec.project,
+            settings.boot_timeout,
+        )
+    return state.handles[spec.role]
+
+
+def _usage(message: str, hint: str) -> Exception:
+    from pytool.errors import UsageError
+
+    return UsageError(message, hint)
+
+
+def _open(request: pytest.FixtureRequest, spec: BoardSpec) -> HilBoard:
+    """The board of `spec` with its serial session open and attached to the current test's record."""
+    from pytool.errors import PytoolError
+
+    try:
+        board = _handle(request.config, spec)
+        board.monitor.begin_test()
+    except PytoolError as exc:
+        _fail(str(exc))
+    current = _state(request).current
+    if current is not None:
+        current.attach(board)
+    return board
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -162,14 +238,14 @@ def _state(request: pytest.FixtureRequest) -> HilState:
 
 
 @pytest.fixture(scope="session")
-def hil_settings(request: pytest.FixtureRequest) -> HilSettings:
+def hil_settings(request: pytest.FixtureRequest) -> Iterator[HilSettings]:
     """The plugin's settings: options completed from pytool.toml (deploys the project first with --deploy)."""
     from pytool.errors import PytoolError
 
     try:
         settings = _settings(request.config)
     except PytoolError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        _fail(str(exc))
     state = _state(request)
     if settings.ble:
         import pytool.ble
@@ -179,50 +255,68 @@ def hil_settings(request: pytest.FixtureRequest) -> HilSettings:
     if settings.deploy and not state.deployed:
         state.deployed = True
         _deploy(settings, request.config)
-    return settings
+    yield settings
+    for board in state.handles.values():  # every serial session closes with the run
+        board.close()
 
 
 def _deploy(settings: HilSettings, config: pytest.Config) -> None:
     from pytool import deploy
     from pytool.errors import PytoolError
+    from pytool.ports import ble_transport
 
     if settings.project is None:
-        pytest.fail("--deploy: no pytool.toml above the test paths, so no project to deploy", pytrace=False)
+        _fail("--deploy: no pytool.toml above the test paths, so no project to deploy")
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     capture = config.pluginmanager.get_plugin("capturemanager")
 
-    def show(step: deploy.Step) -> None:
-        if reporter is None:
-            return
-        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-            reporter.write_line(f"pytool deploy: {step.name:<10} {step.status:<8} {step.detail}")
+    def shower(role: str) -> Callable[[deploy.Step], None]:
+        prefix = f"pytool deploy {role}:" if settings.multi else "pytool deploy:"
 
-    options = deploy.DeployOptions(firmware=settings.firmware, ble=settings.ble)
-    try:
-        deploy.deploy(settings.project, settings.target, options=options, on_step=show)
-    except PytoolError as exc:
-        pytest.fail(f"deploying {settings.project} failed: {exc}", pytrace=False)
+        def show(step: deploy.Step) -> None:
+            if reporter is None:
+                return
+            with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+                reporter.write_line(f"{prefix} {step.name:<10} {step.status:<8} {step.detail}")
+
+        return show
+
+    for spec in settings.boards:  # in [[boards]] order: a server before the client that looks for it
+        project = spec.project or settings.project
+        try:
+            target = _handle(config, spec).target if settings.multi else settings.target
+            ble = ble_transport(target, config.option.ble) if settings.multi else settings.ble  # the board's radio
+            options = deploy.DeployOptions(firmware=settings.firmware, ble=ble)
+            deploy.deploy(project, target, options=options, on_step=shower(spec.role))
+        except PytoolError as exc:
+            where = f" to the board '{spec.role}'" if settings.multi else ""
+            _fail(f"deploying {project}{where} failed: {exc}")
 
 
 @pytest.fixture(scope="session")
-def board(request: pytest.FixtureRequest, hil_settings: HilSettings) -> Iterator[BoardMonitor]:
-    """The board's serial session, with a capture of everything it prints (see pytool.monitor.BoardMonitor)."""
-    from pytool.errors import PytoolError
-    from pytool.monitor import BoardMonitor
+def board(request: pytest.FixtureRequest, hil_settings: HilSettings) -> BoardMonitor:
+    """The board's serial session, with a capture of everything it prints (see pytool.monitor.BoardMonitor).
+    With several boards: the first one's."""
+    return _open(request, hil_settings.boards[0]).monitor
 
-    try:
-        session = BoardMonitor(hil_settings.target)
+
+@pytest.fixture(scope="session")
+def boards(request: pytest.FixtureRequest, hil_settings: HilSettings) -> dict[str, HilBoard]:
+    """Every board of the run by role (`boards["server"]`), each with its serial session open and its Bluetooth
+    address known: a real board reports it over serial, which resets it, so that happens here, before any test
+    (a board that cannot tell is asked again, and fails the test, where a test needs its address)."""
+    from pytool.errors import PytoolError
+
+    try:  # every board's port resolved before any is opened: a missing one is the only line of the report
+        for spec in hil_settings.boards:
+            _handle(request.config, spec)
     except PytoolError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    state = _state(request)
-    state.board = session
-    session.begin_test()
-    if state.current is not None:
-        state.current.serial_start = session.test_start
-        state.current.capture = session.capture
-    yield session
-    state.board = None
-    session.close()
+        _fail(str(exc))
+    handles = {spec.role: _open(request, spec) for spec in hil_settings.boards}
+    for board in handles.values():
+        with contextlib.suppress(PytoolError, ValueError):
+            _record_line(request.config, f"{board} advertises from {board.address}")
+    return handles
 
 
 @pytest.fixture
@@ -233,7 +327,7 @@ def fresh_board(board: BoardMonitor, hil_settings: HilSettings) -> BoardMonitor:
     try:
         board.reset(hard=True, boot_timeout=hil_settings.boot_timeout)
     except PytoolError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        _fail(str(exc))
     return board
 
 
@@ -249,50 +343,47 @@ def ble_target(request: pytest.FixtureRequest, hil_settings: HilSettings) -> Ble
 
     address = hil_settings.ble_address
     if hil_settings.board_port:
-        board = request.getfixturevalue("board")
+        request.getfixturevalue("board")
         if not address and not request.config.option.ble_name:  # an explicit --ble-name: by name, as asked
-            address = _board_ble_address(request, hil_settings, board)
+            first = _handle(request.config, hil_settings.boards[0])
+            address = _board_address(first)
+            _log(request, f"board on {hil_settings.board_port} advertises from {address}")
 
     if not hil_settings.ble_name and not address:
-        pytest.fail('no BLE name: give --ble-name NAME or set [ble] name = "..." in pytool.toml', pytrace=False)
+        _fail('no BLE name: give --ble-name NAME or set [ble] name = "..." in pytool.toml')
     return BleTarget(hil_settings.ble_name, address, hil_settings.scan_timeout)
 
 
-def _board_ble_address(request: pytest.FixtureRequest, settings: HilSettings, board: BoardMonitor) -> str:
-    """The address the board on the serial link advertises from: a simulator's registry record, else read from
-    the board (its base MAC, pytool.ble.address); reading interrupts main.py, so the board is hard-reset after."""
-    from pytool.ble.address import read_ble_address, simulator_ble_address
+def _board_address(board: HilBoard) -> str:
+    """The address the board advertises from (HilBoard.address), or the test fails with one line."""
     from pytool.errors import PytoolError
 
-    target = settings.target
     try:
-        address = simulator_ble_address(f"sim:{target.sim}") if target is not None and target.sim else None
-        if address is None:
-            address = read_ble_address(board.exec)
-            board.reset(hard=True, boot_timeout=settings.boot_timeout)
+        return board.address
     except (PytoolError, ValueError) as exc:
-        pytest.fail(f"cannot read the board's Bluetooth address over serial: {exc}", pytrace=False)
-    _log(request, f"board on {settings.board_port} advertises from {address}")
-    return address
+        _fail(f"cannot read the Bluetooth address of {board} over serial: {exc}")
 
 
 @async_fixture
 async def ble_device(request: pytest.FixtureRequest, ble_target: BleTarget) -> Any:
     """The board's BLEDevice, found by scanning for `ble_target` (after `fresh_board` if the test uses it)."""
-    from pytool.air import find_device
-
     if "fresh_board" in request.fixturenames:
         request.getfixturevalue("fresh_board")
-    _log(request, f"scan for {ble_target}")
-    device = await find_device(ble_target)
+    return await _find(request, ble_target)
+
+
+async def _find(request: pytest.FixtureRequest, target: BleTarget, whose: str = "the board") -> Any:
+    from pytool.air import find_device
+
+    _log(request, f"scan for {target}")
+    device = await find_device(target)
     if device is None:
         privacy = " A board with Bluetooth(pin=...) advertises from a random address: pass --ble-name." * bool(
-            ble_target.address
+            target.address
         )
-        pytest.fail(
-            f"the board ({ble_target}) did not advertise within {ble_target.scan_timeout:g} s: is main.py "
-            f"running and advertising? (see the board's serial output below){privacy}",
-            pytrace=False,
+        _fail(
+            f"{whose} ({target}) did not advertise within {target.scan_timeout:g} s: is main.py "
+            f"running and advertising? (see the board's serial output below){privacy}"
         )
     _log(request, f"found {device.address} ({device.name})")
     return device
@@ -312,6 +403,43 @@ async def ble_client(request: pytest.FixtureRequest, ble_device: Any, hil_settin
             await client.disconnect()
 
 
+@async_fixture
+async def ble_client_for(
+    request: pytest.FixtureRequest, boards: dict[str, HilBoard], hil_settings: HilSettings
+) -> AsyncIterator[Callable[[HilBoard | str], Awaitable[LoggedBleakClient]]]:
+    """`await ble_client_for(boards["server"])` (or the role): a bleak client connected to that board for this
+    test, found by the board's own Bluetooth address; the same client again while it is connected.
+    Every client is disconnected after the test."""
+    from pytool.air import BleTarget, LoggedBleakClient
+
+    clients: dict[str, LoggedBleakClient] = {}
+
+    async def connect(which: HilBoard | str) -> LoggedBleakClient:
+        board = boards.get(which) if isinstance(which, str) else which
+        if board is None:
+            _fail(f"ble_client_for({which!r}): no such board; the boards are {', '.join(boards)}")
+        client = clients.get(board.role)
+        if client is not None and client.is_connected:
+            return client
+        address = await asyncio.to_thread(_board_address, board)
+        target = BleTarget(hil_settings.ble_name, address, hil_settings.scan_timeout)
+        device = await _find(request, target, str(board))
+        client = LoggedBleakClient(
+            device, log=lambda line: _log(request, f"[{board.role}] {line}"), timeout=hil_settings.scan_timeout
+        )
+        await client.connect()
+        clients[board.role] = client
+        return client
+
+    try:
+        yield connect
+    finally:
+        for client in clients.values():
+            if client.is_connected:
+                with contextlib.suppress(Exception):
+                    await client.disconnect()
+
+
 @pytest.fixture
 def probe(board: BoardMonitor) -> Any:
     """device_lib's test probe on the board, read over serial (see pytool.hil.probe)."""
@@ -321,67 +449,48 @@ def probe(board: BoardMonitor) -> Any:
     try:
         return Probe(board)
     except MonitorError as exc:
-        pytest.fail(
+        _fail(
             f"cannot read device_lib's probe on the board ({exc.message}): is the project deployed with pytool "
-            "(sync puts device_lib in /flash/lib) and does main.py use pytool_gatt?",
-            pytrace=False,
+            "(sync puts device_lib in /flash/lib) and does main.py use pytool_gatt?"
         )
 
 
 def _log(request: pytest.FixtureRequest, line: str) -> None:
-    current = _state(request).current
+    _record_line(request.config, line)
+
+
+def _record_line(config: pytest.Config, line: str) -> None:
+    current = config.stash[_STATE].current
     if current is not None:
         current.ble.append(line)
 
 
 # ------------------------------------------------------------------------------------------------------------
-# per-test records, logs and failure reports
+# per-test records, logs and failure reports (pytool.hil.reports)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     state = item.config.stash[_STATE]
-    state.current = HilRecord(item.nodeid)
-    if state.board is not None:
-        state.board.begin_test()
-        state.current.serial_start = state.board.test_start
-        state.current.capture = state.board.capture
+    state.current = reports.HilRecord(item.nodeid)
+    for board in state.handles.values():
+        if board.opened:
+            board.monitor.begin_test()
+            state.current.attach(board)
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    report: pytest.TestReport = outcome.get_result()
     state = item.config.stash[_STATE]
     record = state.current
-    if record is None or record.nodeid != item.nodeid:
+    ours = record is not None and record.nodeid == item.nodeid and state.settings is not None
+    if ours and call.when == "teardown" and record.boards:
+        reports.add_properties(item, record, state.settings)  # before the report copies the properties
+    outcome = yield
+    if not ours or (not record.boards and not record.ble):
         return
-    if record.capture is None and not record.ble:
-        return
+    report: pytest.TestReport = outcome.get_result()
     if report.failed:
-        if record.capture is not None and record.serial_start is not None:
-            tail = record.capture.tail(REPORT_LINES, record.serial_start)
-            report.sections.append((f"board serial output (last {REPORT_LINES} lines)", tail or "(nothing)"))
-        if record.ble:
-            report.sections.append(("BLE operations", "\n".join(record.ble)))
+        reports.add_sections(report, record, state.settings)
     if report.when == "teardown" or (report.when == "setup" and report.failed):
-        _write_log(item, state, record, report)
-
-
-def _write_log(item: pytest.Item, state: HilState, record: HilRecord, report: pytest.TestReport) -> None:
-    settings = state.settings
-    if settings is None or settings.log_dir is None:
-        return
-    settings.log_dir.mkdir(parents=True, exist_ok=True)
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid).strip("_")[:150]
-    serial = (
-        record.capture.text(record.serial_start)
-        if record.capture is not None and record.serial_start is not None
-        else "(the board's serial port was not used)"
-    )
-    text = (
-        f"test: {item.nodeid}\n\n== BLE operations ==\n"
-        + ("\n".join(record.ble) or "(none)")
-        + f"\n\n== board serial output ==\n{serial}\n"
-    )
-    (settings.log_dir / f"{name}.log").write_text(text)
+        reports.write_logs(item, record, state.settings)

@@ -31,6 +31,8 @@ POWERON_RESET = "0x1 (POWERON_RESET)"
 SW_RESET = "0x3 (SW_RESET)"
 SW_CPU_RESET = "0xc (SW_CPU_RESET)"
 RTCWDT_RTC_RESET = "0x10 (RTCWDT_RTC_RESET)"
+DEEPSLEEP_RESET = "0x5 (DEEPSLEEP_RESET)"
+UART_FLUSH_S = 0.2  # time for output the firmware wrote before machine.deepsleep() to reach the port
 BOOT_DOWNLOAD = "0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))"
 BOOT_FLASH = "0x13 (SPI_FAST_FLASH_BOOT)"
 
@@ -45,6 +47,7 @@ class Mode(enum.StrEnum):
     DOWNLOAD = "download"  # ROM serial loader (or esptool's stub)
     BOOT_LOOP = "boot-loop"  # no valid firmware: ROM / 2nd-stage errors, then a watchdog reset
     APP = "app"  # firmware running on the runtime
+    DEEP_SLEEP = "deep-sleep"  # machine.deepsleep(): UART silent, radio off, until the timer (or a reset) wakes it
     NO_RUNTIME = "app-without-runtime"  # valid firmware, but pytool.sim.runtime is not installed
 
 
@@ -249,6 +252,29 @@ class SimBoard:
         self._safe_boot_next = self._safe_boot_next or safe_boot
         self._schedule(self._boot(False, SW_CPU_RESET))
 
+    def deep_sleep(self, time_ms: int | None) -> None:
+        """machine.deepsleep([time_ms]): the firmware and its radio go, and after `time_ms` the board boots again
+        with rst:0x5 (DEEPSLEEP_RESET); without a time only a reset wakes it. Safe to call from any thread."""
+        try:
+            in_loop = asyncio.get_running_loop() is self.loop
+        except RuntimeError:
+            in_loop = False
+        if not in_loop:
+            self.loop.call_soon_threadsafe(self.deep_sleep, time_ms)
+            return
+        self._schedule(self._sleep(time_ms))
+
+    async def _sleep(self, time_ms: int | None) -> None:
+        # ESP-IDF flushes the UARTs before it sleeps (sleep_modes.c, flush_uarts): the firmware's last output (the
+        # raw REPL's acknowledgement, say) goes out first
+        await asyncio.sleep(UART_FLUSH_S)
+        async with self._lock:
+            await self._power_down()
+            self.mode = Mode.DEEP_SLEEP
+            if time_ms is not None:
+                wake = lambda: self._schedule(self._boot(False, DEEPSLEEP_RESET))  # noqa: E731
+                self._loop_timer = self.loop.call_later(time_ms / 1000, wake)
+
     def _schedule(self, coro: Any) -> asyncio.Task:
         task = self.loop.create_task(coro)
         self._tasks.add(task)
@@ -319,6 +345,8 @@ class SimBoard:
                 mac=self.mac,
                 write=self.write,
                 hard_reset=self.hard_reset,
+                deep_sleep=self.deep_sleep,
+                reset_reason=reason,
                 loop=self.loop,
                 services=self.services,
                 workdir=self.workdir,

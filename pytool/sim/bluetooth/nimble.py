@@ -19,12 +19,12 @@ from typing import Any
 
 from bumble import hci
 from bumble.device import Advertisement, AdvertisingType, Connection, Device, DeviceConfiguration
-from bumble.pairing import PairingConfig, PairingDelegate
 from bumble.transport import open_transport
 
-from pytool.sim.bluetooth.nimble_errno import EALREADY, EINVAL, EIO, ENODEV, ENOTCONN, Errno
+from pytool.sim.bluetooth.nimble_errno import EALREADY, EINVAL, EIO, ENODEV, ENOMEM, ENOTCONN, Errno
 from pytool.sim.bluetooth.nimble_gattc import NimbleClient
 from pytool.sim.bluetooth.nimble_gatts import NimbleDatabase
+from pytool.sim.bluetooth.nimble_security import BoardSecrets, PairingCalls
 from pytool.sim.bluetooth.nimble_server import GattServerCalls
 from pytool.sim.radio import HCI_Write_BD_ADDR_Command, ensure_radio
 
@@ -41,13 +41,14 @@ IRQ_GATTC_CHARACTERISTIC_RESULT, IRQ_GATTC_CHARACTERISTIC_DONE = 11, 12
 IRQ_GATTC_DESCRIPTOR_RESULT, IRQ_GATTC_DESCRIPTOR_DONE = 13, 14
 IRQ_GATTC_READ_RESULT, IRQ_GATTC_READ_DONE, IRQ_GATTC_WRITE_DONE = 15, 16, 17
 IRQ_GATTC_NOTIFY, IRQ_GATTC_INDICATE, IRQ_GATTS_INDICATE_DONE, IRQ_MTU_EXCHANGED = 18, 19, 20, 21
-IRQ_ENCRYPTION_UPDATE = 28
+IRQ_CONNECTION_UPDATE = 27
 
 DEFAULT_GAP_NAME = b"MPY ESP32"  # ports/esp32/boards/sdkconfig.ble CONFIG_BT_NIMBLE_SVC_GAP_DEVICE_NAME
 GAP_NAME_MAX = 31  # CONFIG_BT_NIMBLE_GAP_DEVICE_NAME_MAX_LEN
 DEFAULT_MTU = 256  # CONFIG_BT_NIMBLE_ATT_PREFERRED_MTU
 MTU_MIN, MTU_MAX = 23, 527  # ble_att_set_preferred_mtu bounds
 ADV_DATA_MAX = 31
+MAX_CONNECTIONS = 4  # ports/esp32/boards/sdkconfig.ble CONFIG_BT_NIMBLE_MAX_CONNECTIONS
 CONN_HANDLE_NONE = 0xFFFF
 BLE_HS_ETIMEOUT, BLE_HS_ERR_ATT_BASE = 13, 0x100
 
@@ -56,8 +57,9 @@ def _addr_be(address: hci.Address) -> bytes:
     return bytes(address)[::-1]  # Bumble keeps addresses little-endian; modbluetooth hands them out big-endian
 
 
-class NimbleService(GattServerCalls):
-    """The bridge service "ble" of one simulated stock ESP32 board (GATT server calls: nimble_server.py)."""
+class NimbleService(GattServerCalls, PairingCalls):
+    """The bridge service "ble" of one simulated stock ESP32 board (GATT server calls: nimble_server.py, pairing and
+    bonding: nimble_security.py)."""
 
     name = EVENT_SERVICE
 
@@ -92,6 +94,7 @@ class NimbleService(GattServerCalls):
         self.connecting: asyncio.Task | None = None
         self.links: dict[int, Connection] = {}
         self._locks: dict[int, asyncio.Lock] = {}
+        self._reset_security()
 
     @property
     def active(self) -> bool:
@@ -214,6 +217,7 @@ class NimbleService(GattServerCalls):
             self._hci = await open_transport(self.radio_transport)
         config = DeviceConfiguration(name="ESP32", gap_service_enabled=False, gatt_service_enabled=False)
         device = Device.from_config_with_hci(config, self._hci.source, self._hci.sink)
+        device.keystore = BoardSecrets(self)  # bonds live in the application (_IRQ_GET_SECRET / _IRQ_SET_SECRET)
         await device.power_on()
         public = hci.Address(_colon(self.bt_mac), hci.Address.PUBLIC_DEVICE_ADDRESS)
         await device.host.send_sync_command(HCI_Write_BD_ADDR_Command(bd_addr=public))
@@ -228,6 +232,7 @@ class NimbleService(GattServerCalls):
         self.db = NimbleDatabase(device.gatt_server, self._on_read, self._on_write, lambda: self.gap_name)
         self.db.reset()
         self.gattc = NimbleClient(self)
+        await self.load_secrets()
 
     async def _stack_down(self) -> None:
         device, transport = self.device, self._hci
@@ -298,7 +303,7 @@ class NimbleService(GattServerCalls):
             elif key == "addr_mode":
                 await self._set_addr_mode(int(value))
             elif key in ("bond", "mitm", "le_secure", "io"):
-                self.security[key] = value  # stored; pairing itself is not modelled (pytool/sim/README.md)
+                self.security[key] = value  # ble_hs_cfg.sm_*: used by the next pairing (nimble_security.py)
             else:
                 raise ValueError("unknown config param")
 
@@ -315,6 +320,8 @@ class NimbleService(GattServerCalls):
         address = hci.Address(_colon(self.random_address), hci.Address.RANDOM_DEVICE_ADDRESS)
         await device.host.send_sync_command(hci.HCI_LE_Set_Random_Address_Command(random_address=address))
         device.random_address = address
+        if mode == 1:
+            device.static_address = address  # the identity address pairing distributes (nimble_security.py)
         # RPA (2) uses NimBLE's resolvable addresses, which config('mac') cannot report (EINVAL); modelled as the
         # static random identity address (pytool/sim/README.md)
         self.addr_mode = 1 if mode in (1, 3) else 2
@@ -341,6 +348,8 @@ class NimbleService(GattServerCalls):
             if len(resp_data) > ADV_DATA_MAX:
                 raise Errno(EINVAL)
             self.resp_data = bytes(resp_data)
+        if connectable and len(self.links) >= MAX_CONNECTIONS:
+            raise Errno(ENOMEM)  # ble_gap_adv_start: no connection object left for the link it would make
         # ble_gap_adv_type(): connectable -> ADV_IND; non-connectable with disc_mode GEN (always here) -> ADV_SCAN_IND
         kind = AdvertisingType.UNDIRECTED_CONNECTABLE_SCANNABLE if connectable else AdvertisingType.UNDIRECTED_SCANNABLE
         interval_ms = max(20.0, min(10240.0, int(interval_us) / 1000))
@@ -436,6 +445,8 @@ class NimbleService(GattServerCalls):
             raise ValueError("invalid addr")
         if self.connecting is not None and not self.connecting.done():
             raise Errno(EALREADY)
+        if len(self.links) >= MAX_CONNECTIONS:
+            raise Errno(ENOMEM)  # ble_gap_connect: ble_hs_conn_can_alloc() fails
         if self.scanning:
             await self._stop_scan()
         kind = hci.Address.RANDOM_DEVICE_ADDRESS if addr_type & 1 else hci.Address.PUBLIC_DEVICE_ADDRESS
@@ -472,12 +483,19 @@ class NimbleService(GattServerCalls):
 
     def _on_connection(self, connection: Connection) -> None:
         central = connection.role == hci.Role.CENTRAL  # we connected out: PERIPHERAL_* events
+        if len(self.links) >= MAX_CONNECTIONS:
+            # NimBLE has no connection object for it (ble_gap_rx_conn_complete): the link goes, the app hears nothing
+            reason = hci.HCI_REMOTE_DEVICE_TERMINATED_CONNECTION_DUE_TO_LOW_RESOURCES_ERROR
+            self._spawn(_quietly(connection.disconnect(reason)))
+            return
         self.links[connection.handle] = connection
         peer = connection.peer_address
         items = [connection.handle, peer.address_type & 1, _addr_be(peer)]
         connection.on("disconnection", lambda reason: self._on_disconnection(connection, central))
         connection.on("connection_att_mtu_update", lambda: self._on_mtu(connection))
-        connection.on("connection_encryption_change", lambda *_: self._on_encryption(connection))
+        connection.on("connection_parameters_update", lambda: self._on_conn_update(connection, 0))
+        connection.on("connection_parameters_update_failure", lambda *_: self._on_conn_update(connection, 1))
+        self.watch_security(connection)
         if self.gattc is not None:
             self.gattc.attach(connection)
         self.emit(IRQ_PERIPHERAL_CONNECT if central else IRQ_CENTRAL_CONNECT, items, "iim")
@@ -486,6 +504,7 @@ class NimbleService(GattServerCalls):
         if self.links.get(connection.handle) is connection:
             del self.links[connection.handle]
             self._locks.pop(connection.handle, None)
+            self.drop_security(connection.handle)
         if self.db is not None:
             self.db.drop_connection(connection.handle)
         if self.gattc is not None:
@@ -494,41 +513,12 @@ class NimbleService(GattServerCalls):
         items = [connection.handle, peer.address_type & 1, _addr_be(peer)]
         self.emit(IRQ_PERIPHERAL_DISCONNECT if central else IRQ_CENTRAL_DISCONNECT, items, "iim")
 
-    # ----------------------------------------------------------------------------------------------------------
-    # Pairing (Just Works; MicroPython's defaults: no bonding, no MITM, legacy pairing, no IO)
-
-    def _pairing_config(self, connection: Connection) -> PairingConfig:
-        return PairingConfig(
-            sc=bool(self.security.get("le_secure", False)),
-            mitm=bool(self.security.get("mitm", False)),
-            bonding=bool(self.security.get("bond", False)),
-            delegate=PairingDelegate(io_capability=PairingDelegate.IoCapability.NO_OUTPUT_NO_INPUT),
-        )
-
-    async def rpc_gap_pair(self, conn_handle: int) -> None:
-        self.require()
-        self._spawn(self._pair(self.link(conn_handle)))
-
-    async def rpc_gap_passkey(self, conn_handle: int, action: int, passkey: int) -> None:
-        self.require()
-        self.link(conn_handle)
-        raise Errno(EINVAL)  # only Just Works is modelled: no passkey action is ever pending
-
-    async def _pair(self, connection: Connection) -> None:
-        try:
-            await connection.pair()
-        except Exception as exc:  # BLE_GAP_EVENT_ENC_CHANGE with an error status
-            logger.debug("pairing failed: %r", exc)
-            if connection.handle in self.links:
-                self.emit(IRQ_ENCRYPTION_UPDATE, [connection.handle, 0, 0, 0, 0], "iiiii")
-
-    def _on_encryption(self, connection: Connection) -> None:
-        # Bumble's `authenticated` means "paired"; NimBLE's means MITM-protected keys, which Just Works never gives
-        bonded = int(bool(self.security.get("bond", False)) and connection.is_encrypted)
-        # the virtual controller reports no key size; SMP's is 16 bytes
-        key_size = (connection.encryption_key_size or 16) if connection.is_encrypted else 0
-        items = [connection.handle, int(connection.is_encrypted), 0, bonded, key_size]
-        self.emit(IRQ_ENCRYPTION_UPDATE, items, "iiiii")
+    def _on_conn_update(self, connection: Connection, status: int) -> None:
+        # BLE_GAP_EVENT_CONN_UPDATE: the link's parameters now (units of 1.25 ms, events, 10 ms), status 0 or 1
+        params = connection.parameters
+        interval, timeout = round(params.connection_interval / 1.25), round(params.supervision_timeout / 10)
+        items = [connection.handle, interval, params.peripheral_latency, timeout, status]
+        self.emit(IRQ_CONNECTION_UPDATE, items, "iiiii")
 
     def _on_mtu(self, connection: Connection) -> None:
         self.emit(IRQ_MTU_EXCHANGED, [connection.handle, connection.att_mtu], "ii")

@@ -232,8 +232,9 @@ class NimbleDatabase:
         self._attributes.clear()
 
 
-def check_access(attr: ValueAttr, connection: Any, read: bool) -> None:
-    """NimBLE's attribute permission check (ble_att_svr_check_perms): an ATT error, never a hang."""
+def check_access(attr: ValueAttr, connection: Any, read: bool, authenticated: bool = False) -> None:
+    """NimBLE's attribute permission check (ble_att_svr_check_perms): an ATT error, never a hang. `authenticated`:
+    the link is encrypted with MITM-protected keys (passkey entry or numeric comparison)."""
     flags = attr.flags
     if attr.descriptor:
         allowed = flags & FLAG_READ if read else flags & (FLAG_WRITE | FLAG_WRITE_NO_RESPONSE)
@@ -245,7 +246,6 @@ def check_access(attr: ValueAttr, connection: Any, read: bool) -> None:
     if attr.descriptor:
         return  # "NimBLE doesn't support security/privacy options on descriptors"
     encrypted = bool(getattr(connection, "is_encrypted", False))
-    authenticated = False  # MITM-protected keys: only Just Works pairing is modelled (pytool/sim/README.md)
     need_enc = FLAG_READ_ENCRYPTED if read else FLAG_WRITE_ENCRYPTED
     need_auth = FLAG_READ_AUTHENTICATED if read else FLAG_WRITE_AUTHENTICATED
     if flags & need_enc and not encrypted:

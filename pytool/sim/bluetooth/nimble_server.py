@@ -44,6 +44,11 @@ class GattServerCalls:
     require: Any
     link: Any
     _spawn: Any
+    sec_state: dict[int, tuple[bool, bool]]
+
+    def authenticated(self, connection: Connection) -> bool:
+        """The link is encrypted with MITM-protected keys."""
+        return bool(connection.is_encrypted and self.sec_state.get(connection.handle, (False, False))[0])
 
     async def rpc_gatts_register(self, services: list) -> list:
         device = self.require()
@@ -154,7 +159,7 @@ class GattServerCalls:
         attr = db.values.get(handle) if db is not None else None
         if db is None or attr is None:
             raise att.ATT_Error(att.ATT_ATTRIBUTE_NOT_FOUND_ERROR, handle)
-        check_access(attr, connection, read=True)
+        check_access(attr, connection, read=True, authenticated=self.authenticated(connection))
         result = await self.emit(IRQ_GATTS_READ_REQUEST, [connection.handle, handle], "ii")
         if isinstance(result, int) and not isinstance(result, bool) and result:
             raise att.ATT_Error(result & 0xFF, handle)  # "Return non-zero from IRQ handler to fail the read"
@@ -168,7 +173,7 @@ class GattServerCalls:
         attr = db.values.get(handle) if db is not None else None
         if db is None or attr is None:
             raise att.ATT_Error(att.ATT_ATTRIBUTE_NOT_FOUND_ERROR, handle)
-        check_access(attr, connection, read=False)
+        check_access(attr, connection, read=False, authenticated=self.authenticated(connection))
         entry = db.entries.get(handle)
         if entry is None:
             raise att.ATT_Error(att.ATT_ATTRIBUTE_NOT_FOUND_ERROR, handle)

@@ -31,6 +31,8 @@ class RuntimeContext:
     loop: asyncio.AbstractEventLoop
     services: dict[str, BridgeService] = field(default_factory=dict)  # host services ("bt", ...)
     workdir: Path = Path("/tmp")  # per-simulator scratch folder for sockets and ptys
+    deep_sleep: Callable[[int | None], None] | None = None  # machine.deepsleep(ms): off, then a wake boot (None: none)
+    reset_reason: str = ""  # the ROM's rst: text of this boot ("0x5 (DEEPSLEEP_RESET)" after a deep sleep)
 
 
 from pytool.sim.runtime.supervisor import Runtime  # noqa: E402

@@ -16,6 +16,22 @@ PYCOM_ONLY = frozenset({"pycom", "uzlib", "zlib"})  # stock 1.2x has `deflate` i
 STOCK_ONLY = frozenset({"esp32", "bluetooth"})
 
 
+DEEPSLEEP = "DEEPSLEEP_RESET"
+#: machine.PWRON_RESET, DEEPSLEEP_RESET, SOFT_RESET: Pycom's modmachine numbering, and stock ESP32's (modmachine.h)
+RESET_CAUSES = {True: (0, 3, 4), False: (1, 4, 5)}
+
+
+def reset_cause(pycom: bool, boots: int, rom_reason: str) -> int:
+    """machine.reset_cause() of the next interpreter: SOFT_RESET after a soft reboot, DEEPSLEEP_RESET when the
+    board woke from deep sleep, on stock boards HARD_RESET after machine.reset() (ESP_RST_SW), else PWRON_RESET."""
+    pwron, deepsleep, soft = RESET_CAUSES[pycom]
+    if boots:
+        return soft
+    if not pycom and "SW_CPU_RESET" in rom_reason:
+        return 2  # modmachine.c: ESP_RST_SW -> MP_HARD_RESET
+    return deepsleep if DEEPSLEEP in rom_reason else pwron
+
+
 def stock_machine(banner: str) -> str:
     """'MicroPython v1.24.1 on 2024-11-29; Generic ESP32 module with ESP32' -> 'Generic ESP32 module with ESP32'."""
     return banner.rsplit("; ", 1)[-1]
@@ -58,6 +74,7 @@ def device_config(runtime: Any) -> dict[str, Any]:
         "psram": board.psram_kb > 0,
         "idf_internal_free": heap.IDF_INTERNAL_FREE,
         "idf_psram_free": heap.IDF_PSRAM_FREE,
-        "reset_cause": 4 if runtime.boots else 0,  # machine.SOFT_RESET after a soft reboot, else PWRON_RESET
+        "reset_cause": reset_cause(pycom, runtime.boots, getattr(ctx, "reset_reason", "")),
+        "wake": "timer" if not runtime.boots and DEEPSLEEP in getattr(ctx, "reset_reason", "") else None,
         "preload": preload_modules(ident.flavour),
     }

@@ -19,12 +19,14 @@ ALARM_TIMEOUT = 30.0
 class RuntimeControl(Protocol):
     """What the "runtime" service needs from the supervisor (`pytool.sim.runtime.supervisor.Runtime`)."""
 
+    ctx: Any  # the RuntimeContext: deep_sleep, hard_reset
+
     def request_hard_reset(self, safe_boot: bool) -> None: ...
     def set_kbd_intr(self, char: int, reset_char: int | None) -> None: ...
 
 
 class RuntimeService:
-    """machine.reset(), pycom.bootmgr(reset=True), micropython.kbd_intr() -> the supervisor."""
+    """machine.reset(), machine.deepsleep(), pycom.bootmgr(reset=True), micropython.kbd_intr() -> the supervisor."""
 
     name = "runtime"
 
@@ -35,6 +37,12 @@ class RuntimeService:
         if method == "hard_reset":
             safe = bool(args[0]) if args else False
             asyncio.get_running_loop().call_soon(self.runtime.request_hard_reset, safe)
+            return None
+        if method == "deepsleep":  # machine.deepsleep([time_ms])
+            time_ms = None if not args or args[0] is None else max(0, int(args[0]))
+            ctx = self.runtime.ctx  # a board without sleep support resets, as the port does if the sleep returns
+            sleep = getattr(ctx, "deep_sleep", None) or (lambda _ms: ctx.hard_reset(False))
+            asyncio.get_running_loop().call_soon(sleep, time_ms)
             return None
         if method == "bye":  # the interpreter exits: release its IRQ thread first
             conn.release()
