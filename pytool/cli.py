@@ -30,7 +30,7 @@ from pytool import __version__, port_lock
 from pytool.chain import SESSION_COMMANDS, SessionPool
 from pytool.chain import split as split_chain
 from pytool.commands import board, chip, demo, devices, files, firmware, flash, sim, sync, test, watch
-from pytool.console import err, options
+from pytool.console import err, flush_collected, options
 from pytool.errors import Interrupted, PytoolError
 from pytool.farm import labgrid as farm_labgrid
 
@@ -150,7 +150,10 @@ def _fail(message: str, code: int, details: tuple[str, ...] = ()) -> int:
     err.print(f"[bold red]Error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
     if options.json:
         doc = {"ok": False, "error": message, "exit_code": code} | ({"details": list(details)} if details else {})
-        sys.stdout.write(json.dumps(doc) + "\n")
+        if options.collected is not None:  # a failed `+` chain: one list, ending with the failure
+            flush_collected(doc)
+        else:
+            sys.stdout.write(json.dumps(doc) + "\n")
     return code
 
 
@@ -170,7 +173,7 @@ def run(argv: list[str]) -> int:
 def _run(argv: list[str]) -> int:
     try:
         line, rest = split_global_options(argv)
-        options.json, options.debug = line.json, line.debug
+        options.json, options.debug, options.collected = line.json, line.debug, None
         command = typer.main.get_command(app)
         chain = split_chain(rest)
         with farm_labgrid.command_scope():  # labgrid places acquired by the command are released at its end
@@ -182,7 +185,10 @@ def _run(argv: list[str]) -> int:
         err.print(f"[yellow]Interrupted:[/] {escape(str(exc))}", soft_wrap=True)
         if options.json:
             doc = {"ok": False, "interrupted": True, "error": str(exc), "exit_code": exc.exit_code}
-            sys.stdout.write(json.dumps(doc) + "\n")
+            if options.collected is not None:
+                flush_collected(doc)
+            else:
+                sys.stdout.write(json.dumps(doc) + "\n")
         return exc.exit_code
     except PytoolError as exc:
         if options.debug:
@@ -215,16 +221,20 @@ def _run_chain(command: click.Command, chain: list[list[str]], line: CommandLine
         raise click.exceptions.UsageError("a `+` needs a command on each side, e.g. `pytool ls + reset`")
     pool = SessionPool()
     line = dataclasses.replace(line, sessions=pool)
+    options.collected = [] if options.json else None  # --json: one list of the commands' results
+    code = 0
     try:
         for args in chain:
             if args[0] not in SESSION_COMMANDS:
                 pool.release()  # this command opens the port its own way
             result = command.main(args=args, prog_name="pytool", standalone_mode=False, obj=line)
             if isinstance(result, int) and result:
-                return result
+                code = result
+                break
     finally:
         pool.release()
-    return 0
+    flush_collected()  # (an exception leaves the list to the error handler, which ends it with the failure)
+    return code
 
 
 def main() -> None:

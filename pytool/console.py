@@ -21,6 +21,8 @@ class OutputMode:
 
     json: bool = False
     debug: bool = False
+    #: a `+` chain with --json: each command's result is kept here and printed as one JSON list at the end
+    collected: list | None = None
 
 
 options = OutputMode()
@@ -57,13 +59,27 @@ def _default(obj: Any) -> Any:
 
 def emit(result: Any, human: Callable[[], None] | None = None) -> None:
     """Print a command's result: JSON on stdout with --json, else call `human()` (or print `result`)."""
-    if options.json:
-        sys.stdout.write(json.dumps(result, default=_default, indent=2) + "\n")
-        sys.stdout.flush()
+    if options.json and options.collected is not None:
+        options.collected.append(result)
+    elif options.json:
+        write_json(result)
     elif human is not None:
         human()
     elif result is not None:
         out.print(result)
+
+
+def write_json(doc: Any) -> None:
+    """One JSON document on stdout."""
+    sys.stdout.write(json.dumps(doc, default=_default, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def flush_collected(last: Any = None) -> None:
+    """End a `+` chain's --json output: its results (and `last`, a failure's document) as one JSON list."""
+    docs, options.collected = options.collected, None
+    if docs is not None:
+        write_json([*docs, *([last] if last is not None else [])])
 
 
 def status(message: str) -> None:

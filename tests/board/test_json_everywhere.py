@@ -1,5 +1,6 @@
 """`--json` on every command (issue 19): stdout is one JSON document, for success and for failure alike, whatever
-the command prints for people (that goes to stderr). One flashed simulated LoPy4 for the module; the cases run
+the command prints for people (that goes to stderr). `pytool watch` runs until stopped and writes JSON Lines
+instead (tested with watch). One flashed simulated LoPy4 for the module; the cases run
 in list order (the erase near the end is followed by a flash)."""
 
 from __future__ import annotations
@@ -63,6 +64,15 @@ CASES: list[tuple[list[str | Callable[[], str]], int]] = [
     (["exec", "print(6 * 7)"], 0),
     (["run", "script.py"], 0),
     (["info"], 0),
+    (["tree"], 0),
+    (["sha256sum", "/flash/main.py"], 0),
+    (["eval", "6 * 7"], 0),
+    (["touch", "/flash/touched.txt"], 0),
+    (["cp", "script.py", ":/flash/copied.py"], 0),
+    (["mkdir", "/flash/emptydir"], 0),
+    (["rmdir", "/flash/emptydir"], 0),
+    (["ls", "+", "df"], 0),  # a chain: one list of the results
+    (["df", "+", "ls", "/nonexist"], 1),  # ... ending with the failure
     (["repl"], 2),
     (["reset"], 0),
     (["deploy", "--no-flash"], 0),
@@ -72,12 +82,14 @@ CASES: list[tuple[list[str | Callable[[], str]], int]] = [
     (["sim", "start", "--name", "jsonextra", "--detach"], 0),
     (["sim", "stop", "jsonextra"], 0),
     (["sim", "list"], 0),
+    (["bootloader"], 0),
     (["sim", "reset", NAME], 0),
     (["sim", "fault", "--sim", NAME], 0),
     (["sim", "fault", "--sim", NAME, "--clear"], 0),
     (["sim", "fs", "ls", NAME], 0),
     (["sim", "fs", "cat", NAME, "/flash/main.py"], 0),
     (["sim", "export"], 0),
+    (["restore"], 1),
     (["erase"], 0),
     (["flash", _archive], 0),
     (["ls", "/nonexist"], 1),
@@ -92,6 +104,9 @@ def test_stdout_is_json(project, capfd, argv, code):
     out, err = capfd.readouterr()
     doc = json.loads(out)  # the whole of stdout is one JSON document
     assert "Traceback" not in err
+    if "+" in args:
+        assert isinstance(doc, list) and len(doc) == 2
+        doc = doc[-1]
     if code:
         assert doc["ok"] is False and doc["exit_code"] == code and doc["error"]
 
