@@ -74,7 +74,7 @@ CASES: list[tuple[list[str | Callable[[], str]], int]] = [
     (["ls", "+", "df"], 0),  # a chain: one list of the results
     (["df", "+", "ls", "/nonexist"], 1),  # ... ending with the failure
     (["repl"], 2),
-    (["reset"], 0),
+    (["reset", "--soft"], 0),
     (["deploy", "--no-flash"], 0),
     (["test", "--no-deploy"], 0),
     (["firmware", "info", _archive], 0),
