@@ -149,6 +149,7 @@ async def serve(config: SimConfig, on_ready: Callable[[registry.SimRecord], None
             bt_address=bt_address(mac) if hci else None,
             flash=str(config.flash),
             wifi=wifi,
+            paced=config.pacing,
         )
         registry.register(record)
         if on_ready is not None:
