@@ -227,10 +227,10 @@ def _check_step(cfg: project_config.ProjectConfig, running: dict) -> tuple[str, 
     target = check.target_from(running.get("flavour"), running.get("version") or cfg.firmware)
     report = check.check_files(((f.source, f.rel) for f in files), target)
     if report.errors:
-        shown = ", ".join(f"{f.path}:{f.line} {f.code}" for f in report.errors[:5])
         raise PytoolError(
-            f"`pytool check` found {len(report.errors)} error(s) for {target.label}: {shown}",
-            f"`pytool check {cfg.root}` explains them; fix them (or deploy with --no-check)",
+            f"`pytool check` found {len(report.errors)} error(s) for {target.label} (above)",
+            "fix them (or deploy with --no-check)",
+            [str(f) for f in report.errors],
         )
     if not report.findings:
         return "ok", f"{report.files} file(s) for {target.label}: no problems"
@@ -261,14 +261,18 @@ def _sync_step(cfg: project_config.ProjectConfig, target: Target) -> tuple[str, 
 
 
 def _reset_step(target: Target, options: DeployOptions) -> tuple[str, str]:
+    from pytool.board_errors import last_traceback
     from pytool.monitor import BoardMonitor
 
     with BoardMonitor(target) as board:
         booted = board.reset(hard=True, boot_timeout=options.boot_timeout, main_timeout=MAIN_TIMEOUT)
-        printed = [line for line in board.capture.text().splitlines() if line.strip()]
-    errors = [line for line in printed if line.startswith("Traceback (most recent call last)")]
-    if errors:
-        raise PytoolError(f"main.py failed after the reset: {errors[-1]}", "run `pytool repl` to see the traceback")
+        crash = last_traceback(board.capture.text())
+    if crash:
+        exception, where = crash
+        raise PytoolError(
+            f"main.py failed after the reset: {exception}" + (f" ({where})" if where else ""),
+            "fix it and deploy again; `pytool repl` shows what the board prints",
+        )
     if booted:
         return "done", "hard reset, boot.py and main.py ran"
     return "done", f"hard reset, main.py still running after {MAIN_TIMEOUT:g} s (a main loop)"
@@ -376,6 +380,15 @@ def run_tests(
     ble = ble_transport(target)
     if ble:
         command += ["--ble", ble]
-    command += ["--junitxml", str(junit), "-o", "asyncio_mode=auto", *pytest_args]
+    # pytest-asyncio >= 0.24 warns in every run of a project that does not set its fixtures' loop scope
+    command += [
+        "--junitxml",
+        str(junit),
+        "-o",
+        "asyncio_mode=auto",
+        "-o",
+        "asyncio_default_fixture_loop_scope=function",
+    ]
+    command += pytest_args
     code = subprocess.call(command, cwd=root, stdout=stdout)
     return TestRun(command, code, str(junit), str(junit.parent / "hil-logs"))

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from pytool.commands.common import board_session
+from pytool.commands.common import board_session, target
 from pytool.console import emit, err, options, out, status
-from pytool.errors import UsageError
+from pytool.errors import PytoolError, UsageError
+
+if TYPE_CHECKING:
+    from pytool.ports import Target
 
 
 def _board(ctx: typer.Context):
@@ -119,8 +123,12 @@ def run(ctx: typer.Context, file: Path = typer.Argument(..., help="Local .py fil
     if not file.is_file():
         raise UsageError(f"{file} does not exist")
     code = file.read_text()
+    printed = bytearray()  # with --json the output is collected into the result instead of streamed
 
     def write(data: bytes) -> None:
+        if options.json:
+            printed.extend(data)
+            return
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
 
@@ -130,10 +138,13 @@ def run(ctx: typer.Context, file: Path = typer.Argument(..., help="Local .py fil
         except KeyboardInterrupt:
             err.print("[yellow]Interrupted: the program was stopped on the board.[/]")
             return 130
-    if error:
-        sys.stderr.write(error.decode("utf-8", "replace"))
-        return 1
-    return 0
+    text = error.decode("utf-8", "replace") if error else ""
+    if options.json:
+        output = printed.decode("utf-8", "replace").replace("\r\n", "\n")
+        emit({"ok": not error, "file": str(file), "output": output, "error": text or None})
+    elif error:
+        sys.stderr.write(text)
+    return 1 if error else 0
 
 
 def exec_cmd(ctx: typer.Context, code: str = typer.Argument(..., help="Python code to execute on the board.")) -> int:
@@ -160,6 +171,8 @@ def exec_cmd(ctx: typer.Context, code: str = typer.Argument(..., help="Python co
 
 def repl(ctx: typer.Context) -> None:
     """Open an interactive REPL (Ctrl-] to leave)."""
+    if options.json:
+        raise UsageError("`pytool repl` is interactive: it has no --json output", "use `pytool --json exec CODE`")
     if not sys.stdin.isatty():
         raise UsageError("`pytool repl` needs an interactive terminal", "use `pytool exec CODE` in scripts")
     with _board(ctx) as board:
@@ -178,6 +191,11 @@ def reset(
     if soft + hard + safe > 1:
         raise UsageError("choose one of --soft, --hard, --safe")
     mode = "soft" if soft else "safe" if safe else "hard"
+    chained = getattr(ctx.find_root().obj, "sessions", None) is not None  # a `+` chain shares one open session
+    if safe and not chained:  # without the raw REPL: it must work on a board whose main.py does not stop on Ctrl-C
+        _safe_boot(target(ctx))
+        emit({"ok": True, "reset": mode}, lambda: status("safe boot done: boot.py and main.py were skipped"))
+        return
     with _board(ctx) as board:
         if mode == "soft":
             board.soft_reset()
@@ -186,6 +204,19 @@ def reset(
         else:
             board.hard_reset()
     emit({"ok": True, "reset": mode}, lambda: status(f"{mode} reset done"))
+
+
+def _safe_boot(board: Target) -> None:
+    """Pycom's safe boot (pytool.board_state.safe_boot); refused for a stock MicroPython board."""
+    from pytool.board_state import safe_boot
+    from pytool.boards import get_board
+
+    refuse = PytoolError("safe boot is a Pycom firmware feature", "use `pytool reset --hard` on this board")
+    if board.board and not get_board(board.board).is_pycom:
+        raise refuse
+    text = safe_boot(board)
+    if b"Pycom MicroPython" not in text and b"MicroPython v" in text:
+        raise refuse
 
 
 def info(ctx: typer.Context) -> None:

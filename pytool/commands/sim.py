@@ -134,7 +134,7 @@ def export(
             raise UsageError(f"cannot write {output}: {exc.strerror}", "choose a file in an existing folder") from None
         emit({"path": str(output), "simulators": [r.name for r in records]}, lambda: err.print(f"Wrote {output}."))
     else:
-        sys.stdout.write(text)
+        emit({"simulators": [r.name for r in records], "yaml": text}, lambda: sys.stdout.write(text))
 
 
 sim_fs.register(sim_app)
