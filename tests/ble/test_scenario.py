@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 import scenario
-from ble_peripheral import CONTROL_CHAR, NOTIFY_CHAR, READ_CHAR, READ_VALUE, RW_CHAR, TEST_SERVICE
 from bleak import BleakClient, BleakScanner
 from bumble import hci
 from mpremote.transport_serial import SerialTransport
+from support.ble_peripheral import CONTROL_CHAR, NOTIFY_CHAR, READ_CHAR, READ_VALUE, RW_CHAR, TEST_SERVICE
 from support.firmware import pycom_flash_image
 
 import pytool.ble
