@@ -171,10 +171,17 @@ def repl(ctx: typer.Context) -> None:
 def reset(
     ctx: typer.Context,
     soft: bool = typer.Option(False, "--soft", help="Soft reset (Ctrl-D): boot.py and main.py run again."),
-    hard: bool = typer.Option(False, "--hard", help="Hard reset (machine.reset()), the default."),
+    hard: bool = typer.Option(
+        False,
+        "--hard",
+        help="Hard reset (machine.reset(); a labgrid place's reset output or power switch), the default.",
+    ),
     safe: bool = typer.Option(False, "--safe", help="Pycom safe boot (Ctrl-F): skip boot.py and main.py once."),
 ) -> None:
     """Reset the board (--soft, --hard, --safe)."""
+    if not soft and not safe and _reset_through_place(ctx):
+        emit({"ok": True, "reset": "hard", "through": "labgrid"}, lambda: status("hard reset done (labgrid place)"))
+        return
     if soft + hard + safe > 1:
         raise UsageError("choose one of --soft, --hard, --safe")
     mode = "soft" if soft else "safe" if safe else "hard"
@@ -186,6 +193,23 @@ def reset(
         else:
             board.hard_reset()
     emit({"ok": True, "reset": mode}, lambda: status(f"{mode} reset done"))
+
+
+def _reset_through_place(ctx: typer.Context) -> bool:
+    """A hard reset by the port's own wiring when it has one (a labgrid place's `reset` output or power switch,
+    pytool/farm): it needs no answer from the firmware, so it also restarts a board that hangs. False otherwise."""
+    from pytool.commands.common import target
+
+    board = target(ctx)
+    if board.reset != "labgrid":
+        return False
+    from pytool.farm.labgrid import reset_board
+
+    pool = getattr(ctx.find_root().obj, "sessions", None)
+    if pool is not None:
+        pool.release()  # a `+` chain's session: the next command opens a new one on the rebooted board
+    reset_board(board.spec)
+    return True
 
 
 def info(ctx: typer.Context) -> None:

@@ -1,0 +1,114 @@
+"""A farm place with a power switch (issue 21): the simulator's own switch (pytool.sim.power_switch, labgrid's
+`simplerest` protocol on 127.0.0.1) exported by `pytool sim export --power` as a `NetworkPowerPort`, driven by
+labgrid's own NetworkPowerDriver when pytool resets the board of `labgrid:PLACE`.
+
+One flashed simulated LoPy4, one real `labgrid-coordinator` and `labgrid-exporter` for the module. What each
+reset did is read from the simulator: its power switch's log (control operation `power-switch`), its boot count
+and the reset cause of its last boot (POWERON_RESET after a power cycle; machine.reset() would give
+SW_CPU_RESET).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("labgrid.remote.client", reason="labgrid is not installed (pip install 'pytool[labgrid]')")
+
+from farm_kit import pytool, running_farm
+from support.flashed import flashed_image
+
+from pytool.sim.control import SimControl
+from pytool.sim.registry import SimRecord
+from pytool.sim.testing import running_sim
+
+PLACE = "bench-pw"
+POWER_CYCLE = [False, True]  # what the switch is set to by one power cycle: off, then on
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A flashed simulator with its power switch exported as place bench-pw."""
+    image = flashed_image(tmp_path_factory)
+    base = tmp_path_factory.mktemp("farmpower")
+    state, data = base / "state", base / "data"
+    shutil.copyfile(image, base / "flash.bin")
+    with running_sim("lopy4", "farmpw", base / "flash.bin", state_dir=state, data_dir=data) as record:
+        export = pytool(["sim", "export", "--power", "-o", str(base / "exporter.yaml")], _env(state, data), base)
+        assert export.returncode == 0, export.stderr
+        assert "NetworkPowerPort" in (base / "exporter.yaml").read_text()
+        with running_farm(base, base / "exporter.yaml") as farm:
+            farm.add_place(PLACE, "farmpw")
+            farm.sim = record
+            farm.data = data
+            yield farm
+
+
+def _env(state: Path, data: Path) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTOOL_PORT", "PYTOOL_BLE", "LG_COORDINATOR")}
+    return env | {"PYTOOL_STATE_DIR": str(state), "PYTOOL_DATA_DIR": str(data)}
+
+
+def _switched(record: SimRecord) -> list[bool]:
+    return SimControl(record.control).request({"op": "power-switch"})["switched"]
+
+
+def test_reset_power_cycles_the_board_through_the_places_power_port(lab, tmp_path):
+    control = SimControl(lab.sim.control)
+    before, switched = control.status(), _switched(lab.sim)
+    env = lab.env(PYTOOL_STATE_DIR=str(tmp_path / "state"), PYTOOL_DATA_DIR=str(lab.data))
+
+    run = pytool(["-p", f"labgrid:{PLACE}", "reset", "+", "exec", "print(6 * 7)"], env, tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "hard reset done (labgrid place)" in run.stderr
+    assert run.stdout.strip().endswith("42")  # the chain's next command reached the rebooted board
+    after = control.status()
+    assert _switched(lab.sim) == [*switched, *POWER_CYCLE]
+    assert after["boots"] == before["boots"] + 1
+    assert after["boot_reason"] == "0x1 (POWERON_RESET)" and after["mode"] == "app"
+    assert lab.acquired() == []
+
+
+def test_flash_leaves_the_bootloader_by_a_power_cycle(lab, tmp_path):
+    """Without a `boot` output esptool enters the ROM over DTR/RTS (RFC2217); leaving it is the power switch."""
+    from pytool.deploy import simulator_firmware
+
+    archive = simulator_firmware("lopy4", "1.20.2.r4")
+    switched = _switched(lab.sim)
+    env = lab.env(PYTOOL_STATE_DIR=str(tmp_path / "state"), PYTOOL_DATA_DIR=str(lab.data))
+    run = pytool(["-p", f"labgrid:{PLACE}", "flash", str(archive)], env, tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "labgrid reset" in run.stderr
+    assert "Booted: Pycom MicroPython 1.20.2.r4" in run.stdout, run.stdout
+    assert _switched(lab.sim) == [*switched, *POWER_CYCLE]
+    assert SimControl(lab.sim.control).status()["boot_reason"] == "0x1 (POWERON_RESET)"
+    assert lab.acquired() == []
+
+
+def test_labgrid_client_switches_the_simulators_power(lab):
+    """labgrid's own client drives the same switch: power off leaves the board off, power on boots it."""
+    control = SimControl(lab.sim.control)
+    lab.client("-p", PLACE, "acquire")
+    try:
+        lab.client("-p", PLACE, "power", "off")
+        assert control.status()["mode"] == "off"
+        lab.client("-p", PLACE, "power", "on")
+        assert control.status()["mode"] == "app"
+    finally:
+        lab.client("-p", PLACE, "release")
+
+
+def test_export_without_a_power_switch_is_one_line():
+    from pytool.errors import PytoolError
+    from pytool.farm.exporter import exporter_yaml
+
+    old = SimRecord("old", "lopy4", 1, "/x", rfc2217="rfc2217://127.0.0.1:4001")
+    assert "NetworkPowerPort" not in exporter_yaml([old])
+    with pytest.raises(PytoolError, match="simulator 'old' has no power switch"):
+        exporter_yaml([old], power=True)
