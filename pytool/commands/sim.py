@@ -30,6 +30,8 @@ def _print_record(record: registry.SimRecord) -> None:
     if record.bt_address:
         out.print(f"  bt       {record.bt_address}   (its Bluetooth address on that radio)")
     out.print(f"  flash    {record.flash}")
+    if record.power:
+        out.print(f"  power    {record.power}   (switch: GET /1 on, /0 off; labgrid simplerest)")
 
 
 @sim_app.command()
