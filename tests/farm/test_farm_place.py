@@ -1,11 +1,15 @@
-"""A farm place with a power switch (issue 21): the simulator's own switch (pytool.sim.power_switch, labgrid's
-`simplerest` protocol on 127.0.0.1) exported by `pytool sim export --power` as a `NetworkPowerPort`, driven by
-labgrid's own NetworkPowerDriver when pytool resets the board of `labgrid:PLACE`.
+"""One farm place end to end (issue 21): its power switch, its holder, its reservations.
 
-One flashed simulated LoPy4, one real `labgrid-coordinator` and `labgrid-exporter` for the module. What each
-reset did is read from the simulator: its power switch's log (control operation `power-switch`), its boot count
-and the reset cause of its last boot (POWERON_RESET after a power cycle; machine.reset() would give
-SW_CPU_RESET).
+The power switch is the simulator's own (pytool.sim.power_switch, labgrid's `simplerest` protocol on 127.0.0.1),
+exported by `pytool sim export --power` as a `NetworkPowerPort` and driven by labgrid's own NetworkPowerDriver
+when pytool resets the board of `labgrid:PLACE`. What each reset did is read from the simulator: its power
+switch's log (control operation `power-switch`), its boot count and the reset cause of its last boot
+(POWERON_RESET after a power cycle; machine.reset() would give SW_CPU_RESET).
+
+Someone else holding or reserving the place (`labgrid-client acquire` / `reserve` as alice on rack7) is
+refused in one line naming them; the user's own reservation is used through its token (`labgrid:+`, LG_TOKEN).
+
+One flashed simulated LoPy4, one real `labgrid-coordinator` and `labgrid-exporter` for the module.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("labgrid.remote.client", reason="labgrid is not installed (pip install 'pytool[labgrid]')")
+
+from datetime import datetime
 
 from farm_kit import pytool, running_farm
 from support.flashed import flashed_image
@@ -112,3 +118,65 @@ def test_export_without_a_power_switch_is_one_line():
     assert "NetworkPowerPort" not in exporter_yaml([old])
     with pytest.raises(PytoolError, match="simulator 'old' has no power switch"):
         exporter_yaml([old], power=True)
+
+
+ALICE = {"LG_USERNAME": "alice", "LG_HOSTNAME": "rack7"}
+
+
+def _one_line_error(run) -> str:
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert run.returncode != 0 and "Traceback" not in run.stderr, run.stderr
+    assert len(lines) == 1 and lines[0].startswith("Error:"), run.stderr
+    return lines[0]
+
+
+def _token(reserve_output: str) -> str:
+    """The token in `labgrid-client reserve --shell`'s `export LG_TOKEN=...`."""
+    [line] = [line for line in reserve_output.splitlines() if line.startswith("export LG_TOKEN=")]
+    return line.split("=", 1)[1].strip()
+
+
+def test_a_place_held_by_someone_else_names_who_and_since_when(lab, tmp_path):
+    switched = _switched(lab.sim)
+    before = datetime.now().replace(microsecond=0)
+    lab.client("-p", PLACE, "acquire", **ALICE)
+    after = datetime.now()
+    try:
+        line = _one_line_error(pytool(["-p", f"labgrid:{PLACE}", "reset"], lab.env(), tmp_path))
+    finally:
+        lab.client("-p", PLACE, "release", **ALICE)
+    assert "labgrid place 'bench-pw' is held by alice on rack7 since " in line
+    since = datetime.strptime(line.split(" since ")[1][:19], "%Y-%m-%d %H:%M:%S")
+    assert before <= since <= after  # when alice acquired it
+    assert _switched(lab.sim) == switched  # nothing reached the board
+
+
+def test_a_place_reserved_for_someone_else_is_refused_in_one_line(lab, tmp_path):
+    token = _token(lab.client("reserve", "--shell", f"name={PLACE}", **ALICE).stdout)
+    switched = _switched(lab.sim)
+    try:
+        line = _one_line_error(pytool(["-p", f"labgrid:{PLACE}", "reset"], lab.env(), tmp_path))
+        assert "labgrid place 'bench-pw' is reserved for alice on rack7 since " in line
+        assert token not in line
+    finally:
+        lab.client("cancel-reservation", token, **ALICE)
+    assert _switched(lab.sim) == switched and lab.acquired() == []
+
+
+def test_the_users_own_reservation_is_used_through_its_token(lab, tmp_path):
+    token = _token(lab.client("reserve", "--shell", f"name={PLACE}").stdout)
+    env = lab.env(PYTOOL_STATE_DIR=str(tmp_path / "state"), PYTOOL_DATA_DIR=str(lab.data))
+    try:
+        by_env = pytool(["-p", "labgrid:+", "exec", "print(6 * 7)"], env | {"LG_TOKEN": token}, tmp_path)
+        assert by_env.returncode == 0, by_env.stderr
+        assert by_env.stdout.strip() == "42"
+        by_name = pytool(["-p", f"labgrid:{PLACE}", "exec", "print(7 * 6)"], env, tmp_path)
+        assert by_name.returncode == 0 and by_name.stdout.strip() == "42", by_name.stderr
+        assert lab.acquired() == []
+        assert "state: allocated" in lab.client("reservations").stdout  # still the user's after the commands
+    finally:
+        lab.client("cancel-reservation", token)
+    line = _one_line_error(pytool(["-p", f"labgrid:+{token}", "ls"], env, tmp_path))
+    assert f"labgrid reservation {token} has no place allocated" in line
+    line = _one_line_error(pytool(["-p", "labgrid:+", "ls"], env, tmp_path))
+    assert "LG_TOKEN is not set" in line
