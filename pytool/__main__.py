@@ -1,4 +1,4 @@
-from pytool.cli import main
+from pytool.launch import main
 
 if __name__ == "__main__":
     main()

@@ -187,6 +187,9 @@ class BoardSession:
         self._inflate: bool | None = None  # can the board inflate compressed code? None = not tried yet
         self._loaded: dict[str, str] = {}  # helper sets defined on the board this session (see `helpers`)
         self.cache_helpers = False  # keep the helpers in a file on the board (sync turns this on)
+        self.fast_baud: int | None = None  # pytool.toml [serial] fast_baud (None: by bridge family; pytool.baud)
+        self.exec_prefix = ""  # code every exec starts with (pytool.baud: renews the fast rate's lease)
+        self.rate_switch: str | None = None  # what pytool.baud.fast_link did: "on", "failed" (None: no switch)
         self.lock = threading.Lock()
         self._lock: contextlib.AbstractContextManager | None = None  # the port, held for this session
 
@@ -211,8 +214,10 @@ class BoardSession:
                 "check the port name (`pytool devices`) and that no other program (a REPL, Pymakr) holds it",
             ) from exc
         transport.serial.timeout = 2  # mpremote reads a pty without timeout: never block forever
-        with contextlib.suppress(NotImplementedError):  # pyserial's rfc2217:// ports have no write timeout
-            transport.serial.write_timeout = 20  # nor write forever to a board that stopped reading
+        try:  # nor write forever to a board that stopped reading
+            transport.serial.write_timeout = 20
+        except NotImplementedError:  # pyserial's rfc2217:// ports have none (and, left set, refuse every later
+            transport.serial.write_timeout = None  # change of rate or timeout)
         board = cls(transport, resolved, timeout)
         board._lock = lock
         try:
@@ -289,7 +294,8 @@ class BoardSession:
             return code
         packer = zlib.compressobj(9, zlib.DEFLATED, 12)
         packed = base64.b64encode(packer.compress(code.encode()) + packer.flush()).decode()
-        boot = BOOTSTRAP if self._inflate is None else ""
+        # _pt_x is gone with the interpreter: send it again whenever the board may have rebooted (a reset, a retry)
+        boot = BOOTSTRAP if self._inflate is None or not self._prelude_sent else ""
         if len(packed) + len(boot) + 16 > len(code) * 0.9:
             return code
         return f"{boot}_pt_x('{packed}')\n"
@@ -333,6 +339,7 @@ class BoardSession:
         )
 
     def _run(self, code: str, timeout: float | None, stream: Callable[[bytes], None] | None) -> bytes:
+        code = self.exec_prefix + code
         packed = self._pack(code)
         out, err = self._exec_raw(packed, timeout, stream)
         if packed is not code:

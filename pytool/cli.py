@@ -31,7 +31,7 @@ from pytool.chain import split as split_chain
 from pytool.commands import board, chip, demo, devices, files, firmware, flash, sim, sync, test, watch
 from pytool.console import err, options
 from pytool.errors import PytoolError
-from pytool.farm import labgrid as farm_labgrid
+from pytool.farm import command_scope as farm_command_scope
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class CommandLine:
     """The global options of one run, as given (the port is resolved later, by the command that needs it)."""
 
     port: str | None = None
+    ports: tuple[str, ...] = ()  # every --port given, in order (several only for `deploy --all` / `test --all`)
     json: bool = False
     debug: bool = False
     sessions: SessionPool | None = None  # the board session a `+` chain shares (pytool/chain.py)
@@ -109,6 +110,7 @@ def split_global_options(argv: list[str]) -> tuple[CommandLine, list[str]]:
     """Take the global options out of `argv` (anywhere before `--`): (the options, the remaining argv)."""
     rest: list[str] = []
     found: dict[str, object] = {}
+    ports: list[str] = []
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -120,7 +122,7 @@ def split_global_options(argv: list[str]) -> tuple[CommandLine, list[str]]:
         elif arg in _VALUE_OPTIONS:
             if i + 1 >= len(argv):
                 raise click.exceptions.UsageError(f"option {arg} needs a value (a device path, URL or sim:NAME)")
-            found["port"] = argv[i + 1]
+            ports.append(argv[i + 1])
             i += 1
         elif arg.split("=", 1)[0] in _ENV_OPTIONS:
             name = arg.split("=", 1)[0]
@@ -134,12 +136,14 @@ def split_global_options(argv: list[str]) -> tuple[CommandLine, list[str]]:
             except ValueError:
                 raise click.exceptions.UsageError(f"{name} needs {what}, not {value!r}") from None
         elif arg.startswith("--port="):
-            found["port"] = arg.split("=", 1)[1]
+            ports.append(arg.split("=", 1)[1])
         elif arg.startswith("-p") and len(arg) > 2 and not arg.startswith("--"):
-            found["port"] = arg[2:]
+            ports.append(arg[2:])
         else:
             rest.append(arg)
         i += 1
+    if ports:
+        found["port"], found["ports"] = ports[-1], tuple(dict.fromkeys(ports))
     return CommandLine(**found), rest  # type: ignore[arg-type]
 
 
@@ -171,7 +175,7 @@ def _run(argv: list[str]) -> int:
         options.json, options.debug = line.json, line.debug
         command = typer.main.get_command(app)
         chain = split_chain(rest)
-        with farm_labgrid.command_scope():  # labgrid places acquired by the command are released at its end
+        with farm_command_scope():  # labgrid places acquired by the command are released at its end
             if len(chain) == 1:
                 result = command.main(args=rest, prog_name="pytool", standalone_mode=False, obj=line)
                 return result if isinstance(result, int) else 0

@@ -66,6 +66,7 @@ class ProjectConfig:
     ble_name: str | None = None
     wifi_user: str | None = None  # telnet/FTP login ([wifi], pymakr.conf username/password)
     wifi_password: str | None = field(default=None, repr=False)  # never printed: not in to_json() either
+    fast_baud: int | None = None  # [serial] fast_baud: bulk-transfer rate; 0 = never switch; None = by bridge
     boards: list[BoardEntry] = field(default_factory=list)  # [[boards]]: several boards, by role
     source: str = "defaults"  # "pytool.toml", "pymakr.conf" or "defaults"
 
@@ -174,6 +175,14 @@ SETTINGS = (
         '"python"',
         "telnet/FTP password (PYTOOL_PASSWORD takes precedence); never printed",
     ),
+    Setting("serial", dict, "a table", "", "serial line settings"),
+    Setting(
+        "serial.fast_baud",
+        (int, bool),
+        "a baud rate or false",
+        "by the USB bridge (921600; 230400 on PIC boards)",
+        "rate bulk transfers switch the REPL UART to (false or 0: stay at 115200; PYTOOL_FAST_BAUD takes precedence)",
+    ),
     Setting("boards", list, "a list of tables ([[boards]])", "[]", "several boards, one [[boards]] table each"),
     Setting("boards.port", str, "a string", "`--board-port ROLE=PORT`", "the board's port (any `port` value)"),
     Setting("boards.role", str, "a string", "board0, board1, ...", "the board's part in multi-board tests"),
@@ -260,9 +269,17 @@ def load_pytool_toml(path: Path) -> ProjectConfig:
         ble_name=ble.get("name"),
         wifi_user=(raw.get("wifi") or {}).get("user") or None,
         wifi_password=(raw.get("wifi") or {}).get("password") or None,
+        fast_baud=_fast_baud((raw.get("serial") or {}).get("fast_baud")),
         boards=_board_entries(raw.get("boards") or [], path),
         source=CONFIG_NAME,
     )
+
+
+def _fast_baud(value: int | bool | None) -> int | None:
+    """[serial] fast_baud: false -> 0 (never switch), true or absent -> None (the bridge's rate), else the rate."""
+    if value is None or value is True:
+        return None
+    return 0 if value is False else int(value)
 
 
 _JSON_COMMENT = re.compile(r'("(?:\\.|[^"\\])*")|//[^\n]*|/\*.*?\*/', re.S)

@@ -51,6 +51,7 @@ class DeployResult:
     project: str
     port: str
     steps: list[Step] = field(default_factory=list)
+    address: str | None = None  # the Bluetooth address the board advertises from, when it was read
 
     def to_json(self) -> dict:
         return asdict(self) | {"ok": True}
@@ -100,6 +101,7 @@ def deploy(
         # advertise step finds this board and not another one advertising the same name (issue 17)
         wanted = options.advertise and cfg.ble_name and options.reset
         address = _board_ble_address(resolved) if wanted else None
+        result.address = address
         run("reset", lambda: _reset_step(resolved, options) if options.reset else ("skipped", "--no-reset"))
     if not options.advertise:
         run("advertise", lambda: ("skipped", "--no-advertise"))

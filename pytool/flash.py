@@ -19,12 +19,13 @@ from typing import Any
 
 from pytool import firmware as fwmod
 from pytool import repl
+from pytool.baud import FLASH_BAUD
 from pytool.boards import catalogue, get_board
 from pytool.errors import PytoolError
 from pytool.ports import Target
 from pytool.reset import CONSOLE_BAUD, ResetStrategy, strategy_for
 
-DEFAULT_BAUD = 921600
+DEFAULT_BAUD = FLASH_BAUD
 ROM_BAUD = CONSOLE_BAUD
 
 

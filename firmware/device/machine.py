@@ -41,7 +41,9 @@ if _STOCK:  # stock ESP32 port: modmachine.h's reset causes, ESP-IDF's wake-up c
 
 def reset():
     """Hard reset: the board reboots (ROM lines, boot.py, main.py)."""
-    _bridge.call("runtime", "hard_reset", False)
+    # the marker, written last, tells the simulator that everything printed before (the raw REPL's "OK") is out
+    print("\x1b[pytool:%s:reset]" % _cfg["token"], end="")
+    _bridge.call("runtime", "hard_reset", False, True)
     while True:  # the simulator stops this interpreter
         time.sleep(1)
 
@@ -202,6 +204,68 @@ class Pin:
 
     def __repr__(self):
         return "Pin('%s', mode=%s, pull=%s, alt=%d)" % (self._id, self._mode, self._pull, self._alt)
+
+
+class UART:
+    # UART0 is the REPL's (re-initialising it changes the line rate the host must use: pytool/sim/uart.py);
+    # UART1/2 have nothing attached on the simulated board: writes go nowhere, reads find nothing.
+    EVEN = 0
+    ODD = 1
+    ONE = 1
+    TWO = 2
+    RX_ANY = 1
+
+    def __init__(self, bus, *args, **kwargs):
+        if bus not in (0, 1, 2):
+            raise ValueError("UART(%s) does not exist" % (bus,))
+        self._id = bus
+        self._baud = 115200 if bus == 0 else 9600
+        if args or kwargs:
+            self.init(*args, **kwargs)
+
+    def init(self, baudrate=9600, bits=8, parity=None, stop=1, **kwargs):
+        baudrate = int(baudrate)
+        if baudrate <= 0:
+            raise ValueError("invalid baudrate")
+        self._baud = baudrate
+        if self._id == 0:
+            _bridge.call("uart", "init", 0, baudrate)
+
+    def deinit(self):
+        pass
+
+    def any(self):
+        return 0
+
+    def read(self, nbytes=-1):
+        return None
+
+    def readline(self):
+        return None
+
+    def readinto(self, buf, nbytes=-1):
+        return None
+
+    def write(self, buf):
+        data = bytes(buf)
+        if self._id == 0:
+            print(data.decode("utf-8", "replace"), end="")
+        return len(data)
+
+    def sendbreak(self):
+        pass
+
+    def wait_tx_done(self, timeout_ms):
+        return True
+
+    def flush(self):
+        pass
+
+    def txdone(self):
+        return True
+
+    def __repr__(self):
+        return "UART(%d, baudrate=%d, bits=8, parity=None, stop=1)" % (self._id, self._baud)
 
 
 class _Alarm:

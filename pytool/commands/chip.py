@@ -9,9 +9,9 @@ import typer
 from rich.markup import escape
 
 from pytool import port_lock
+from pytool.baud import FLASH_BAUD as DEFAULT_BAUD
 from pytool.commands.common import target
 from pytool.console import emit, options, out, status
-from pytool.flash import DEFAULT_BAUD
 
 
 def bootloader(

@@ -21,6 +21,11 @@ def port_option(ctx: typer.Context) -> str | None:
     return getattr(obj, "port", None)
 
 
+def port_options(ctx: typer.Context) -> tuple[str, ...]:
+    """Every `--port` given, in order, each once (several are for `deploy --all` / `test --all`)."""
+    return tuple(getattr(ctx.find_root().obj, "ports", ()) or ())
+
+
 def here() -> ProjectConfig | None:
     """The settings of the project in the current folder (pytool.toml or pymakr.conf), None when there are none."""
     from pytool import config
@@ -34,8 +39,15 @@ def here() -> ProjectConfig | None:
 def target(ctx: typer.Context, project: ProjectConfig | None = None) -> Target:
     """The board this command works on: `pytool.ports.resolve_target` with --port, the environment and `project`
     (default: the project in the current folder)."""
+    from pytool.errors import UsageError
     from pytool.ports import resolve_target
 
+    ports = port_options(ctx)
+    if len(ports) > 1:
+        raise UsageError(
+            f"--port was given {len(ports)} times ({', '.join(ports)}) for one board",
+            "give one --port, or run `pytool deploy --all` / `pytool test --all` on all of them",
+        )
     return resolve_target(port_option(ctx), project if project is not None else here())
 
 

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pytool import port_lock
+from pytool.baud import FLASH_BAUD as DEFAULT_BAUD
 from pytool.commands.common import here, port_option, target
 from pytool.console import emit, err, options, out, status
-from pytool.flash import DEFAULT_BAUD, ProgressSink
 
 
-class RichSink(ProgressSink):
-    """One rich progress bar per file written; skipped files get a line of their own."""
+class RichSink:
+    """One rich progress bar per file written; skipped files get a line of their own (a `pytool.flash.ProgressSink`;
+    rich's progress module and pytool.flash are imported when a command runs, not at the CLI's start)."""
 
     def __init__(self) -> None:
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
         self.progress = Progress(
             TextColumn("{task.description:<22}"),
             BarColumn(),

@@ -10,8 +10,7 @@ from pytool.commands.common import port_option
 from pytool.console import emit, out
 from pytool.errors import UsageError
 from pytool.ports import choose_port
-from pytool.sim import FAULTS, SimControl, make_fault, registry
-from pytool.sim import describe_faults as describe
+from pytool.sim import FAULTS, registry
 
 _HELP = "Faults: " + "; ".join(f"{name} ({', '.join(params) or 'no parameters'})" for name, params in FAULTS.items())
 
@@ -54,6 +53,9 @@ def fault(
     clear: bool = typer.Option(False, "--clear", help="Clear fault NAME (every fault without a NAME)."),
 ) -> None:
     """Inject a fault into a simulated board (one-shot unless --repeat; --clear clears)."""
+    from pytool.sim import SimControl, make_fault
+    from pytool.sim import describe_faults as describe
+
     request: dict[str, object] = {"op": "fault"}
     if clear:
         if params:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pytool.commands.common import board_session, port_option
 from pytool.console import emit, err, options, out, status
@@ -43,6 +42,8 @@ def sync(
     ),
 ) -> None:
     """Put the project and device_lib/ on the board's /flash: only what changed, verified."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
     from pytool.sync import sync_project
 
     cfg = _config(directory)

@@ -1,4 +1,5 @@
-"""`pytool deploy` and `pytool test` (issue #9): thin wrappers over pytool.deploy."""
+"""`pytool deploy` and `pytool test` (issue #9): thin wrappers over pytool.deploy; with `--all`, over
+pytool.fleet (every board at once, shown by commands/fleet_view.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from pytool.commands.common import target
+from pytool import fleet
+from pytool.commands.common import port_options, target
 from pytool.console import emit, err, options, status
+from pytool.errors import PytoolError, UsageError
 
 if TYPE_CHECKING:  # pytool.deploy (asyncio, the simulator) is loaded by the commands that need it
+    from pytool.config import ProjectConfig
     from pytool.deploy import DeployOptions, DeployResult, Step
     from pytool.ports import Target
 
@@ -20,6 +24,7 @@ _MARK = {"ok": "[green]✓[/]", "done": "[green]✓[/]", "warning": "[yellow]![/
 
 
 def _print_step(step: Step) -> None:
+    fleet.report("step", name=step.name, status=step.status, detail=step.detail, seconds=step.seconds)
     status(f"  {_MARK.get(step.status, '?')} {step.name:<10} {step.detail}  [dim]{step.seconds:.1f} s[/]")
 
 
@@ -27,7 +32,33 @@ def _deploy(directory: Path, board: Target, deploy_options: DeployOptions) -> De
     from pytool import deploy as deploy_mod
 
     status(f"[bold]Deploying[/] {directory.resolve()} to {board.spec}")
-    return deploy_mod.deploy(directory, board, options=deploy_options, on_step=_print_step)
+    fleet.report("phase", name=fleet.DEPLOY_STEPS[0])
+    result = deploy_mod.deploy(directory, board, options=deploy_options, on_step=_print_step)
+    fleet.report("deploy", address=result.address)
+    return result
+
+
+ALL_HELP = (
+    "Every board at once: each --port given, else --places, else the boards list of pytool.toml, else every attached "
+    "board and simulator. Logs per board in DIR/.pytool/fleet (or --logs)."
+)
+PLACES_HELP = "With --all: the labgrid places matching this pattern (e.g. 'bench-*'), on --lg-coordinator."
+LOGS_HELP = "With --all: folder for the per-board logs (default: DIR/.pytool/fleet)."
+
+
+def _fleet(
+    ctx: typer.Context, command: str, cfg: ProjectConfig, places: str | None, logs: Path | None, args: list[str]
+) -> int:
+    from pytool.commands.fleet_view import run_and_show
+
+    boards = fleet.select_boards(port_options(ctx), cfg, places)
+    return run_and_show(command, cfg.root, boards, args, logs)
+
+
+def _only_with_all(all_boards: bool, **given: object) -> None:
+    for name, value in given.items():
+        if value and not all_boards:
+            raise UsageError(f"--{name} goes with --all", f"add --all, or leave out --{name}")
 
 
 def deploy(
@@ -37,14 +68,23 @@ def deploy(
     no_flash: bool = typer.Option(False, "--no-flash", help="Never flash; fail if the firmware differs."),
     no_check: bool = typer.Option(False, "--no-check", help="Deploy even if `pytool check` finds errors."),
     no_advertise: bool = typer.Option(False, "--no-advertise", help="Do not wait for the board to advertise."),
-) -> None:
-    """Flash if needed, check, sync, reset and wait until the board advertises."""
+    all_boards: bool = typer.Option(False, "--all", help=ALL_HELP),
+    places: str = typer.Option(None, "--places", metavar="GLOB", help=PLACES_HELP),
+    logs: Path = typer.Option(None, "--logs", metavar="DIR", help=LOGS_HELP),
+) -> int:
+    """Flash if needed, check, sync, reset and wait until the board advertises (--all: on every board at once)."""
     from pytool import config as project_config
     from pytool.deploy import DeployOptions
 
+    _only_with_all(all_boards, places=places, logs=logs)
+    if all_boards:
+        flags = {"--no-flash": no_flash, "--no-check": no_check, "--no-advertise": no_advertise}
+        args = [*(["--firmware", firmware] if firmware else []), *(flag for flag, on in flags.items() if on)]
+        return _fleet(ctx, "deploy", project_config.load(directory), places, logs, args)
     opts = DeployOptions(firmware=firmware, flash=not no_flash, check=not no_check, advertise=not no_advertise)
     result = _deploy(directory, target(ctx, project_config.load(directory)), opts)
     emit(result.to_json(), lambda: status(f"[bold green]Deployed[/] to {result.port}."))
+    return 0
 
 
 def test(
@@ -56,13 +96,27 @@ def test(
     firmware: str = typer.Option(None, "--firmware", help="Archive or version to flash if the board differs."),
     no_check: bool = typer.Option(False, "--no-check", help="Deploy even if `pytool check` finds errors."),
     junit: Path = typer.Option(None, "--junit", help="JUnit XML report (default: DIR/.pytool/results/junit.xml)."),
+    all_boards: bool = typer.Option(False, "--all", help=ALL_HELP),
+    places: str = typer.Option(None, "--places", metavar="GLOB", help=PLACES_HELP),
+    logs: Path = typer.Option(None, "--logs", metavar="DIR", help=LOGS_HELP),
 ) -> int:
-    """Deploy and run the project's over-the-air tests (tests/hil) against the board; pytest's exit code."""
+    """Deploy and run the project's over-the-air tests (tests/hil) against the board; pytest's exit code.
+    With --all: on every board at once; the worst board's exit code."""
     from pytool import config as project_config
     from pytool import deploy as deploy_mod
 
+    _only_with_all(all_boards, places=places, logs=logs)
     cfg = project_config.load(directory)
     deploy_mod.tests_dir(cfg.root)
+    if all_boards:
+        if sim or junit:
+            raise UsageError(
+                f"{'--sim' if sim else '--junit'} does not go with --all",
+                "--all tests the boards given (each board's JUnit report is in its log folder)",
+            )
+        flags = {"--no-deploy": no_deploy, "--no-check": no_check}
+        args = [*(["--firmware", firmware] if firmware else []), *(flag for flag, on in flags.items() if on)]
+        return _fleet(ctx, "test", cfg, places, logs, [*args, "--", *(pytest_args or ())])
     with contextlib.ExitStack() as stack:
         if sim:
             from dataclasses import replace
@@ -79,8 +133,17 @@ def test(
             opts = deploy_mod.DeployOptions(firmware=firmware, check=not no_check)
             result = _deploy(cfg.root, board_target, opts)
         status(f"[bold]Testing[/] {deploy_mod.tests_dir(cfg.root)} over the air")
-        run = deploy_mod.run_tests(
-            cfg.root, board_target, junit, pytest_args or (), stdout=sys.stderr.fileno() if options.json else None
+        fleet.report("phase", name="tests")
+        with fleet.not_inherited():
+            run = deploy_mod.run_tests(
+                cfg.root, board_target, junit, pytest_args or (), stdout=sys.stderr.fileno() if options.json else None
+            )
+    if run.exit_code < 0:  # pytest itself died (killed, crashed): one line, not a negative exit code
+        import signal
+
+        raise PytoolError(
+            f"the over-the-air test run (pytest) was killed by {signal.Signals(-run.exit_code).name}",
+            f"the per-test logs in {run.logs} show the tests that ended before it died",
         )
     emit(
         {"ok": run.exit_code == 0, "deploy": result.to_json() if result else None, "tests": run.to_json()},

@@ -7,7 +7,25 @@ its serial port to the rest of pytool as an ordinary pyserial URL, and releases 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 LABGRID_PREFIX = "labgrid:"
+#: The running CLI command's farm places (`labgrid.place_for` enters them here); None outside a command.
+command_places: contextlib.ExitStack | None = None
+
+
+@contextlib.contextmanager
+def command_scope() -> Iterator[None]:
+    """Run one CLI command: every farm place it acquires is released when it ends. Here rather than in
+    `pytool.farm.labgrid` so that the CLI does not import labgrid's machinery (asyncio, threads) at start-up."""
+    global command_places
+    previous, command_places = command_places, contextlib.ExitStack()
+    try:
+        with command_places:
+            yield
+    finally:
+        command_places = previous
 
 
 def is_farm_port(spec: str | None) -> bool:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pytool import farm
 from pytool.errors import PytoolError, UsageError
 from pytool.farm import LABGRID_PREFIX
 from pytool.farm.labgrid_reset import OUTPUT_DRIVERS, POWER_DRIVERS, PlaceResetter, strategy_for
@@ -441,7 +442,6 @@ def open_place(name: str, coordinator: str | None = None) -> Iterator[FarmPlace]
 
 # ---------------------------------------------------------------------------------- entry points for pytool
 
-_scope: contextlib.ExitStack | None = None  # the running CLI command's places (see command_scope)
 _process_scope: contextlib.ExitStack | None = None  # places opened outside a command, released at exit
 _held: dict[str, FarmPlace] = {}
 _resetters: dict[str, PlaceResetter] = {}  # place name -> its reset drivers, while open_place holds it
@@ -453,17 +453,7 @@ def _release_process_scope() -> None:
             _process_scope.close()
 
 
-@contextlib.contextmanager
-def command_scope() -> Iterator[None]:
-    """Run one CLI command: every place it acquires through `place_for` is released when it ends."""
-    global _scope
-    previous, _scope = _scope, contextlib.ExitStack()
-    try:
-        with _scope:
-            yield
-    finally:
-        _scope = previous
-        _held.clear()
+command_scope = farm.command_scope  # the CLI's (kept here for callers of this module)
 
 
 def _set_ble_env(place: FarmPlace) -> Iterator[None]:
@@ -485,7 +475,7 @@ def place_for(spec: str) -> FarmPlace:
     name = parse_spec(spec)
     if name in _held:
         return _held[name]
-    stack = _scope
+    stack = farm.command_places
     if stack is None:
         if _process_scope is None:
             _process_scope = contextlib.ExitStack()
@@ -494,7 +484,19 @@ def place_for(spec: str) -> FarmPlace:
     place = stack.enter_context(open_place(name))
     stack.enter_context(contextlib.contextmanager(_set_ble_env)(place))
     _held[name] = place
+    stack.callback(_held.pop, name, None)  # forgotten when released
     return place
+
+
+def place_names(pattern: str = "*", coordinator: str | None = None) -> list[str]:
+    """The names of the coordinator's places that match the shell-style `pattern`, sorted (`test --all --places`)."""
+    import fnmatch
+
+    client = _Coordinator(coordinator_address(coordinator))
+    try:
+        return sorted(name for name in client.session.places if fnmatch.fnmatchcase(name, pattern))
+    finally:
+        client.close()
 
 
 def ble_transport(spec: str | None) -> str | None:

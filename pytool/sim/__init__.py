@@ -22,8 +22,9 @@ if TYPE_CHECKING:
     from pytool.sim import registry
     from pytool.sim.control import SimControl
     from pytool.sim.daemon import launch, prepare, serve, stop
-    from pytool.sim.faults import FAULTS, make_fault
+    from pytool.sim.fault_catalogue import FAULTS
     from pytool.sim.faults import describe as describe_faults
+    from pytool.sim.faults import make_fault
     from pytool.sim.radio import RadioHub
     from pytool.sim.registry import SimRecord
     from pytool.sim.runtime.confine import probe as probe_sandbox
@@ -39,7 +40,7 @@ _PUBLIC = {
     "launch": ("pytool.sim.daemon", "launch"),
     "serve": ("pytool.sim.daemon", "serve"),
     "stop": ("pytool.sim.daemon", "stop"),
-    "FAULTS": ("pytool.sim.faults", "FAULTS"),
+    "FAULTS": ("pytool.sim.fault_catalogue", "FAULTS"),
     "make_fault": ("pytool.sim.faults", "make_fault"),
     "describe_faults": ("pytool.sim.faults", "describe"),
     "FlashFS": ("pytool.sim.runtime.fs_image", "FlashFS"),

@@ -23,6 +23,7 @@ from pytool.sim.faults import FaultInjector
 from pytool.sim.flash_image import FlashImage
 from pytool.sim.rom import Efuse, RomLoader
 from pytool.sim.serial_port import FrontEnd
+from pytool.sim.uart import BOOT_BAUD, UartService, garble
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,10 @@ class SimBoard:
         self.loop = loop
         self.workdir = workdir
         self.services: dict[str, Any] = {}  # host services for device code (Bluetooth registers "bt")
+        self.uart_baud = BOOT_BAUD  # the firmware's UART0 rate (machine.UART(0, baudrate=...); pytool.sim.uart)
+        self.services["uart"] = UartService(
+            self, lambda: self.identity is not None and self.identity.flavour == "pycom"
+        )
         self.front_ends: list[FrontEnd] = []
         self.monitors: list[Callable[[bytes], None]] = []  # observers of everything the UART sends
         # REPL terminals beside the UART (Pycom's telnet, as dupterm): the firmware's output, no serial-wire faults
@@ -122,6 +127,23 @@ class SimBoard:
                 return fe.baud()
         return 115200
 
+    def line_rate(self) -> int | None:
+        """The rate the board's UART transmits at: the firmware's UART0 rate while it runs, else None (the ROM's
+        auto-baud follows the host)."""
+        return self.uart_baud if self.mode == Mode.APP else None
+
+    def _rates_matter(self) -> bool:
+        """Whether a host at another rate than the board's UART0 gets garbage: with pacing on, and whenever the
+        firmware moved UART0 off the boot rate. (An unpaced board at the boot rate forgives a client that left
+        its port at pyserial's default 9600, as the simulator always has.)"""
+        return self.uart_baud != BOOT_BAUD or any(getattr(fe, "_pacing", False) for fe in self.front_ends)
+
+    def uart_rate_changed(self, baud: int) -> None:
+        """UART0 re-initialised at `baud` (by the firmware, or the boot rate again after a reset)."""
+        if baud != self.uart_baud:
+            log.debug("UART0 rate %d -> %d", self.uart_baud, baud)
+        self.uart_baud = baud
+
     @property
     def port_is_open(self) -> bool:
         """Someone listens to the firmware's output: an open serial front end or a REPL terminal."""
@@ -135,8 +157,9 @@ class SimBoard:
         self.faults.board_to_host(data, self._transmit)
 
     def _transmit(self, data: bytes) -> None:
+        rate = self.line_rate() if self._rates_matter() else None
         for fe in self.front_ends:
-            fe.write(data)
+            fe.write(data if rate is None or not fe.is_open else garble(data, rate, fe.baud()))
         for monitor in self.monitors:
             monitor(data)
 
@@ -148,6 +171,11 @@ class SimBoard:
         self.faults.host_to_board(data, self._receive)
 
     def _receive(self, data: bytes) -> None:
+        rate = self.line_rate() if self._rates_matter() else None
+        if rate is not None:  # the host's bytes as the firmware's UART decodes them at its own rate
+            data = garble(data, self.host_baud(), rate)
+            if not data:
+                return
         if self.mode == Mode.DOWNLOAD:
             self.rom.feed(data)
         elif self.mode == Mode.APP and self.runtime is not None:
@@ -312,6 +340,7 @@ class SimBoard:
                 return
             self.boots += 1
             self.boot_reason = reason
+            self.uart_rate_changed(BOOT_BAUD)
             strap = BOOT_DOWNLOAD if download else BOOT_FLASH
             self._text(f"{ROM_BANNER}\r\n\r\nrst:{reason},boot:{strap}\r\n")
             if download:
@@ -389,6 +418,7 @@ class SimBoard:
             "flash_size": self.flash.size,
             "port_open": self.port_is_open,
             "baud": self.host_baud(),
+            "uart_baud": self.uart_baud,
             "en": self.en,
             "io0": self.io0,
             "safe_boot_next": self._safe_boot_next,

@@ -153,6 +153,7 @@ async def serve(config: SimConfig, on_ready: Callable[[registry.SimRecord], None
             bt_address=bt_address(mac) if hci else None,
             flash=str(config.flash),
             wifi=wifi,
+            paced=config.pacing,
             power=power_switch.url,
         )
         registry.register(record)

@@ -40,23 +40,11 @@ from pathlib import Path
 from typing import Any
 
 from pytool.errors import UsageError
+from pytool.sim.fault_catalogue import FAULTS
 
 SECTOR = 0x1000
 BROWNOUT_RESET = "0xf (RTCWDT_BROWN_OUT_RESET)"
 
-#: name -> {parameter: default}; a parameter without a default (None) may be required by `_validate`.
-FAULTS: dict[str, dict[str, Any]] = {
-    "cut": {"after_bytes": None, "after_s": None, "down_s": 0.5},
-    "reset": {"after_bytes": 0},
-    "brownout": {"after_bytes": 0},
-    "flip": {"rate": 0.001, "seed": 0, "direction": "both"},
-    "drop": {"rate": 0.001, "seed": 0, "direction": "both"},
-    "slow": {"bytes_per_s": 1000},
-    "power-loss": {"op": "any", "skip": 0, "fraction": 0.5, "off_s": 0.5, "unplug": False},
-    "ble-drop": {},
-    "ble-refuse": {},
-    "ble-stop-adv": {},
-}
 _DIRECTIONS = ("host", "board", "both")
 _FLASH_OPS = ("erase", "program", "any")
 

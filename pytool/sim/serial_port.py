@@ -4,7 +4,8 @@ Both carry the same UART. A front end calls `sink.feed(data)` with bytes from th
 when a client opens or closes it, and (RFC2217 only) `sink.set_lines(dtr, rts, when)`; the board writes its
 output with `write()`, which is dropped while nobody has the port open, as a UART's output is.
 
-With pacing on, bytes move at the line rate (baud / 10 bytes per second) in both directions.
+With pacing on, bytes move at the line rate (baud / 10 bytes per second) in both directions: the host's rate
+for what it sends, the board's UART rate (`sink.line_rate()`, pytool.sim.uart) for what the board sends.
 """
 
 from __future__ import annotations
@@ -44,6 +45,13 @@ class UartSink(Protocol):
     def feed(self, data: bytes) -> None: ...
     def port_open(self, front_end: FrontEnd, is_open: bool) -> None: ...
     def set_lines(self, dtr: bool, rts: bool, when: float) -> None: ...
+    def line_rate(self) -> int | None: ...  # the board's transmit rate; None: it follows the host's
+
+
+def _tx_rate(sink: UartSink, host: int) -> int:
+    """The rate the board's output takes on the wire."""
+    rate = getattr(sink, "line_rate", None)
+    return (rate() if rate is not None else None) or host
 
 
 class FrontEnd(Protocol):
@@ -175,7 +183,7 @@ class PtyPort:
     def _paced_flush(self) -> None:
         if not self._writer_on:
             return
-        self._send(max(1, int(self.baud() / 10 * _PACE_TICK_S)))
+        self._send(max(1, int(_tx_rate(self._sink, self.baud()) / 10 * _PACE_TICK_S)))
         if self._tx:
             self._loop.call_later(_PACE_TICK_S, self._paced_flush)
         else:
@@ -331,7 +339,7 @@ class Rfc2217Port:
             if not self._pacing:
                 out.write(data)
                 continue
-            step = max(1, int(self.baud() / 10 * _PACE_TICK_S))
+            step = max(1, int(_tx_rate(self._sink, self.baud()) / 10 * _PACE_TICK_S))
             for i in range(0, len(data), step):
                 out.write(data[i : i + step])
                 time.sleep(_PACE_TICK_S)

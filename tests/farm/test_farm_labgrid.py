@@ -150,6 +150,28 @@ def test_info_ls_sync_and_example_tests_on_each_place(farm, place, tmp_path):
     assert farm.acquired() == []
 
 
+def test_all_places_in_parallel_pass_and_none_is_left_acquired(farm, tmp_path):
+    """`pytool test --all --places 'bench-*'`: one child pytool per place, both at once, each acquiring and
+    releasing its own place and testing over the radio that place carries."""
+    import json
+
+    env = farm.env(PYTOOL_STATE_DIR=str(tmp_path / "state"), PYTOOL_DATA_DIR=str(farm.base / "data"))
+    example = tmp_path / "gatt_server"
+    shutil.copytree(EXAMPLE, example, ignore=shutil.ignore_patterns(".pytool", "__pycache__"))
+    run = pytool(["--json", "test", "--all", "--places", "bench-*", str(example)], env, tmp_path, timeout=400)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    boards = {board["port"]: board for board in json.loads(run.stdout)["boards"]}
+    assert sorted(boards) == [f"labgrid:{place}" for place in sorted(PLACES)]
+    for board in boards.values():
+        assert board["status"] == "ok", board
+        assert board["tests"] == {"passed": 6, "failed": 0, "error": 0, "skipped": 0}, board
+        assert board["address"], board  # read over the place's serial port, matched over its radio
+    a, b = boards.values()
+    assert a["started_at"] < b["ended_at"] and b["started_at"] < a["ended_at"]  # at the same time
+    assert a["address"] != b["address"]
+    assert farm.acquired() == []
+
+
 def test_place_held_by_someone_else_is_refused_without_touching_the_board(farm, tmp_path):
     farm.client("-p", "guarded", "acquire", LG_USERNAME="alice", LG_HOSTNAME="rack7")
     try:
