@@ -179,8 +179,8 @@ def reset(
     safe: bool = typer.Option(False, "--safe", help="Pycom safe boot (Ctrl-F): skip boot.py and main.py once."),
 ) -> None:
     """Reset the board (--soft, --hard, --safe)."""
-    if not soft and not safe and _reset_through_place(ctx):
-        emit({"ok": True, "reset": "hard", "through": "labgrid"}, lambda: status("hard reset done (labgrid place)"))
+    if not soft and not safe and (means := _reset_through_place(ctx)):
+        emit({"ok": True, "reset": "hard", "through": means}, lambda: status(f"hard reset done ({means})"))
         return
     if soft + hard + safe > 1:
         raise UsageError("choose one of --soft, --hard, --safe")
@@ -195,21 +195,22 @@ def reset(
     emit({"ok": True, "reset": mode}, lambda: status(f"{mode} reset done"))
 
 
-def _reset_through_place(ctx: typer.Context) -> bool:
+def _reset_through_place(ctx: typer.Context) -> str | None:
     """A hard reset by the port's own wiring when it has one (a labgrid place's `reset` output or power switch,
-    pytool/farm): it needs no answer from the firmware, so it also restarts a board that hangs. False otherwise."""
+    pytool/farm): it needs no answer from the firmware, so it also restarts a board that hangs. Returns how it
+    reset (`power cycle of labgrid place NAME`), None when the port has no such wiring."""
     from pytool.commands.common import target
 
     board = target(ctx)
     if board.reset != "labgrid":
-        return False
-    from pytool.farm.labgrid import reset_board
+        return None
+    from pytool.farm.labgrid import place_for, reset_board, reset_means
 
     pool = getattr(ctx.find_root().obj, "sessions", None)
     if pool is not None:
         pool.release()  # a `+` chain's session: the next command opens a new one on the rebooted board
     reset_board(board.spec)
-    return True
+    return f"{reset_means(board.spec)} of labgrid place {place_for(board.spec).name}"
 
 
 def info(ctx: typer.Context) -> None:

@@ -506,6 +506,12 @@ def ble_transport(spec: str | None) -> str | None:
     return place_for(str(spec)).ble if is_farm_port(spec) else None
 
 
+def reset_means(spec: str) -> str:
+    """How `reset_board` resets the board of place `spec` (`reset output` or `power cycle`)."""
+    name = parse_spec(spec)
+    return (_resetters.get(name) or (place_for(spec) and _resetters[name])).means
+
+
 def reset_board(spec: str, bootloader: bool = False) -> bool:
     """Reset the board of a held place through its own resources (strategy `labgrid`).
 

@@ -72,7 +72,7 @@ def test_reset_power_cycles_the_board_through_the_places_power_port(lab, tmp_pat
 
     run = pytool(["-p", f"labgrid:{PLACE}", "reset", "+", "exec", "print(6 * 7)"], env, tmp_path)
     assert run.returncode == 0, run.stderr
-    assert "hard reset done (labgrid place)" in run.stderr
+    assert f"hard reset done (power cycle of labgrid place {PLACE})" in run.stderr
     assert run.stdout.strip().endswith("42")  # the chain's next command reached the rebooted board
     after = control.status()
     assert _switched(lab.sim) == [*switched, *POWER_CYCLE]
