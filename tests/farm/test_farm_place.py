@@ -110,12 +110,18 @@ def test_labgrid_client_switches_the_simulators_power(lab):
         lab.client("-p", PLACE, "release")
 
 
-def test_export_without_a_power_switch_is_one_line():
+def test_export_with_and_without_a_power_switch(tmp_path):
+    from labgrid.remote.config import ResourceConfig
+
     from pytool.errors import PytoolError
     from pytool.farm.exporter import exporter_yaml
 
+    new = SimRecord("new", "lopy4", 1, "/x", rfc2217="rfc2217://127.0.0.1:4001", power="http://127.0.0.1:4002/power")
+    (tmp_path / "exporter.yaml").write_text(exporter_yaml([new], power=True))
+    port = ResourceConfig(str(tmp_path / "exporter.yaml")).data["new"]["NetworkPowerPort"]
+    assert port == {"model": "simplerest", "host": "http://127.0.0.1:4002/power/{value}", "index": 0}
+    assert "NetworkPowerPort" not in exporter_yaml([new])  # only with --power
     old = SimRecord("old", "lopy4", 1, "/x", rfc2217="rfc2217://127.0.0.1:4001")
-    assert "NetworkPowerPort" not in exporter_yaml([old])
     with pytest.raises(PytoolError, match="simulator 'old' has no power switch"):
         exporter_yaml([old], power=True)
 
