@@ -14,26 +14,13 @@ from pathlib import Path
 import pytest
 from mpremote.transport import TransportError
 from mpremote.transport_serial import SerialTransport
+from support.firmware import pycom_flash_image
 
-from pytool.boards import get_board
-from pytool.deploy import simulator_firmware
-from pytool.firmware import load_firmware, plan_archive
 from pytool.sim.registry import SimRecord
 from pytool.sim.testing import running_sim
 
 BOARD = "lopy4"
 FIRMWARE = "1.20.2.r4"
-
-
-def flash_image(path: Path, board_key: str = BOARD) -> Path:
-    """A flash image with Pycom firmware written as `pytool flash` would write it."""
-    board = get_board(board_key)
-    plan = plan_archive(load_firmware(simulator_firmware(board_key, FIRMWARE)), board.flash_size)
-    image = bytearray(b"\xff" * board.flash_size)
-    for write in plan.writes:
-        image[write.offset : write.offset + len(write.data)] = write.data
-    path.write_bytes(image)
-    return path
 
 
 @dataclass
@@ -119,7 +106,7 @@ def host() -> Iterator[Host]:
 @pytest.fixture(scope="module")
 def board(tmp_path_factory) -> Iterator[Board]:
     tmp = tmp_path_factory.mktemp("secboard")
-    image = flash_image(tmp / "flash.bin")
+    image = pycom_flash_image(tmp / "flash.bin", FIRMWARE, BOARD)
     with running_sim(BOARD, name=f"sec{os.getpid()}", flash=image, state_dir=tmp / "s", data_dir=tmp / "d") as rec:
         yield Board(rec, image)
     shutil.rmtree(tmp, ignore_errors=True)
