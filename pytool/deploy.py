@@ -372,7 +372,8 @@ def run_tests(
 ) -> TestRun:
     """Run the project's tests/hil with the pytool.hil plugin against the `target` board; pytest's exit code.
 
-    The plugin gets the target's port and Bluetooth transport as options (the command line wins there too)."""
+    The plugin gets the target's port and Bluetooth transport as options (the command line wins there too).
+    labgrid's own pytest plugin is left out unless `pytest_args` ask for it (`labgrid_plugin_args`)."""
     root = project.resolve()
     junit = (junit or root / ".pytool" / "results" / "junit.xml").resolve()
     junit.parent.mkdir(parents=True, exist_ok=True)
@@ -382,6 +383,7 @@ def run_tests(
         command += ["--ble", ble]
     # pytest-asyncio >= 0.24 warns in every run of a project that does not set its fixtures' loop scope
     command += [
+        *labgrid_plugin_args(pytest_args),
         "--junitxml",
         str(junit),
         "-o",
@@ -392,3 +394,11 @@ def run_tests(
     command += pytest_args
     code = subprocess.call(command, cwd=root, stdout=stdout)
     return TestRun(command, code, str(junit), str(junit.parent / "hil-logs"))
+
+
+def labgrid_plugin_args(pytest_args: Sequence[str]) -> list[str]:
+    """`-p no:labgrid` unless the user's pytest arguments use labgrid's plugin (an `--lg-...` option; `-p labgrid`
+    after it turns it back on by itself). Installed with pytool[labgrid], that plugin claims the fixture names
+    `env`, `target` and `strategy`: a test asking for one of them that the project does not define would be
+    skipped ("missing environment config") instead of failing with "fixture 'target' not found"."""
+    return [] if any(str(arg).startswith("--lg-") for arg in pytest_args) else ["-p", "no:labgrid"]

@@ -184,10 +184,17 @@ def repl(ctx: typer.Context) -> None:
 def reset(
     ctx: typer.Context,
     soft: bool = typer.Option(False, "--soft", help="Soft reset (Ctrl-D): boot.py and main.py run again."),
-    hard: bool = typer.Option(False, "--hard", help="Hard reset (machine.reset()), the default."),
+    hard: bool = typer.Option(
+        False,
+        "--hard",
+        help="Hard reset (machine.reset(); a labgrid place's reset output or power switch), the default.",
+    ),
     safe: bool = typer.Option(False, "--safe", help="Pycom safe boot (Ctrl-F): skip boot.py and main.py once."),
 ) -> None:
     """Reset the board (--soft, --hard, --safe)."""
+    if not soft and not safe and (means := _reset_through_place(ctx)):
+        emit({"ok": True, "reset": "hard", "through": means}, lambda: status(f"hard reset done ({means})"))
+        return
     if soft + hard + safe > 1:
         raise UsageError("choose one of --soft, --hard, --safe")
     mode = "soft" if soft else "safe" if safe else "hard"
@@ -217,6 +224,24 @@ def _safe_boot(board: Target) -> None:
     text = safe_boot(board)
     if b"Pycom MicroPython" not in text and b"MicroPython v" in text:
         raise refuse
+
+
+def _reset_through_place(ctx: typer.Context) -> str | None:
+    """A hard reset by the port's own wiring when it has one (a labgrid place's `reset` output or power switch,
+    pytool/farm): it needs no answer from the firmware, so it also restarts a board that hangs. Returns how it
+    reset (`power cycle of labgrid place NAME`), None when the port has no such wiring."""
+    from pytool.commands.common import target
+
+    board = target(ctx)
+    if board.reset != "labgrid":
+        return None
+    from pytool.farm.labgrid import place_for, reset_board, reset_means
+
+    pool = getattr(ctx.find_root().obj, "sessions", None)
+    if pool is not None:
+        pool.release()  # a `+` chain's session: the next command opens a new one on the rebooted board
+    reset_board(board.spec)
+    return f"{reset_means(board.spec)} of labgrid place {place_for(board.spec).name}"
 
 
 def info(ctx: typer.Context) -> None:
