@@ -26,7 +26,7 @@ from typing import Any
 
 import serial
 
-from pytool import board_code, port_lock, repl
+from pytool import board_code, board_state, port_lock, repl
 from pytool.capabilities import Capabilities, capabilities_from
 from pytool.errors import PytoolError
 from pytool.ports import Target, resolve_port
@@ -34,6 +34,7 @@ from pytool.repl import FORBIDDEN, check_payload, literal
 
 __all__ = ["FORBIDDEN", "BoardCodeError", "BoardSession", "Capabilities", "check_payload", "literal", "parse_result"]
 
+RAW_PROMPT_S = 5.0  # longest wait for the raw REPL prompt per attempt (a chatty board never stops the reads)
 RESULT_MARK = "@@pt:"  # a `_pt_out(value)` line: mark, repr(value), " #<bytes>.<byte sum mod 65536>"
 PROBE_MARK = "@@pt?"  # the capability probe's line (same form), so a garbled one is never taken for the other
 
@@ -209,10 +210,7 @@ class BoardSession:
         except (TransportError, serial.SerialException, OSError) as exc:
             lock.__exit__(None, None, None)
             port_lock.refuse_if_open_elsewhere(resolved.url)
-            raise PytoolError(
-                f"cannot open {resolved.spec}: {exc}",
-                "check the port name (`pytool devices`) and that no other program (a REPL, Pymakr) holds it",
-            ) from exc
+            raise board_state.open_failure(resolved, exc) from exc  # missing, busy, no permission
         transport.serial.timeout = 2  # mpremote reads a pty without timeout: never block forever
         try:  # nor write forever to a board that stopped reading
             transport.serial.write_timeout = 20
@@ -254,13 +252,18 @@ class BoardSession:
 
         Like mpremote's, but bounded: a board that keeps printing cannot keep pytool draining its output forever."""
 
+        seen = bytearray()  # what the board printed meanwhile: tells why, if no prompt comes (board_state)
+
         def discard_pending(seconds: float) -> None:  # drop what it printed so far
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline and self.wire.in_waiting:
-                self.wire.read(self.wire.in_waiting)
+                seen.extend(self.wire.read(self.wire.in_waiting))
 
         def read_until(marker: bytes) -> bytes:
-            return self.transport.read_until(1, marker, timeout=2, timeout_overall=self.timeout)
+            # the prompt follows Ctrl-A at once; a board that keeps printing without one is told in seconds, not 2x10
+            data = self.transport.read_until(1, marker, timeout=2, timeout_overall=min(self.timeout, RAW_PROMPT_S))
+            seen.extend(data)
+            return data
 
         try:
             if repl.enter_raw_repl(self.wire.write, discard_pending, read_until):
@@ -271,10 +274,7 @@ class BoardSession:
         except (serial.SerialException, OSError) as exc:
             raise PytoolError(f"cannot talk to {self.target.spec}: {exc}", "check the cable and run again") from exc
         port_lock.refuse_if_open_elsewhere(self.target.url)  # a terminal or mpremote reading the port eats replies
-        raise PytoolError(
-            f"the board on {self.target.spec} does not answer (no raw REPL prompt)",
-            "press reset; if main.py blocks Ctrl-C, boot without it: `pytool reset --safe`",
-        )
+        raise board_state.diagnose(self.target, self.wire.port, bytes(seen))  # blank, erased, download mode, ...
 
     def close(self, exit_raw: bool = True) -> None:
         """Leave the raw REPL (back to the friendly prompt) and release the port."""
@@ -294,7 +294,8 @@ class BoardSession:
             return code
         packer = zlib.compressobj(9, zlib.DEFLATED, 12)
         packed = base64.b64encode(packer.compress(code.encode()) + packer.flush()).decode()
-        boot = BOOTSTRAP if self._inflate is None else ""
+        # _pt_x is gone with the interpreter: send it again whenever the board may have rebooted (a reset, a retry)
+        boot = BOOTSTRAP if self._inflate is None or not self._prelude_sent else ""
         if len(packed) + len(boot) + 16 > len(code) * 0.9:
             return code
         return f"{boot}_pt_x('{packed}')\n"
@@ -473,12 +474,18 @@ class BoardSession:
             raise PytoolError(f"{path} is a folder", "use `pytool rm -r` to delete it with its contents")
         if path in ("/", self.capabilities().root or "/"):
             raise PytoolError(f"refusing to delete the board's root {path}", "delete the files in it instead")
-        self.exec(f"_pt_rm({literal(path)})\n")
+        try:
+            self.exec(f"_pt_rm({literal(path)})\n")
+        except BoardCodeError as exc:
+            raise _fs_error(exc, path, "removing") from exc
 
     def mkdir(self, remote: str, parents: bool = True) -> None:
         """Create a folder (and its parents)."""
         path = self.path(remote)
-        self.exec(f"_pt_md({literal(path + '/x')})\n" if parents else f"os.mkdir({literal(path)})\n")
+        try:
+            self.exec(f"_pt_md({literal(path + '/x')})\n" if parents else f"os.mkdir({literal(path)})\n")
+        except BoardCodeError as exc:
+            raise _fs_error(exc, path, "creating") from exc
 
     def df(self) -> tuple[int, int]:
         """(total, free) bytes of the board's filesystem."""
@@ -573,7 +580,7 @@ class BoardSession:
         self._caps = None
 
 
-def _fs_error(exc: BoardCodeError, path: str) -> PytoolError:
-    if "ENOENT" in exc.traceback or "Errno 2" in exc.traceback:
-        return PytoolError(f"{path}: no such file or folder on the board", "list the files with `pytool ls -r`")
-    return exc
+def _fs_error(exc: BoardCodeError, path: str, doing: str = "listing") -> PytoolError:
+    from pytool.board_errors import fs_error
+
+    return fs_error(exc, exc.traceback, path, doing)

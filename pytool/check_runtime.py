@@ -30,6 +30,11 @@ MODULES = {
     "deflate": "deflate needs MicroPython >= 1.21; use uzlib.decompress / uzlib.DecompIO",
     "platform": "platform needs MicroPython >= 1.21; use os.uname()",
     "tls": "tls needs MicroPython >= 1.22; use ussl",
+    "collections": "Pycom 1.20.x firmware has no `collections`; use ucollections",
+    "heapq": "Pycom 1.20.x firmware has no heapq (nor uheapq)",
+    "uheapq": "Pycom 1.20.x firmware has no uheapq",
+    "random": "Pycom 1.20.x firmware has no random module; use os.urandom() or machine.rng()",
+    "urandom": "Pycom 1.20.x firmware has no urandom module; use os.urandom() or machine.rng()",
 }
 
 

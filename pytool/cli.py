@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import os
 import sys
 import traceback
@@ -30,8 +31,8 @@ from pytool import __version__, port_lock
 from pytool.chain import SESSION_COMMANDS, SessionPool
 from pytool.chain import split as split_chain
 from pytool.commands import board, chip, demo, devices, files, firmware, flash, sim, sync, test, watch
-from pytool.console import err, options
-from pytool.errors import PytoolError
+from pytool.console import err, flush_collected, options
+from pytool.errors import Interrupted, PytoolError
 from pytool.farm import command_scope as farm_command_scope
 
 
@@ -165,12 +166,16 @@ def _app_for(args: list[str]) -> typer.Typer:
     return single
 
 
-def _fail(message: str, code: int) -> int:
+def _fail(message: str, code: int, details: tuple[str, ...] = ()) -> int:
+    for line in details:
+        err.print(escape(line), markup=True, highlight=False, soft_wrap=True)
     err.print(f"[bold red]Error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
     if options.json:
-        import json
-
-        sys.stdout.write(json.dumps({"ok": False, "error": message, "exit_code": code}) + "\n")
+        doc = {"ok": False, "error": message, "exit_code": code} | ({"details": list(details)} if details else {})
+        if options.collected is not None:  # a failed `+` chain: one list, ending with the failure
+            flush_collected(doc)
+        else:
+            sys.stdout.write(json.dumps(doc) + "\n")
     return code
 
 
@@ -190,7 +195,7 @@ def run(argv: list[str]) -> int:
 def _run(argv: list[str]) -> int:
     try:
         line, rest = split_global_options(argv)
-        options.json, options.debug = line.json, line.debug
+        options.json, options.debug, options.collected = line.json, line.debug, None
         chain = split_chain(rest)
         command = typer.main.get_command(_app_for(chain[0] if len(chain) == 1 else []))
         with farm_command_scope():  # labgrid places acquired by the command are released at its end
@@ -198,10 +203,19 @@ def _run(argv: list[str]) -> int:
                 result = command.main(args=rest, prog_name="pytool", standalone_mode=False, obj=line)
                 return result if isinstance(result, int) else 0
             return _run_chain(command, chain, line)
+    except Interrupted as exc:
+        err.print(f"[yellow]Interrupted:[/] {escape(str(exc))}", soft_wrap=True)
+        if options.json:
+            doc = {"ok": False, "interrupted": True, "error": str(exc), "exit_code": exc.exit_code}
+            if options.collected is not None:
+                flush_collected(doc)
+            else:
+                sys.stdout.write(json.dumps(doc) + "\n")
+        return exc.exit_code
     except PytoolError as exc:
         if options.debug:
             traceback.print_exc()
-        return _fail(str(exc), exc.exit_code)
+        return _fail(str(exc), exc.exit_code, exc.details)
     except click.exceptions.NoArgsIsHelpError:
         return 2  # `pytool` or `pytool GROUP` alone: the help text has been printed
     except click.exceptions.UsageError as exc:
@@ -229,16 +243,20 @@ def _run_chain(command: click.Command, chain: list[list[str]], line: CommandLine
         raise click.exceptions.UsageError("a `+` needs a command on each side, e.g. `pytool ls + reset`")
     pool = SessionPool()
     line = dataclasses.replace(line, sessions=pool)
+    options.collected = [] if options.json else None  # --json: one list of the commands' results
+    code = 0
     try:
         for args in chain:
             if args[0] not in SESSION_COMMANDS:
                 pool.release()  # this command opens the port its own way
             result = command.main(args=args, prog_name="pytool", standalone_mode=False, obj=line)
             if isinstance(result, int) and result:
-                return result
+                code = result
+                break
     finally:
         pool.release()
-    return 0
+    flush_collected()  # (an exception leaves the list to the error handler, which ends it with the failure)
+    return code
 
 
 def main() -> None:

@@ -69,6 +69,8 @@ class ProjectConfig:
     fast_baud: int | None = None  # [serial] fast_baud: bulk-transfer rate; 0 = never switch; None = by bridge
     boards: list[BoardEntry] = field(default_factory=list)  # [[boards]]: several boards, by role
     source: str = "defaults"  # "pytool.toml", "pymakr.conf" or "defaults"
+    safe_boot_before_sync: bool = False  # pymakr.conf safe_boot_on_upload: Pycom safe boot before each sync
+    notes: list[str] = field(default_factory=list)  # pymakr.conf keys pytool reads differently or not at all
 
     @property
     def sync_root(self) -> Path:
@@ -297,7 +299,7 @@ def load_pymakr_conf(path: Path) -> ProjectConfig:
     if not isinstance(raw, dict):
         raise UsageError(f"{path} is not a JSON object")
     address = raw.get("address") or None
-    if address and not (address.startswith(("/", "COM")) or "://" in address):
+    if address and not (address.startswith(("/", "COM", "sim:", "labgrid:")) or "://" in address):
         address = f"telnet://{address}"  # an IP address: Pymakr classic used telnet (pytool/transports)
     # Pymakr's sync_file_types ("py,txt,...") as gitignore rules: ignore everything, re-include folders and types.
     type_rules: list[str] = []
@@ -308,12 +310,49 @@ def load_pymakr_conf(path: Path) -> ProjectConfig:
         root=path.parent.resolve(),
         port=address,
         sync_folder=str(raw.get("sync_folder") or raw.get("dist_dir") or "").strip("/").removeprefix("."),
-        ignore=type_rules + _string_list(raw.get("py_ignore"), "py_ignore", str(path)),
+        ignore=type_rules + _py_ignore(_string_list(raw.get("py_ignore"), "py_ignore", str(path))),
         reset_after_sync="soft" if raw.get("reboot_after_upload", False) else None,
         wifi_user=raw.get("username") if isinstance(raw.get("username"), str) else None,
         wifi_password=raw.get("password") if isinstance(raw.get("password"), str) else None,
         source=PYMAKR_NAME,
+        safe_boot_before_sync=raw.get("safe_boot_on_upload") is True,
+        notes=pymakr_notes(raw, address),
     )
+
+
+def _py_ignore(entries: list[str]) -> list[str]:
+    """Pymakr's py_ignore names (files or folders) as gitignore rules that also win over sync_file_types' `!*.py`:
+    a folder rule alone loses to a file rule in git's (and pathspec's) precedence, so its contents are named too."""
+    rules = []
+    for entry in entries:
+        name = entry.strip().strip("/")
+        if name:
+            rules += [name, f"{name}/**" if "/" in name else f"**/{name}/**"]
+    return rules
+
+
+#: pymakr.conf keys pytool does not act on, and why (one line each when the file is read).
+PYMAKR_UNSUPPORTED = {
+    "open_on_start": "not supported: pytool opens no terminal by itself (`pytool repl` does)",
+    "fast_upload": "not needed: pytool always sends compressed, hash-verified chunks",
+    "sync_all_file_types": None,  # read with sync_file_types
+}
+
+
+def pymakr_notes(raw: dict, address: str | None) -> list[str]:
+    """One line per pymakr.conf key that pytool reads differently from Pymakr or not at all."""
+    notes = []
+    if raw.get("safe_boot_on_upload") is True:
+        notes.append("safe_boot_on_upload: honoured: each sync starts with a Pycom safe boot (Ctrl-F)")
+    if raw.get("ctrl_c_on_connect") is False:
+        notes.append("ctrl_c_on_connect = false: not supported: pytool always stops the running program to connect")
+    for key in ("username", "password"):
+        if raw.get(key) and not (address or "").startswith("telnet://"):
+            notes.append(f"{key}: not used: the address is not a WiFi (telnet) board")
+    for key, why in PYMAKR_UNSUPPORTED.items():
+        if why and raw.get(key):
+            notes.append(f"{key}: {why}")
+    return notes
 
 
 def load(project: Path | None = None) -> ProjectConfig:

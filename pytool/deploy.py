@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import os
 import subprocess
 import sys
@@ -228,10 +227,10 @@ def _check_step(cfg: project_config.ProjectConfig, running: dict) -> tuple[str, 
     target = check.target_from(running.get("flavour"), running.get("version") or cfg.firmware)
     report = check.check_files(((f.source, f.rel) for f in files), target)
     if report.errors:
-        shown = ", ".join(f"{f.path}:{f.line} {f.code}" for f in report.errors[:5])
         raise PytoolError(
-            f"`pytool check` found {len(report.errors)} error(s) for {target.label}: {shown}",
-            f"`pytool check {cfg.root}` explains them; fix them (or deploy with --no-check)",
+            f"`pytool check` found {len(report.errors)} error(s) for {target.label} (above)",
+            "fix them (or deploy with --no-check)",
+            [str(f) for f in report.errors],
         )
     if not report.findings:
         return "ok", f"{report.files} file(s) for {target.label}: no problems"
@@ -262,14 +261,18 @@ def _sync_step(cfg: project_config.ProjectConfig, target: Target) -> tuple[str, 
 
 
 def _reset_step(target: Target, options: DeployOptions) -> tuple[str, str]:
+    from pytool.board_errors import last_traceback
     from pytool.monitor import BoardMonitor
 
     with BoardMonitor(target) as board:
         booted = board.reset(hard=True, boot_timeout=options.boot_timeout, main_timeout=MAIN_TIMEOUT)
-        printed = [line for line in board.capture.text().splitlines() if line.strip()]
-    errors = [line for line in printed if line.startswith("Traceback (most recent call last)")]
-    if errors:
-        raise PytoolError(f"main.py failed after the reset: {errors[-1]}", "run `pytool repl` to see the traceback")
+        crash = last_traceback(board.capture.text())
+    if crash:
+        exception, where = crash
+        raise PytoolError(
+            f"main.py failed after the reset: {exception}" + (f" ({where})" if where else ""),
+            "fix it and deploy again; `pytool repl` shows what the board prints",
+        )
     if booted:
         return "done", "hard reset, boot.py and main.py ran"
     return "done", f"hard reset, main.py still running after {MAIN_TIMEOUT:g} s (a main loop)"
@@ -360,19 +363,6 @@ def tests_dir(project: Path) -> Path:
     return folder
 
 
-#: pytest plugins `pytool test` leaves out (pytool's dev and labgrid extras install them; their autoloading imports
-#: all of hypothesis and labgrid and rewrites their asserts: ~2 s of CPU per run, most of a board's test run).
-#: pytool reaches labgrid places through pytool.farm, not labgrid's fixtures. Tests that need one: `-- -p NAME`.
-UNUSED_PLUGINS = ("labgrid", "hypothesispytest")
-
-
-def plugin_blocks(pytest_args: Sequence[str]) -> list[str]:
-    """`-p no:NAME` for each of UNUSED_PLUGINS that `pytest_args` do not ask for with `-p NAME`."""
-    wanted = {arg.removeprefix("-p").strip() for arg in pytest_args if arg.startswith("-p") and arg != "-p"}
-    wanted |= {b for a, b in itertools.pairwise(pytest_args) if a == "-p"}
-    return [arg for name in UNUSED_PLUGINS if name not in wanted for arg in ("-p", f"no:{name}")]
-
-
 def run_tests(
     project: Path,
     target: Target,
@@ -382,7 +372,8 @@ def run_tests(
 ) -> TestRun:
     """Run the project's tests/hil with the pytool.hil plugin against the `target` board; pytest's exit code.
 
-    The plugin gets the target's port and Bluetooth transport as options (the command line wins there too)."""
+    The plugin gets the target's port and Bluetooth transport as options (the command line wins there too).
+    labgrid's own pytest plugin is left out unless `pytest_args` ask for it (`labgrid_plugin_args`)."""
     root = project.resolve()
     junit = (junit or root / ".pytool" / "results" / "junit.xml").resolve()
     junit.parent.mkdir(parents=True, exist_ok=True)
@@ -390,6 +381,33 @@ def run_tests(
     ble = ble_transport(target)
     if ble:
         command += ["--ble", ble]
-    command += ["--junitxml", str(junit), "-o", "asyncio_mode=auto", *plugin_blocks(pytest_args), *pytest_args]
+    # pytest-asyncio >= 0.24 warns in every run of a project that does not set its fixtures' loop scope
+    command += [
+        *labgrid_plugin_args(pytest_args),
+        *hypothesis_plugin_args(pytest_args),
+        "--junitxml",
+        str(junit),
+        "-o",
+        "asyncio_mode=auto",
+        "-o",
+        "asyncio_default_fixture_loop_scope=function",
+    ]
+    command += pytest_args
     code = subprocess.call(command, cwd=root, stdout=stdout)
     return TestRun(command, code, str(junit), str(junit.parent / "hil-logs"))
+
+
+def labgrid_plugin_args(pytest_args: Sequence[str]) -> list[str]:
+    """`-p no:labgrid` unless the user's pytest arguments use labgrid's plugin (an `--lg-...` option; `-p labgrid`
+    after it turns it back on by itself). Installed with pytool[labgrid], that plugin claims the fixture names
+    `env`, `target` and `strategy`: a test asking for one of them that the project does not define would be
+    skipped ("missing environment config") instead of failing with "fixture 'target' not found"."""
+    return [] if any(str(arg).startswith("--lg-") for arg in pytest_args) else ["-p", "no:labgrid"]
+
+
+def hypothesis_plugin_args(pytest_args: Sequence[str]) -> list[str]:
+    """`-p no:hypothesispytest` unless the user's pytest arguments use it (a `--hypothesis-...` option; `-p
+    hypothesispytest` after it turns it back on by itself). Installed with pytool[dev], its autoloading imports all
+    of hypothesis and rewrites its asserts: ~1 s of CPU in every board's test run (issue 17), for statistics and
+    options only (tests written with hypothesis run without it)."""
+    return [] if any(str(arg).startswith("--hypothesis-") for arg in pytest_args) else ["-p", "no:hypothesispytest"]

@@ -81,7 +81,7 @@ def _command_line(pid: int) -> str:
         words = words[1:]
     if words:
         words[0] = Path(words[0]).name
-    return " ".join(words)[:120] or "?"
+    return " ".join(" ".join(words).split())[:120] or "?"  # one line, even for `python -c "...\n..."`
 
 
 _held: dict[str, list[int]] = {}  # key -> [fd, depth] for the locks this process holds

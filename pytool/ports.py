@@ -165,6 +165,7 @@ BLE_ENV = "PYTOOL_BLE"
 FROM_COMMAND_LINE = "command line"
 FROM_ENVIRONMENT = PORT_ENV
 FROM_AUTODETECT = "the single attached board"
+FROM_SINGLE_SIM = "the single running simulator"
 
 
 @dataclass(frozen=True)
@@ -257,13 +258,32 @@ def _url_port(spec: str) -> Target:
     return Target(spec, spec, "none", "network port", kind="url")
 
 
+def _the_running_sim() -> Target:
+    """No board is attached and no port is set: the one running simulator (said on stderr), else an error."""
+    from rich.markup import escape
+
+    from pytool.console import status
+    from pytool.sim import registry
+
+    sims = [f"sim:{rec.name}" for rec in registry.running()]
+    if not sims:
+        raise PytoolError("no board found", "plug one in, pass --port PORT, or start one with `pytool sim start`")
+    if len(sims) > 1:
+        raise UsageError(
+            f"no board is attached and {len(sims)} simulators are running ({', '.join(sims)})",
+            "choose one with --port sim:NAME",
+        )
+    status(escape(f"No board attached: using the running simulator {sims[0]} (pass --port to choose another)."))
+    return replace(resolve_port(sims[0]), source=FROM_SINGLE_SIM)
+
+
 def resolve_port(spec: str | None, comports: Callable[[], Iterable] = _system_ports) -> Target:
     """Resolve one port value (None = the single attached board) into a Target; no precedence applied here."""
     if spec is None or spec == "":
         boards = list_devices(include_sims=False, comports=comports)
         usable = [d for d in boards if d.reset != "none"]
         if not usable:
-            raise PytoolError("no board found", "plug one in, pass --port PORT, or start one with `pytool sim start`")
+            return _the_running_sim()
         if len(usable) > 1:
             names = ", ".join(d.port for d in usable)
             raise UsageError(f"several boards are attached ({names})", "choose one with --port")

@@ -512,10 +512,10 @@ def sync_project(
         target = check.target_from(caps.flavour, caps.release)
         report = check.check_files([(f.source, f.rel) for f in files] if mpy else project_py, target)
         if report.errors and run_check:
-            shown = "; ".join(str(f) for f in report.errors[:3])
             raise PytoolError(
-                f"`pytool check` found {len(report.errors)} error(s) for {target.label}, nothing was changed: {shown}",
+                f"`pytool check` found {len(report.errors)} error(s) for {target.label} (above), nothing was changed",
                 "fix them, or sync anyway with --no-check",
+                [str(f) for f in report.errors],
             )
     if mpy:
         files = precompile(files, report.compiled if report else {})

@@ -46,6 +46,12 @@ def _install(cfg):
             except Exception as e:
                 print("simulated firmware: cannot load %s: %r" % (name, e))
 
+    if cfg.get("flavour") != "pycom":  # stock MicroPython's network (WLAN, LAN, ...), not Pycom's
+        import _network_stock
+
+        _network_stock._cfg = cfg
+        _network_stock.__name__ = "network"
+        sys.modules["network"] = _network_stock
     if "bluetooth" in sys.modules:
         sys.modules["ubluetooth"] = sys.modules["bluetooth"]
     _uhashlib.__name__ = "uhashlib"
@@ -128,7 +134,7 @@ def _boot():
         try:
             print_exception = _install(cfg)
             ok = True
-        except Exception as e:  # a bug of the simulated firmware: say so, and still give a REPL
+        except BaseException as e:  # a bug of the simulated firmware (or a stray interrupt): say so, still a REPL
             print("simulated firmware: boot failed:")
             sys.print_exception(e)
             ok = False

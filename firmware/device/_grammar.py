@@ -264,8 +264,26 @@ def _empty_module(full):
 _MISSING = ("asyncio", "uasyncio", "deflate", "platform", "tls", "mip", "requests", "websocket", "argparse")
 
 
+# the interpreter's built-in modules that 1.20.x has under no name (Pycom's tables: pytool/sim/runtime/firmware_help.py;
+# it has ucollections but no collections weak link): a file of that name on the board's path still imports
+_ABSENT = ("collections", "heapq", "uheapq", "random", "urandom")
+
+
+def _on_path(top):
+    for d in sys.path:
+        for suffix in (".py", ".mpy", ""):
+            try:
+                _os.stat((d + "/" if d else "") + top + suffix)
+                return True
+            except OSError:
+                pass
+    return False
+
+
 def __import__(name, globals=None, locals=None, fromlist=(), level=0):
     if level == 0 and name.split(".")[0] in _MISSING and name not in _modules:
+        raise ImportError("no module named '%s'" % name)
+    if level == 0 and name.split(".")[0] in _ABSENT and not _on_path(name.split(".")[0]):
         raise ImportError("no module named '%s'" % name)
     if not (level == 0 and not fromlist and name in _modules):
         bad = _prepare_import(name, globals, fromlist, level)

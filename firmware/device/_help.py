@@ -1,8 +1,11 @@
-# help() of the board. help(module) of a module that the simulated firmware implements in Python lists its names
-# in the order of the firmware's own (ROM) module table, as the board prints it; the interpreter would print
-# a Python module's names in hash order. Everything else is the interpreter's help().
+# help() of the board. help() and help('modules') print the firmware's text and module list (the host has them:
+# pytool/sim/runtime/firmware_help.py; the interpreter's would list the host build's modules and the simulator's
+# shims). help(module) of a module that the simulated firmware implements in Python lists its names in the order
+# of the firmware's own (ROM) module table, as the board prints it; the interpreter would print a Python module's
+# names in hash order. Everything else is the interpreter's help().
 import builtins
 
+import _bridge
 import _builtin
 
 _real = builtins.help
@@ -19,6 +22,9 @@ def _module_help(mod):
 
 
 def help(*args):
+    if not args or (len(args) == 1 and args[0] == "modules"):
+        print(_bridge.call("runtime", "help", "modules" if args else ""), end="")
+        return None
     if len(args) == 1 and type(args[0]) is type(builtins) and _order.get(args[0].__name__) is not None:
         if args[0] is not _interpreter.get(args[0].__name__):
             _module_help(args[0])

@@ -12,7 +12,8 @@
 import sys
 
 BLOCKED = ("ffi", "termios", "vfs", "socket", "usocket", "jni", "platform", "mip", "requests", "websocket")
-PRIVATE = ("_flash", "_builtin", "_sandbox", "_grammar", "_help", "_sys")  # (_bridge: device API of host services)
+# (_bridge stays: the device API of host services)
+PRIVATE = ("_flash", "_builtin", "_sandbox", "_grammar", "_help", "_sys", "_network_stock")
 
 
 def restrict(mod, names):

@@ -41,7 +41,9 @@ if _STOCK:  # stock ESP32 port: modmachine.h's reset causes, ESP-IDF's wake-up c
 
 def reset():
     """Hard reset: the board reboots (ROM lines, boot.py, main.py)."""
-    _bridge.call("runtime", "hard_reset", False)
+    # the marker, written last, tells the simulator that everything printed before (the raw REPL's "OK") is out
+    print("\x1b[pytool:%s:reset]" % _cfg["token"], end="")
+    _bridge.call("runtime", "hard_reset", False, True)
     while True:  # the simulator stops this interpreter
         time.sleep(1)
 

@@ -154,7 +154,8 @@ def bootmgr(boot_partition=None, fs_type=None, safeboot=None, reset=False):
         _flash.write(_cfg["config"] + _flash.CONFIG_FS_TYPE, bytes([fs_type]))
     if reset or safeboot:
         if reset:
-            _bridge.call("runtime", "hard_reset", bool(safeboot))
+            print("\x1b[pytool:%s:reset]" % _cfg["token"], end="")  # (see machine.reset)
+            _bridge.call("runtime", "hard_reset", bool(safeboot), True)
             while True:  # the board resets under us
                 import time
 

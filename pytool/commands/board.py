@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 
-from pytool.commands.common import board_session
+from pytool.commands.common import board_session, target
 from pytool.console import emit, err, options, out, status
-from pytool.errors import UsageError
+from pytool.errors import PytoolError, UsageError
+
+if TYPE_CHECKING:
+    from pytool.ports import Target
 
 
 def _board(ctx: typer.Context):
@@ -118,8 +122,12 @@ def run(ctx: typer.Context, file: Path = typer.Argument(..., help="Local .py fil
     if not file.is_file():
         raise UsageError(f"{file} does not exist")
     code = file.read_text()
+    printed = bytearray()  # with --json the output is collected into the result instead of streamed
 
     def write(data: bytes) -> None:
+        if options.json:
+            printed.extend(data)
+            return
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
 
@@ -129,10 +137,13 @@ def run(ctx: typer.Context, file: Path = typer.Argument(..., help="Local .py fil
         except KeyboardInterrupt:
             err.print("[yellow]Interrupted: the program was stopped on the board.[/]")
             return 130
-    if error:
-        sys.stderr.write(error.decode("utf-8", "replace"))
-        return 1
-    return 0
+    text = error.decode("utf-8", "replace") if error else ""
+    if options.json:
+        output = printed.decode("utf-8", "replace").replace("\r\n", "\n")
+        emit({"ok": not error, "file": str(file), "output": output, "error": text or None})
+    elif error:
+        sys.stderr.write(text)
+    return 1 if error else 0
 
 
 def exec_cmd(ctx: typer.Context, code: str = typer.Argument(..., help="Python code to execute on the board.")) -> int:
@@ -159,6 +170,8 @@ def exec_cmd(ctx: typer.Context, code: str = typer.Argument(..., help="Python co
 
 def repl(ctx: typer.Context) -> None:
     """Open an interactive REPL (Ctrl-] to leave)."""
+    if options.json:
+        raise UsageError("`pytool repl` is interactive: it has no --json output", "use `pytool --json exec CODE`")
     if not sys.stdin.isatty():
         raise UsageError("`pytool repl` needs an interactive terminal", "use `pytool exec CODE` in scripts")
     with _board(ctx) as board:
@@ -170,13 +183,25 @@ def repl(ctx: typer.Context) -> None:
 def reset(
     ctx: typer.Context,
     soft: bool = typer.Option(False, "--soft", help="Soft reset (Ctrl-D): boot.py and main.py run again."),
-    hard: bool = typer.Option(False, "--hard", help="Hard reset (machine.reset()), the default."),
+    hard: bool = typer.Option(
+        False,
+        "--hard",
+        help="Hard reset (machine.reset(); a labgrid place's reset output or power switch), the default.",
+    ),
     safe: bool = typer.Option(False, "--safe", help="Pycom safe boot (Ctrl-F): skip boot.py and main.py once."),
 ) -> None:
     """Reset the board (--soft, --hard, --safe)."""
+    if not soft and not safe and (means := _reset_through_place(ctx)):
+        emit({"ok": True, "reset": "hard", "through": means}, lambda: status(f"hard reset done ({means})"))
+        return
     if soft + hard + safe > 1:
         raise UsageError("choose one of --soft, --hard, --safe")
     mode = "soft" if soft else "safe" if safe else "hard"
+    chained = getattr(ctx.find_root().obj, "sessions", None) is not None  # a `+` chain shares one open session
+    if safe and not chained:  # without the raw REPL: it must work on a board whose main.py does not stop on Ctrl-C
+        _safe_boot(target(ctx))
+        emit({"ok": True, "reset": mode}, lambda: status("safe boot done: boot.py and main.py were skipped"))
+        return
     with _board(ctx) as board:
         if mode == "soft":
             board.soft_reset()
@@ -185,6 +210,37 @@ def reset(
         else:
             board.hard_reset()
     emit({"ok": True, "reset": mode}, lambda: status(f"{mode} reset done"))
+
+
+def _safe_boot(board: Target) -> None:
+    """Pycom's safe boot (pytool.board_state.safe_boot); refused for a stock MicroPython board."""
+    from pytool.board_state import safe_boot
+    from pytool.boards import get_board
+
+    refuse = PytoolError("safe boot is a Pycom firmware feature", "use `pytool reset --hard` on this board")
+    if board.board and not get_board(board.board).is_pycom:
+        raise refuse
+    text = safe_boot(board)
+    if b"Pycom MicroPython" not in text and b"MicroPython v" in text:
+        raise refuse
+
+
+def _reset_through_place(ctx: typer.Context) -> str | None:
+    """A hard reset by the port's own wiring when it has one (a labgrid place's `reset` output or power switch,
+    pytool/farm): it needs no answer from the firmware, so it also restarts a board that hangs. Returns how it
+    reset (`power cycle of labgrid place NAME`), None when the port has no such wiring."""
+    from pytool.commands.common import target
+
+    board = target(ctx)
+    if board.reset != "labgrid":
+        return None
+    from pytool.farm.labgrid import place_for, reset_board, reset_means
+
+    pool = getattr(ctx.find_root().obj, "sessions", None)
+    if pool is not None:
+        pool.release()  # a `+` chain's session: the next command opens a new one on the rebooted board
+    reset_board(board.spec)
+    return f"{reset_means(board.spec)} of labgrid place {place_for(board.spec).name}"
 
 
 def info(ctx: typer.Context) -> None:

@@ -8,7 +8,7 @@ from rich.markup import escape
 from pytool import port_lock
 from pytool.baud import FLASH_BAUD as DEFAULT_BAUD
 from pytool.commands.common import here, port_option, target
-from pytool.console import emit, err, options, out, status
+from pytool.console import emit, err, on_interrupt, options, out, status
 
 
 class RichSink:
@@ -28,6 +28,8 @@ class RichSink:
             disable=options.json,
         )
         self.task = None
+        self.current: str | None = None  # the region being checked or written
+        self.finished: list[str] = []  # regions done (written, erased or unchanged)
 
     def __enter__(self) -> RichSink:
         self.progress.start()
@@ -38,6 +40,7 @@ class RichSink:
 
     def start(self, label: str, total: int) -> None:
         self.task = self.progress.add_task(escape(label), total=total, note="")
+        self.current = label  # what Ctrl-C would interrupt (see _flash_state)
 
     def update(self, done: int, total: int) -> None:
         if self.task is not None:
@@ -49,9 +52,27 @@ class RichSink:
         total = self.progress.tasks[-1].total or 1
         self.progress.update(self.task, completed=total, note=note)
         self.task = None
+        self.current = None
+        self.finished.append(label)
 
     def message(self, text: str) -> None:
         self.progress.console.print(escape(text))
+
+
+def _flash_state(spec: str, sink: RichSink) -> str:
+    """What Ctrl-C during `pytool flash` left on the board, from how far the writing got."""
+    again = "run the same `pytool flash` again (regions already written are skipped)"
+    if sink.current is not None:
+        return (
+            f"flash to {spec} stopped while writing {sink.current} ({len(sink.finished)} region(s) done before it): "
+            f"the firmware on the board is half-written and will not boot; {again}"
+        )
+    if not sink.finished:
+        return f"flash to {spec} stopped before anything was written: the board's flash is as it was"
+    return (
+        f"flash to {spec} stopped after writing every region ({len(sink.finished)}): the firmware is complete, "
+        "but its first boot was not checked (`pytool info` does)"
+    )
 
 
 def _int(value: str | None) -> int | None:
@@ -102,7 +123,7 @@ def flash(
     what = fw.identity.banner if fw.identity else fw.source
     status(f"Flashing [bold]{escape(what)}[/] via {escape(port.spec)} ({reset or port.reset} reset)")
     # the port is held before any reset: never kick a board out of another pytool's session
-    with port_lock.hold(port.url), RichSink() as sink:
+    with port_lock.hold(port.url), RichSink() as sink, on_interrupt(lambda: _flash_state(port.spec, sink)):
         result = do_flash(fw, port, opts, sink, say=lambda m: sink.message(m))
 
     def human() -> None:

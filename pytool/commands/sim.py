@@ -29,6 +29,8 @@ def _print_record(record: registry.SimRecord) -> None:
     if record.bt_address:
         out.print(f"  bt       {record.bt_address}   (its Bluetooth address on that radio)")
     out.print(f"  flash    {record.flash}")
+    if record.power:
+        out.print(f"  power    {record.power}   (switch: GET /1 on, /0 off; labgrid simplerest)")
 
 
 @sim_app.command()
@@ -120,6 +122,9 @@ def export(
     names: list[str] = typer.Argument(None, help="Simulators to export (default: every running one)."),
     output: Path = typer.Option(None, "--output", "-o", help="Write the YAML here (default: stdout)."),
     exporter_name: str = typer.Option("pytool-sims", "--exporter-name", help="The labgrid exporter's --name."),
+    power: bool = typer.Option(
+        False, "--power", help="Export each simulator's power switch too: the place resets by power cycles."
+    ),
 ) -> None:
     """Write labgrid exporter YAML for running simulators: their RFC2217 port and HCI radio (docs/farm.md)."""
     from pytool.farm.exporter import exporter_yaml
@@ -127,7 +132,7 @@ def export(
     records = [registry.find(n) for n in names] if names else registry.running()
     if not records:
         raise UsageError("no simulator is running", "start one with `pytool sim start --detach`")
-    text = exporter_yaml(records, exporter_name)
+    text = exporter_yaml(records, exporter_name, power)
     if output is not None:
         try:
             output.write_text(text)
@@ -135,7 +140,7 @@ def export(
             raise UsageError(f"cannot write {output}: {exc.strerror}", "choose a file in an existing folder") from None
         emit({"path": str(output), "simulators": [r.name for r in records]}, lambda: err.print(f"Wrote {output}."))
     else:
-        sys.stdout.write(text)
+        emit({"simulators": [r.name for r in records], "yaml": text}, lambda: sys.stdout.write(text))
 
 
 sim_fs.register(sim_app)

@@ -8,8 +8,8 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from pytool.commands.common import board_session, port_option
-from pytool.console import emit, err, options, out, status
+from pytool.commands.common import board_session, port_option, target
+from pytool.console import emit, err, on_interrupt, options, out, status
 
 
 def _config(directory: str | None):
@@ -18,6 +18,8 @@ def _config(directory: str | None):
     cfg = config.load(Path(directory) if directory else None)
     if cfg.source == config.PYMAKR_NAME:
         status(f"Using Pymakr settings from {cfg.root / config.PYMAKR_NAME} (write a pytool.toml: `pytool init`)")
+        for note in cfg.notes:
+            status(escape(f"pymakr.conf {note}"))
     return cfg
 
 
@@ -76,7 +78,25 @@ def sync(
     from pytool.sync import sync_project
 
     cfg = _config(directory)
-    with board_session(ctx, cfg) as board, _SyncBar() as bar:
+    if cfg.safe_boot_before_sync and not dry_run:  # pymakr.conf safe_boot_on_upload: main.py cannot interfere
+        from pytool.board_state import safe_boot
+
+        safe_boot(target(ctx, cfg))
+    where: list[str] = []  # the board's port, once connected
+
+    def stopped() -> str:
+        to = f" to {where[0]}" if where else ""
+        return (
+            f"sync of {cfg.root}{to} stopped: every file on the board is old or new (an upload replaces a file "
+            "only once it is verified); run `pytool sync` again to finish"
+        )
+
+    with (
+        on_interrupt(stopped),
+        board_session(ctx, cfg) as board,
+        _SyncBar() as bar,
+    ):
+        where.append(board.target.spec)
         outcome = sync_project(
             board,
             cfg,

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 
 from pytool import fleet
 from pytool.commands.common import port_options, target
@@ -25,7 +26,8 @@ _MARK = {"ok": "[green]✓[/]", "done": "[green]✓[/]", "warning": "[yellow]![/
 
 def _print_step(step: Step) -> None:
     fleet.report("step", name=step.name, status=step.status, detail=step.detail, seconds=step.seconds)
-    status(f"  {_MARK.get(step.status, '?')} {step.name:<10} {step.detail}  [dim]{step.seconds:.1f} s[/]")
+    detail = escape(step.detail)  # "no [ble] name": text, not markup
+    status(f"  {_MARK.get(step.status, '?')} {step.name:<10} {detail}  [dim]{step.seconds:.1f} s[/]")
 
 
 def _deploy(directory: Path, board: Target, deploy_options: DeployOptions) -> DeployResult:
@@ -87,6 +89,15 @@ def deploy(
     return 0
 
 
+def _project_and_pytest_args(directory: Path, pytest_args: list[str]) -> tuple[Path, list[str]]:
+    """`pytool test -- -k read` (no folder): click hands `-k` over as the folder. A "folder" that starts with "-",
+    or names a test (`x.py`, `x.py::t`) that is not a folder, is pytest's: the project is the current folder."""
+    name = str(directory)
+    if name.startswith("-") or (not directory.is_dir() and ("::" in name or name.endswith(".py"))):
+        return Path("."), [name, *pytest_args]
+    return directory, pytest_args
+
+
 def test(
     ctx: typer.Context,
     directory: Path = typer.Argument(Path("."), help="Project folder (with pytool.toml and tests/hil)."),
@@ -105,6 +116,7 @@ def test(
     from pytool import config as project_config
     from pytool import deploy as deploy_mod
 
+    directory, pytest_args = _project_and_pytest_args(directory, pytest_args or [])
     _only_with_all(all_boards, places=places, logs=logs)
     cfg = project_config.load(directory)
     deploy_mod.tests_dir(cfg.root)

@@ -14,8 +14,10 @@ rest of pytool reaches it through three small entry points:
 - `ble_transport(spec)`: the Bumble HCI transport the place carries (for `pytool test` and the plugin).
 
 The holder of a place is `HOST/USER`, as labgrid's client sets it (`LG_HOSTNAME`, `LG_USERNAME`, else the
-host name and login). The coordinator is `--lg-coordinator`, else `LG_COORDINATOR`, else 127.0.0.1:20408
-(labgrid's own default).
+host name and login). Reservations (`labgrid-client reserve`) are honoured: a place reserved for someone else is
+refused in one line, and `labgrid:+TOKEN` (or `labgrid:+` with LG_TOKEN) names the place a reservation of
+this user was allocated, as labgrid-client's `-p +TOKEN` does. The coordinator is `--lg-coordinator`, else
+`LG_COORDINATOR`, else 127.0.0.1:20408 (labgrid's own default).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ PORT_TIMEOUT = 15.0  # s for the exporter to publish the serial port after an ac
 HCI_RESOURCE = "hci"  # name of the NetworkService resource that carries the Bumble HCI transport
 HCI_COMMENT_KEY = "hci="  # or, in the place's comment: `hci=tcp-client:HOST:PORT`
 BLE_ENV = "PYTOOL_BLE"
+TOKEN_ENV = "LG_TOKEN"  # a labgrid reservation token (`labgrid-client reserve --shell`)
 
 
 @dataclass(frozen=True)
@@ -223,6 +226,9 @@ class _Coordinator:
     # ------------------------------------------------------------------------------------------- requests
 
     def place(self, name: str) -> Any:
+        """The place called `name` (or with that alias; `+TOKEN`/`+`: the one that reservation was allocated)."""
+        if name.startswith("+"):
+            return self._reserved_place(name[1:] or os.environ.get(TOKEN_ENV, ""))
         place = self.session.places.get(name)
         if place is None:
             for candidate in self.session.places.values():
@@ -234,6 +240,41 @@ class _Coordinator:
                 f"create it with `labgrid-client -p {name} create` and `add-match`, or pick another place",
             )
         return place
+
+    def _reserved_place(self, token: str) -> Any:
+        if not token:
+            raise UsageError(
+                f"labgrid:+ names the place of your reservation, but {TOKEN_ENV} is not set",
+                "reserve one with `eval $(labgrid-client reserve --shell name=PLACE)`, or write labgrid:+TOKEN",
+            )
+        for place in self.session.places.values():
+            if place.reservation == token:
+                return place
+        raise PytoolError(
+            f"labgrid reservation {token} has no place allocated on coordinator {self.address}",
+            f"it may still be waiting or have expired: `labgrid-client wait {token}`, `labgrid-client reservations`",
+        )
+
+    async def _reservations(self) -> list[Any]:
+        from labgrid.remote.common import Reservation
+
+        response = await self.session.stub.GetReservations(self.pb2.GetReservationsRequest())
+        return [Reservation.from_pb2(x) for x in response.reservations]
+
+    def reservation(self, token: str) -> Any | None:
+        """labgrid's Reservation with this token, or None (gone meanwhile)."""
+        return next((r for r in self.call(self._reservations()) if r.token == token), None)
+
+    def check_reservation(self, place: Any) -> None:
+        """PytoolError when the place is reserved for someone else (a reservation only its owner acquires)."""
+        res = self.reservation(place.reservation) if place.reservation else None
+        if res is not None and res.owner != self.me:
+            host, _, user = str(res.owner).partition("/")
+            since = datetime.fromtimestamp(res.created).strftime("%Y-%m-%d %H:%M:%S")
+            raise PytoolError(
+                f"labgrid place '{place.name}' is reserved for {user} on {host} since {since} (you are {self.me})",
+                "wait until their reservation ends (`labgrid-client reservations`), or pick another place",
+            )
 
     async def _acquire(self, name: str) -> None:
         await self.session.stub.AcquirePlace(self.pb2.AcquirePlaceRequest(placename=name))
@@ -255,6 +296,7 @@ class _Coordinator:
             place = self.place(name)
             if place.acquired and place.acquired != self.me:
                 raise _held_by_other(place, self.me) from None
+            self.check_reservation(place)
             raise PytoolError(
                 f"labgrid refused to acquire place '{name}': {exc}",
                 "one of its resources is probably held through another place (`labgrid-client who`)",
@@ -337,12 +379,15 @@ def open_place(name: str, coordinator: str | None = None) -> Iterator[FarmPlace]
     released if this call acquired it; a coordinator that went away meanwhile is reported in one line."""
     client = _Coordinator(coordinator_address(coordinator))
     acquired_here = False
+    key = name  # as the user wrote it (an alias, +TOKEN); labgrid's requests need the place's own name
     try:
-        place = client.place(name)
+        place = client.place(key)
+        name = place.name
         me = client.me
         if place.acquired and place.acquired != me and me not in place.allowed:
             raise _held_by_other(place, me)
         if not place.acquired:
+            client.check_reservation(place)
             try:
                 client.acquire(name)
                 acquired_here = True
@@ -369,11 +414,11 @@ def open_place(name: str, coordinator: str | None = None) -> Iterator[FarmPlace]
             holder=me,
             acquired_here=acquired_here,
         )
-        _resetters[name] = PlaceResetter(client.session, name, outputs, power)
+        _resetters[key] = PlaceResetter(client.session, name, outputs, power)
         try:
             yield farm
         finally:
-            _resetters.pop(name, None)
+            _resetters.pop(key, None)
     except BaseException:
         if acquired_here:
             with contextlib.suppress(Exception):
@@ -459,6 +504,12 @@ def ble_transport(spec: str | None) -> str | None:
     from pytool.farm import is_farm_port
 
     return place_for(str(spec)).ble if is_farm_port(spec) else None
+
+
+def reset_means(spec: str) -> str:
+    """How `reset_board` resets the board of place `spec` (`reset output` or `power cycle`)."""
+    name = parse_spec(spec)
+    return (_resetters.get(name) or (place_for(spec) and _resetters[name])).means
 
 
 def reset_board(spec: str, bootloader: bool = False) -> bool:

@@ -89,6 +89,11 @@ class PlaceResetter:
     def _output(self, name: str) -> Any | None:
         return self._driver(name, self.outputs[name], OUTPUT_DRIVERS) if name in self.outputs else None
 
+    @property
+    def means(self) -> str:
+        """What a reset is on this place, in words: `reset output` (EN pulsed) or `power cycle`."""
+        return "reset output" if RESET_OUTPUT in self.outputs else "power cycle"
+
     def can_enter_bootloader(self) -> bool:
         return BOOT_OUTPUT in self.outputs and (RESET_OUTPUT in self.outputs or self.power is not None)
 

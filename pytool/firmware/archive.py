@@ -65,7 +65,7 @@ def read_archive(path: Path) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     total = 0
     try:
-        with tarfile.open(path, "r:*") as tar:
+        with tarfile.open(path, _tar_mode(path)) as tar:
             while (member := tar.next()) is not None:
                 name = _member_name(member.name)
                 if member.isdir():
@@ -102,6 +102,17 @@ def read_archive(path: Path) -> dict[str, bytes]:
     if not files:
         raise FirmwareError(f"{path.name} is empty or not a firmware archive")
     return files
+
+
+def _tar_mode(path: Path) -> str:
+    """tarfile's mode for the compression `path` starts with, so that a damaged file gets that reader's one
+    complaint rather than every reader's ("r:*" tries them all and lists each failure)."""
+    with path.open("rb") as f:
+        head = f.read(6)
+    for magic, mode in zip(ARCHIVE_MAGIC, ("r:gz", "r:bz2", "r:xz"), strict=True):
+        if head.startswith(magic):
+            return mode
+    return "r:"
 
 
 def _drain(tar: tarfile.TarFile) -> None:
@@ -151,6 +162,26 @@ def image_kind(data: bytes) -> tuple[str, int]:
     return "raw", APP_OFFSET
 
 
+#: How each archive format pytool reads starts (gzip, bzip2, xz), and the tar header's magic at offset 257.
+ARCHIVE_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+TAR_MAGIC_AT = 257
+
+
+def _refuse_non_archive(path: Path) -> None:
+    """A file that is no archive at all (hello.txt) gets one line, not the three decompressors' complaints."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(TAR_MAGIC_AT + 5)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+    if head.startswith(ARCHIVE_MAGIC) or head[TAR_MAGIC_AT:].startswith(b"ustar"):
+        return
+    raise UsageError(
+        f"{path.name} is not a firmware archive or image (not a .tar/.tar.gz archive, and not named .bin)",
+        "give a Pycom firmware archive (e.g. LoPy4-1.20.2.r6.tar.gz), an ESP32 image (.bin) or a folder of them",
+    )
+
+
 def load_firmware(path: str | Path) -> Firmware:
     """Load a Pycom archive (.tar.gz/.tar), a folder of its files, or a single ESP32 image (.bin)."""
     p = Path(path)
@@ -167,6 +198,7 @@ def load_firmware(path: str | Path) -> Firmware:
         kind, offset = image_kind(data)
         return Firmware(str(p), "image", {p.name: data}, identify(data), None, offset, kind)
     else:
+        _refuse_non_archive(p)
         files = read_archive(p)
     app = _app_member(files)
     if app is None or not any(n in files for n in SCRIPT_NAMES):

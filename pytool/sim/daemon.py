@@ -1,8 +1,9 @@
 """Simulator process entry: `python -m pytool.sim.daemon --board lopy4 [--name N] [--flash FILE] [--baud-pacing]`.
 
-Builds the flash, the board, its front ends (pty + RFC2217), the control socket and (when present) the board's
-Bluetooth service; registers the simulator (pytool.sim.registry) once everything is ready; cleans up on
-SIGTERM/SIGINT or a `stop` request. `launch()` starts it as a background process and waits for its record.
+Builds the flash, the board, its front ends (pty + RFC2217), the control socket, its power switch (HTTP on
+127.0.0.1, pytool.sim.power_switch) and (when present) the board's Bluetooth service; registers the simulator
+(pytool.sim.registry) once everything is ready; cleans up on SIGTERM/SIGINT or a `stop` request.
+`launch()` starts it as a background process and waits for its record.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pytool.sim import registry
 from pytool.sim.board import SimBoard
 from pytool.sim.control import ControlServer
 from pytool.sim.flash_image import FlashImage
+from pytool.sim.power_switch import PowerSwitch
 from pytool.sim.rom import mac_for
 from pytool.sim.serial_port import PtyPort, Rfc2217Port
 
@@ -132,9 +134,11 @@ async def serve(config: SimConfig, on_ready: Callable[[registry.SimRecord], None
     board.attach(rfc)
     control = ControlServer(board, workdir / "control.sock", on_stop=stop.set)
     board.control = control  # other components add control operations through it
+    power_switch = PowerSwitch(board, loop)
     record = None
     try:
         await control.start()
+        power_switch.start()
         hci = await _install_bluetooth(board, loop)
         wifi = await _install_wifi(board)
         board.power_on()
@@ -150,6 +154,7 @@ async def serve(config: SimConfig, on_ready: Callable[[registry.SimRecord], None
             flash=str(config.flash),
             wifi=wifi,
             paced=config.pacing,
+            power=power_switch.url,
         )
         registry.register(record)
         if on_ready is not None:
@@ -164,6 +169,7 @@ async def serve(config: SimConfig, on_ready: Callable[[registry.SimRecord], None
             if inspect.isawaitable(result):
                 await result
         await control.close()
+        power_switch.close()
         pty.close()
         rfc.close()
         flash.close()

@@ -33,6 +33,7 @@ class SimRecord:
     # Pycom network.Server: {"telnet": "telnet://127.0.0.1:P", "ftp": "ftp://127.0.0.1:P", "ftp_data_port": P}
     wifi: dict | None = None
     paced: bool = False  # bytes move at the line rate (--baud-pacing): a faster rate pays (pytool.baud)
+    power: str | None = None  # its power switch, http://127.0.0.1:PORT/power (labgrid simplerest; power_switch.py)
     started: float = field(default_factory=time.time)
 
     def to_json(self) -> dict:

@@ -21,13 +21,12 @@ from serial.serialutil import PortNotOpenError, SerialBase, SerialException, Tim
 
 from pytool.errors import PytoolError, UsageError
 from pytool.transports import credentials
+from pytool.transports.telnet_iac import IacDecoder, escape
 
 DEFAULT_PORT = 23
 CONNECT_TIMEOUT_S = 5.0
 PROMPT_TIMEOUT_S = 7.0  # Pymakr's authorize.js: each prompt
 BUSY_RETRY_S = 3.0  # a board that resets the connection at once is tried again this long (one client at a time)
-IAC, SB, SE = 255, 250, 240
-WILL, WONT, DO, DONT = 251, 252, 253, 254
 LOGIN_PROMPT = b"Login as:"
 PASSWORD_PROMPT = b"Password:"
 SUCCESS = b'Login succeeded!\r\nType "help()" for more information.\r\n'
@@ -48,40 +47,6 @@ class _Busy(Exception):
     def __init__(self, error: TelnetError) -> None:
         super().__init__(str(error))
         self.error = error
-
-
-class _Decoder:
-    """Telnet bytes from the board -> data bytes (IAC commands dropped, IAC IAC -> 0xFF)."""
-
-    def __init__(self) -> None:
-        self._state = "data"
-
-    def feed(self, raw: bytes) -> bytes:
-        out = bytearray()
-        for byte in raw:
-            state = self._state
-            if state == "data":
-                if byte == IAC:
-                    self._state = "iac"
-                else:
-                    out.append(byte)
-            elif state == "iac":
-                if byte == IAC:
-                    out.append(IAC)
-                    self._state = "data"
-                elif byte in (WILL, WONT, DO, DONT):
-                    self._state = "option"
-                elif byte == SB:
-                    self._state = "sb"
-                else:
-                    self._state = "data"
-            elif state == "option":
-                self._state = "data"
-            elif state == "sb":
-                self._state = "sb-iac" if byte == IAC else "sb"
-            else:
-                self._state = "data" if byte == SE else "sb"
-        return bytes(out)
 
 
 def parse_url(url: str) -> tuple[str, int, str | None]:
@@ -130,7 +95,7 @@ class Serial(SerialBase):
 
     def _connect(self, host: str, port: int, url_user: str | None) -> None:
         self._buffer = bytearray()
-        self._decoder = _Decoder()
+        self._decoder = IacDecoder()
         self._eof = False
         try:
             self._socket = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S)
@@ -211,7 +176,7 @@ class Serial(SerialBase):
         if not raw:
             self._eof = True
             raise SerialException(self._closed_message())
-        self._buffer += self._decoder.feed(raw)
+        self._buffer += self._decoder.feed(raw)[0]
         return True
 
     def _closed_message(self) -> str:
@@ -281,7 +246,7 @@ class Serial(SerialBase):
         if not self.is_open:
             raise PortNotOpenError()
         data = bytes(data)
-        self._send_raw(data.replace(b"\xff", b"\xff\xff"))
+        self._send_raw(escape(data))
         return len(data)
 
     def flush(self) -> None:

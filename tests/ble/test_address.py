@@ -20,6 +20,7 @@ from pytool.ble.address import (
 )
 from pytool.errors import PytoolError
 from pytool.sim import registry
+from pytool.sim.bluetooth.nimble import NimbleService
 from pytool.sim.bluetooth.service import BluetoothService
 
 
@@ -44,6 +45,7 @@ def test_only_the_last_octet_changes(mac):
 def test_the_simulated_board_advertises_from_the_derived_address():
     for mac in (b"\x24\x0a\xc4\x00\x00\x00", b"\x30\xae\xa4\x01\x02\xff"):
         assert BluetoothService("tcp-client:127.0.0.1:1", mac=mac).bt_mac == bt_mac(mac)
+        assert NimbleService("tcp-client:127.0.0.1:1", mac=mac).bt_mac == bt_mac(mac)  # stock boards alike
 
 
 def test_normalize_and_compare_addresses():

@@ -8,7 +8,18 @@ import signal
 import struct
 
 import pytest
-from ble_peripheral import (
+from bleak import BleakClient, BleakScanner
+from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData
+from bleak.exc import (
+    BleakCharacteristicNotFoundError,
+    BleakDeviceNotFoundError,
+    BleakError,
+    BleakGATTProtocolError,
+    BleakGATTProtocolErrorCode,
+)
+from bumble import gatt_client, hci
+from support.ble_peripheral import (
     APP_ERROR,
     BATTERY,
     BATTERY_LEVEL,
@@ -33,17 +44,6 @@ from ble_peripheral import (
     USER_DESCRIPTION_TEXT,
     spawn_peripheral,
 )
-from bleak import BleakClient, BleakScanner
-from bleak.backends.device import BLEDevice
-from bleak.backends.scanner import AdvertisementData
-from bleak.exc import (
-    BleakCharacteristicNotFoundError,
-    BleakDeviceNotFoundError,
-    BleakError,
-    BleakGATTProtocolError,
-    BleakGATTProtocolErrorCode,
-)
-from bumble import gatt_client, hci
 
 from pytool.ble import host as ble_host
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from ble_peripheral import COMMAND_CHAR, CONTROL_CHAR, LONG_CHAR, LONG_INITIAL, NOTIFY_CHAR, READ_CHAR, RW_CHAR
 from bleak import BleakClient
 from bleak.exc import BleakDBusError, BleakError, BleakGATTProtocolError, BleakGATTProtocolErrorCode
+from support.ble_peripheral import COMMAND_CHAR, CONTROL_CHAR, LONG_CHAR, LONG_INITIAL, NOTIFY_CHAR, READ_CHAR, RW_CHAR
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("ble_env")]
 

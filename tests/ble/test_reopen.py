@@ -14,13 +14,13 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from ble_peripheral import READ_CHAR, READ_VALUE, Peripheral
 from bleak import BleakClient, BleakScanner
 from bleak.exc import BleakBluetoothNotAvailableError
 from bumble.controller import Controller
 from bumble.link import LocalLink
 from bumble.transport.tcp_server import open_tcp_server_transport_with_socket
-from conftest import Radio
+from support.ble_peripheral import READ_CHAR, READ_VALUE, Peripheral
+from support.ble_radio import Radio
 
 from pytool.ble import BumbleClient, BumbleScanner
 from pytool.ble import host as ble_host

@@ -14,16 +14,14 @@ from pathlib import Path
 
 import pytest
 import scenario
-from ble_peripheral import CONTROL_CHAR, NOTIFY_CHAR, READ_CHAR, READ_VALUE, RW_CHAR, TEST_SERVICE
 from bleak import BleakClient, BleakScanner
 from bumble import hci
 from mpremote.transport_serial import SerialTransport
+from support.ble_peripheral import CONTROL_CHAR, NOTIFY_CHAR, READ_CHAR, READ_VALUE, RW_CHAR, TEST_SERVICE
+from support.firmware import pycom_flash_image
 
 import pytool.ble
 from pytool.ble.address import READ_BASE_MAC, base_mac_from_output, bt_address
-from pytool.boards import get_board
-from pytool.deploy import simulator_firmware
-from pytool.firmware import load_firmware, plan_archive
 from pytool.sim.registry import SimRecord
 from pytool.sim.testing import running_sim
 
@@ -64,12 +62,7 @@ class Board:
 
 @contextlib.contextmanager
 def simulated_board(tmp_path: Path, name: str) -> Iterator[Board]:
-    board = get_board("lopy4")
-    image = bytearray(b"\xff" * board.flash_size)
-    for write in plan_archive(load_firmware(simulator_firmware("lopy4", FIRMWARE)), board.flash_size).writes:
-        image[write.offset : write.offset + len(write.data)] = write.data
-    flash = tmp_path / f"{name}.bin"
-    flash.write_bytes(image)
+    flash = pycom_flash_image(tmp_path / f"{name}.bin", FIRMWARE)
     with running_sim("lopy4", name=name, flash=flash) as record:
         sim = Board(record, name)
         try:

@@ -11,13 +11,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from ble_peripheral import MANUFACTURER_DATA, MANUFACTURER_ID, READ_CHAR, READ_VALUE, TEST_SERVICE
 from bleak import BleakClient, BleakScanner
 from bleak.exc import BleakBluetoothNotAvailableError, BleakError
 from bumble import core
 from bumble.core import AdvertisingData
 from hypothesis import given
 from hypothesis import strategies as st
+from support.ble_peripheral import MANUFACTURER_DATA, MANUFACTURER_ID, READ_CHAR, READ_VALUE, TEST_SERVICE
 
 import pytool.ble
 from pytool.ble import host as ble_host

@@ -12,6 +12,7 @@ from support.faults import (
     V1,
     V2,
     arm,
+    at_v2,
     board_state,
     clear,
     digest,
@@ -70,10 +71,7 @@ def test_noise_never_corrupts_a_file_silently(sim, port, projects, kind, directi
     stray = set(files) - set(ALLOWED) - set(present) - set(manifest)  # the next sync would not remove these
 
     run_sync(port, v2)  # a clean line: the next sync finishes the job
-    files, manifest_after, tmp = board_state(port)
-    recovered = {rel: files.get(rel) for rel in ALLOWED} == {
-        rel: digest(V2[rel]) if rel in V2 else None for rel in ALLOWED
-    } and manifest_after == {rel: digest(data) for rel, data in V2.items()}
+    recovered, tmp = at_v2(port)
     record(
         f"noise-{kind}",
         injected=hits,

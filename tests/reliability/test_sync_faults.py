@@ -12,8 +12,10 @@ from support.faults import (
     V1,
     V2,
     arm,
+    at_v2,
     board_state,
     clear,
+    corrupt_files,
     digest,
     examples,
     failure_of,
@@ -42,16 +44,6 @@ def projects(sim, tmp_path_factory):
     return v1, v2, total
 
 
-def corrupt_files(port: str) -> tuple[int, list[str]]:
-    """(files checked, problems): files neither old nor new, manifest entries naming neither hash."""
-    files, manifest, _ = board_state(port)
-    problems = [rel for rel, allowed in ALLOWED.items() if files.get(rel) not in allowed]
-    if not isinstance(manifest, dict):
-        return len(ALLOWED), [*problems, "manifest"]
-    problems += [f"manifest:{rel}" for rel, sha in manifest.items() if sha not in ALLOWED.get(rel, set()) - {None}]
-    return len(ALLOWED), problems
-
-
 @pytest.mark.parametrize("fault", ["cut", "reset"])
 @settings(
     max_examples=examples(1),
@@ -72,10 +64,7 @@ def test_sync_interrupted_by_the_board_side_leaves_old_or_new_files(sim, port, p
     wait_ready(sim.name, sim.control)
     checked, problems = corrupt_files(port)
     run_sync(port, v2)  # the next sync completes the job
-    files, manifest, tmp = board_state(port)
-    recovered = {rel: files.get(rel) for rel in ALLOWED} == {
-        rel: digest(V2[rel]) if rel in V2 else None for rel in ALLOWED
-    } and manifest == {rel: digest(data) for rel, data in V2.items()}
+    recovered, tmp = at_v2(port)
     record(
         f"sync-{fault}",
         injected=fired,

@@ -5,36 +5,29 @@ and the next sync completes the job."""
 
 from __future__ import annotations
 
-import contextlib
-import random
-import socket
 import time
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from support.faults import board_state, digest, examples, failure_of, has_traceback, materialise, record, run_sync
+from support.faults import (
+    ALLOWED,
+    V1,
+    V2,
+    at_v2,
+    corrupt_files,
+    examples,
+    failure_of,
+    has_traceback,
+    materialise,
+    record,
+    run_sync,
+)
+from support.wifi import telnet_port, wait_listening
 
 from pytool.sim.control import SimControl
 
 pytestmark = pytest.mark.timeout(900)
-
-_rng = random.Random(22)
-V1 = {
-    "main.py": b"import app\n",
-    "app.py": b"def run():\n    return 1\n" * 30,
-    "big.bin": _rng.randbytes(24_000),
-    "gone.py": b"REMOVED_IN_V2 = True\n",
-    "pkg/util.py": b"X = 1\n",
-}
-V2 = {
-    "main.py": b"import app\n",
-    "app.py": b"def run():\n    return 2\n" * 40,
-    "big.bin": _rng.randbytes(24_000),
-    "new.py": b"ADDED_IN_V2 = True\n",
-    "pkg/util.py": b"X = 2\n",
-}
-ALLOWED = {rel: {digest(V1[rel]) if rel in V1 else None, digest(V2[rel]) if rel in V2 else None} for rel in {*V1, *V2}}
 
 
 def wifi_status(control: str) -> dict:
@@ -50,15 +43,7 @@ def wifi(sim) -> str:
         mp.setenv("PYTOOL_STATE_DIR", str(sim.state))
         rec = registry.find(sim.name)
     assert rec.wifi, "the simulated Pycom board has no WiFi servers"
-    port = int(rec.wifi["telnet"].rsplit(":", 1)[1])
-    deadline = time.monotonic() + 60
-    while True:  # until the firmware has booted and its server greets (the probe leaves at once)
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1) as probe:
-            probe.settimeout(5)
-            if probe.recv(100).startswith(b"MicroPython"):
-                break
-        assert time.monotonic() < deadline, "the board's telnet server did not come up"
-        time.sleep(0.2)
+    wait_listening(telnet_port(rec))  # the firmware has booted and its server greets
     time.sleep(0.6)
     return rec.wifi["telnet"]
 
@@ -84,15 +69,6 @@ def _settled(action):
     return result
 
 
-def corrupt_files(port: str) -> tuple[int, list[str]]:
-    files, manifest, _ = board_state(port)
-    problems = [rel for rel, allowed in ALLOWED.items() if files.get(rel) not in allowed]
-    if not isinstance(manifest, dict):
-        return len(ALLOWED), [*problems, "manifest"]
-    problems += [f"manifest:{rel}" for rel, sha in manifest.items() if sha not in ALLOWED.get(rel, set()) - {None}]
-    return len(ALLOWED), problems
-
-
 @settings(
     max_examples=examples(2),
     deadline=None,
@@ -112,10 +88,7 @@ def test_sync_over_wifi_cut_at_a_random_byte_leaves_old_or_new_files(sim, port, 
     time.sleep(0.5)  # what the board was running when the link went finishes on its own
     checked, problems = corrupt_files(port)  # over the serial port: the same /flash
     _settled(lambda: run_sync(wifi, v2))  # the next sync completes the job
-    files, manifest, tmp = board_state(port)
-    recovered = {rel: files.get(rel) for rel in ALLOWED} == {
-        rel: digest(V2[rel]) if rel in V2 else None for rel in ALLOWED
-    } and manifest == {rel: digest(data) for rel, data in V2.items()}
+    recovered, tmp = at_v2(port)
     record(
         "sync-wifi-cut",
         injected=fired,

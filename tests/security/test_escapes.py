@@ -8,7 +8,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from conftest import Board, Host
+from support.sandboxed_board import Board, Host
 
 from pytool.paths import mpy_cross_for_micropython
 from pytool.sim.registry import SimRecord

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Board, Host
+from support.sandboxed_board import Board, Host
 
 NOBODY = 65534
 

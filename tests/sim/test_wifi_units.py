@@ -1,21 +1,11 @@
-"""Pieces of the simulated WiFi servers that need no board: telnet input decoding, ftp.c's LIST lines."""
+"""Pieces of the simulated WiFi servers that need no board: ftp.c's LIST lines (telnet's IAC layer:
+tests/transports/test_telnet_iac.py)."""
 
 from __future__ import annotations
 
 import calendar
 
 from pytool.sim.wifi.ftp import list_line
-from pytool.sim.wifi.telnet import TelnetDecoder
-
-
-def test_telnet_decoder_takes_out_commands_and_keeps_data():
-    d = TelnetDecoder()
-    assert d.feed(b"ab\xff\xfd\x01c") == (b"abc", 0)  # DO ECHO from the client: dropped
-    assert d.feed(b"\xff\xf6\xff\xff") == (b"\xff", 1)  # AYT reported, IAC IAC is a 0xFF data byte
-    assert d.feed(b"\xff\xfa\x18\x00xterm\xff\xf0z") == (b"z", 0)  # subnegotiation dropped
-    assert d.feed(b"x\r\x00y\r\n") == (b"x\ry\r\n", 0)  # NVT CR NUL -> CR
-    assert d.feed(b"\xff") == (b"", 0)  # a command split across two reads
-    assert d.feed(b"\xfb\x03q") == (b"q", 0)
 
 
 def test_list_lines_as_ftp_c_prints_them():

@@ -8,4 +8,5 @@ rootdir conftest). No test module imports another test module: what two folders 
 - `fake_pic`  a Pycom expansion board's PIC at the byte level
 - `faults`    the reliability suite: arming faults, waiting for the board, board state by hash
 - `cli`       the CLI run in-process with --json (`run_json`)
+- `ble`       a Bumble host of its own on a simulators' radio (`bumble_host`)
 """

@@ -154,3 +154,22 @@ V2 = {
     "pkg/util.py": b"X = 2\n",
 }
 ALLOWED = {rel: {digest(V1[rel]) if rel in V1 else None, digest(V2[rel]) if rel in V2 else None} for rel in {*V1, *V2}}
+
+
+def corrupt_files(port: str) -> tuple[int, list[str]]:
+    """(files checked, problems): files on the board neither at V1 nor at V2, manifest entries naming neither hash."""
+    files, manifest, _ = board_state(port)
+    problems = [rel for rel, allowed in ALLOWED.items() if files.get(rel) not in allowed]
+    if not isinstance(manifest, dict):
+        return len(ALLOWED), [*problems, "manifest"]
+    problems += [f"manifest:{rel}" for rel, sha in manifest.items() if sha not in ALLOWED.get(rel, set()) - {None}]
+    return len(ALLOWED), problems
+
+
+def at_v2(port: str) -> tuple[bool, list[str]]:
+    """(the board holds exactly V2 and its manifest says so, leftover temp files)."""
+    files, manifest, tmp = board_state(port)
+    exact = {rel: files.get(rel) for rel in ALLOWED} == {
+        rel: digest(V2[rel]) if rel in V2 else None for rel in ALLOWED
+    } and manifest == {rel: digest(data) for rel, data in V2.items()}
+    return exact, tmp

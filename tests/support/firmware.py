@@ -1,13 +1,16 @@
-"""Firmware for the firmware tests: built archives (building is deterministic, so caching is safe) and archives
-made from members."""
+"""Firmware for the tests: built archives (building is deterministic, so caching is safe), archives made from
+members, and flash images of a Pycom board as `pytool flash` writes them."""
 
 from __future__ import annotations
 
 import io
 import tarfile
 from functools import cache
+from pathlib import Path
 
-from pytool.firmware import load_firmware
+from pytool.boards import get_board
+from pytool.deploy import simulator_firmware
+from pytool.firmware import load_firmware, plan_archive
 from pytool.firmware.build import BuiltFile, build_pycom_archive
 
 EXPECTED_MEMBERS = {  # reference 1.1: tar order boot, part4MB, part8MB, app, script4MB, script8MB, script, script2
@@ -81,4 +84,16 @@ def stock_image(path):
     data = bytearray(b"\xff" * get_board("esp32").flash_size)
     data[0x1000 : 0x1000 + len(image)] = image
     path.write_bytes(bytes(data))
+    return path
+
+
+def pycom_flash_image(path: Path, version: str = "1.20.2.r4", board_key: str = "lopy4") -> Path:
+    """A whole flash image (written to `path`) with the simulator's Pycom firmware `version` written as `pytool flash`
+    would write it."""
+    board = get_board(board_key)
+    plan = plan_archive(load_firmware(simulator_firmware(board_key, version)), board.flash_size)
+    image = bytearray(b"\xff" * board.flash_size)
+    for write in plan.writes:
+        image[write.offset : write.offset + len(write.data)] = write.data
+    path.write_bytes(image)
     return path

@@ -148,8 +148,9 @@ def test_check_refuses_before_anything_changes(port, tmp_path):
     root = project(tmp_path)
     do_sync(port, root)
     (root / "app.py").write_text('def run():\n    return f"{1}"\n')
-    with pytest.raises(PytoolError, match=r"app.py:2: error"):
+    with pytest.raises(PytoolError, match=r"found 1 error") as caught:
         do_sync(port, root)
+    assert [d.split(": error")[0] for d in caught.value.details] == ["app.py:2"]  # each finding on its own line
     assert board_hashes(port)["app.py"] != hashlib.sha256((root / "app.py").read_bytes()).hexdigest()
     outcome, _ = do_sync(port, root, run_check=False)
     assert outcome.result.uploaded == ["app.py"]

@@ -21,7 +21,7 @@ from support.wifi import RawTelnet, ftp_port, wifi_sim
 from pytool import cli, transports
 from pytool.console import options
 from pytool.errors import UsageError
-from pytool.transports.protocol_telnet import TelnetError, _Decoder, parse_url
+from pytool.transports.protocol_telnet import TelnetError, parse_url
 
 pytestmark = pytest.mark.timeout(300)
 SECRET = "not-the-password-42"
@@ -62,13 +62,6 @@ def test_parse_url_defaults_options_and_refuses_passwords():
         parse_url("telnet://micro:python@127.0.0.1")
     with pytest.raises(UsageError, match="unknown option"):
         parse_url("telnet://127.0.0.1?baud=9")
-
-
-def test_decoder_drops_telnet_commands_and_unescapes_0xff():
-    d = _Decoder()
-    assert d.feed(b"a\xff\xfb\x01b\xff\xff") == b"ab\xff"
-    assert d.feed(b"\xff") == b""  # a command split across reads
-    assert d.feed(b"\xfc\x03c\xff\xf6d") == b"cd"
 
 
 def test_board_commands_over_telnet(url, capsys, tmp_path):

@@ -140,3 +140,28 @@ def test_devices_command_json(monkeypatch, capsys):
         "/dev/ttyACM2": "none",
     }
     assert payload[0]["usb_id"] == "04D8:F013"
+
+
+def test_the_single_running_simulator_is_the_default_board(capsys):
+    registry.register(registry.SimRecord(name="only", board="lopy4", pid=os.getpid(), pty="/dev/pts/6"))
+    resolved = ports.resolve_port(None, comports=lambda: [])
+    assert (resolved.spec, resolved.url, resolved.source) == ("sim:only", "/dev/pts/6", ports.FROM_SINGLE_SIM)
+    said = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert said == ["No board attached: using the running simulator sim:only (pass --port to choose another)."]
+
+
+def test_a_real_board_wins_over_a_running_simulator():
+    registry.register(registry.SimRecord(name="only", board="lopy4", pid=os.getpid(), pty="/dev/pts/6"))
+    one = [port("/dev/ttyUSB7", 0x10C4, 0xEA60)]
+    assert ports.resolve_port(None, comports=lambda: one).url == "/dev/ttyUSB7"
+
+
+def test_several_running_simulators_are_listed_in_one_line():
+    for name in ("one", "two"):
+        registry.register(registry.SimRecord(name=name, board="lopy4", pid=os.getpid(), pty=f"/dev/pts/{len(name)}"))
+    with pytest.raises(UsageError) as caught:
+        ports.resolve_port(None, comports=lambda: [])
+    assert str(caught.value) == (
+        "no board is attached and 2 simulators are running (sim:one, sim:two) - choose one with --port sim:NAME"
+    )
+    assert "\n" not in str(caught.value)

@@ -19,14 +19,13 @@ from typing import Any
 
 from bumble import hci
 from bumble.device import Advertisement, AdvertisingType, Connection, Device, DeviceConfiguration
-from bumble.transport import open_transport
 
 from pytool.sim.bluetooth.nimble_errno import EALREADY, EINVAL, EIO, ENODEV, ENOMEM, ENOTCONN, Errno
 from pytool.sim.bluetooth.nimble_gattc import NimbleClient
 from pytool.sim.bluetooth.nimble_gatts import NimbleDatabase
 from pytool.sim.bluetooth.nimble_security import BoardSecrets, PairingCalls
 from pytool.sim.bluetooth.nimble_server import GattServerCalls
-from pytool.sim.radio import HCI_Write_BD_ADDR_Command, ensure_radio
+from pytool.sim.bluetooth.stack import colon, join_radio, power_off, quietly, set_public_address
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +64,9 @@ class NimbleService(GattServerCalls, PairingCalls):
 
     def __init__(self, radio_transport: str, mac: bytes | None = None, event_timeout: float = EVENT_TIMEOUT) -> None:
         self.radio_transport = radio_transport
-        base = int.from_bytes(mac or b"\x24\x0a\xc4\x00\x00\x00", "big")
-        self.bt_mac = ((base + 2) & 0xFFFFFFFFFFFF).to_bytes(6, "big")  # ESP-IDF: BT MAC = base MAC + 2
+        base = mac or b"\x24\x0a\xc4\x00\x00\x00"
+        # ESP-IDF's esp_read_mac(ESP_MAC_BT): the base MAC with 2 added to its last byte only (no carry)
+        self.bt_mac = base[:5] + bytes([(base[5] + 2) & 0xFF])
         self.event_timeout = event_timeout
         self.conn: Any = None  # BridgeConnection of the running interpreter
         self.device: Device | None = None
@@ -210,18 +210,12 @@ class NimbleService(GattServerCalls, PairingCalls):
     # Stack up / down
 
     async def _stack_up(self) -> None:
-        try:
-            self._hci = await open_transport(self.radio_transport)
-        except OSError:
-            self.radio_transport = await asyncio.to_thread(ensure_radio)
-            self._hci = await open_transport(self.radio_transport)
+        self.radio_transport, self._hci = await join_radio(self.radio_transport)
         config = DeviceConfiguration(name="ESP32", gap_service_enabled=False, gatt_service_enabled=False)
         device = Device.from_config_with_hci(config, self._hci.source, self._hci.sink)
         device.keystore = BoardSecrets(self)  # bonds live in the application (_IRQ_GET_SECRET / _IRQ_SET_SECRET)
         await device.power_on()
-        public = hci.Address(_colon(self.bt_mac), hci.Address.PUBLIC_DEVICE_ADDRESS)
-        await device.host.send_sync_command(HCI_Write_BD_ADDR_Command(bd_addr=public))
-        device.public_address = public
+        await set_public_address(device, self.bt_mac)
         device.gatt_server.max_mtu = self.mtu
         device.on("connection", self._on_connection)
         device.pairing_config_factory = self._pairing_config
@@ -245,13 +239,7 @@ class NimbleService(GattServerCalls, PairingCalls):
             self.db.clear()
         self.db, self.gattc = None, None
         self._reset_state()
-        if device is not None:
-            for connection in list(device.connections.values()):
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(connection.disconnect(), 2)
-        if transport is not None:
-            with contextlib.suppress(Exception):
-                await transport.close()
+        await power_off(device, transport)
 
     def require(self) -> Device:
         if self.device is None:
@@ -317,7 +305,7 @@ class NimbleService(GattServerCalls, PairingCalls):
         raw = bytearray(os.urandom(6))
         raw[0] = (raw[0] & 0x3F) | (0xC0 if mode != 3 else 0x00)  # static random; NRPA: top bits 00
         self.random_address = bytes(raw)
-        address = hci.Address(_colon(self.random_address), hci.Address.RANDOM_DEVICE_ADDRESS)
+        address = hci.Address(colon(self.random_address), hci.Address.RANDOM_DEVICE_ADDRESS)
         await device.host.send_sync_command(hci.HCI_LE_Set_Random_Address_Command(random_address=address))
         device.random_address = address
         if mode == 1:
@@ -450,7 +438,7 @@ class NimbleService(GattServerCalls, PairingCalls):
         if self.scanning:
             await self._stop_scan()
         kind = hci.Address.RANDOM_DEVICE_ADDRESS if addr_type & 1 else hci.Address.PUBLIC_DEVICE_ADDRESS
-        address = hci.Address(_colon(bytes(addr)), kind)
+        address = hci.Address(colon(bytes(addr)), kind)
         timeout = None if not scan_ms or scan_ms < 0 else scan_ms / 1000
         self.connecting = self._spawn(self._connect(device, address, timeout))
 
@@ -479,14 +467,14 @@ class NimbleService(GattServerCalls, PairingCalls):
         # ble_gap_terminate() returns at once; LL_TERMINATE_IND goes out at the next connection event, so the
         # disconnect event never comes before the call has returned
         await asyncio.sleep(0.03)
-        await _quietly(connection.disconnect())
+        await quietly(connection.disconnect())
 
     def _on_connection(self, connection: Connection) -> None:
         central = connection.role == hci.Role.CENTRAL  # we connected out: PERIPHERAL_* events
         if len(self.links) >= MAX_CONNECTIONS:
             # NimBLE has no connection object for it (ble_gap_rx_conn_complete): the link goes, the app hears nothing
             reason = hci.HCI_REMOTE_DEVICE_TERMINATED_CONNECTION_DUE_TO_LOW_RESOURCES_ERROR
-            self._spawn(_quietly(connection.disconnect(reason)))
+            self._spawn(quietly(connection.disconnect(reason)))
             return
         self.links[connection.handle] = connection
         peer = connection.peer_address
@@ -528,12 +516,3 @@ class NimbleService(GattServerCalls, PairingCalls):
         if connection is None:
             raise Errno(ENOTCONN)
         return connection
-
-
-async def _quietly(awaitable: Any) -> None:
-    with contextlib.suppress(Exception):
-        await awaitable
-
-
-def _colon(mac: bytes) -> str:
-    return ":".join(f"{b:02X}" for b in mac)

@@ -81,17 +81,20 @@ def uuid_to_pycom(uuid: UUID) -> int | bytes:
     return int.from_bytes(raw, "little") if len(raw) in (2, 4) else raw
 
 
+def _u32_big_endian(value: int) -> bytes:
+    """An int as a u32 in 1, 2 or 4 BIG-endian bytes, by magnitude."""
+    value &= 0xFFFFFFFF
+    if value <= 0xFF:
+        return bytes([value])
+    return struct.pack(">H", value) if value <= 0xFFFF else struct.pack(">I", value)
+
+
 def constructor_value(value: int | bytes | None) -> bytes:
     """4.4 characteristic(value=...): int BIG-endian 1/2/4 bytes by magnitude; buffer raw (197 max); None b'\\x00'."""
     if value is None:
         return b"\x00"
     if isinstance(value, int):
-        value &= 0xFFFFFFFF
-        if value <= 0xFF:
-            return bytes([value])
-        if value <= 0xFFFF:
-            return struct.pack(">H", value)
-        return struct.pack(">I", value)
+        return _u32_big_endian(value)
     return bytes(value)[:VALUE_MAX]
 
 
@@ -111,12 +114,7 @@ def read_return_value(value: int | bytes | None, stored: bytes) -> bytes:
     if value is None:
         return stored
     if isinstance(value, int):
-        value &= 0xFFFFFFFF
-        if value <= 0xFF:
-            return bytes([value])
-        if value <= 0xFFFF:
-            return struct.pack(">H", value)
-        return struct.pack(">I", value)
+        return _u32_big_endian(value)
     raw = bytes(value)
     return raw[: len(raw) & 0xFF]
 

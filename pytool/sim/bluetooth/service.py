@@ -20,14 +20,13 @@ from bumble import att, hci
 from bumble.device import Connection, Device
 from bumble.gatt import GATT_DEVICE_NAME_CHARACTERISTIC
 from bumble.pairing import PairingConfig, PairingDelegate
-from bumble.transport import open_transport
 
 from pytool.ble.address import bt_mac
 from pytool.sim.bluetooth import pycom
 from pytool.sim.bluetooth.bluedroid import install_profile_services
 from pytool.sim.bluetooth.gattc import GattClient
 from pytool.sim.bluetooth.gatts import Characteristic, Database
-from pytool.sim.radio import HCI_Write_BD_ADDR_Command, ensure_radio
+from pytool.sim.bluetooth.stack import join_radio, power_off, quietly, set_public_address
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +117,7 @@ class BluetoothService:
             hang.cancel()
         self._hangs.clear()
         if hard:
-            asyncio.get_running_loop().create_task(self._power_off(*self._detach()))
+            asyncio.get_running_loop().create_task(power_off(*self._detach()))
             return
         if self.device is not None:
             self.apps_registered = False
@@ -177,18 +176,11 @@ class BluetoothService:
     # Stack up / down
 
     async def _stack_up(self) -> None:
-        try:
-            self._hci = await open_transport(self.radio_transport)
-        except OSError:
-            # the hub outlives every registered simulator; should it have died anyway, start a new one
-            self.radio_transport = await asyncio.to_thread(ensure_radio)
-            self._hci = await open_transport(self.radio_transport)
+        self.radio_transport, self._hci = await join_radio(self.radio_transport)
         device = Device.with_hci(self.board_name, hci.Address("C0:00:00:00:00:00"), self._hci.source, self._hci.sink)
         install_profile_services(device.gatt_server, self.board_name.encode())  # Bluedroid's, not Bumble's
         await device.power_on()
-        public = hci.Address(_colon(self.bt_mac), hci.Address.PUBLIC_DEVICE_ADDRESS)
-        await device.host.send_sync_command(HCI_Write_BD_ADDR_Command(bd_addr=public))
-        device.public_address = public
+        await set_public_address(device, self.bt_mac)
         device.gatt_server.max_mtu = self.mtu
         device.on("connection", self._on_connection)
         self.device = device
@@ -198,7 +190,7 @@ class BluetoothService:
         self.mtu_exchanged = asyncio.Event()
 
     async def _stack_down(self) -> None:
-        await self._power_off(*self._detach())
+        await power_off(*self._detach())
 
     def _detach(self) -> tuple[Device | None, Any]:
         """Forget the stack at once (a new Bluetooth() may come before the old radio is off)."""
@@ -211,17 +203,6 @@ class BluetoothService:
         self.db, self.gattc, self.apps_registered = None, None, False
         self._reset_state()
         return device, transport
-
-    @staticmethod
-    async def _power_off(device: Device | None, transport: Any) -> None:
-        """Drop the links (peers see the disconnection) and leave the air."""
-        if device is not None:
-            for connection in list(device.connections.values()):
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(connection.disconnect(), 2)
-        if transport is not None:
-            with contextlib.suppress(Exception):
-                await transport.close()
 
     def _require_stack(self) -> Device:
         if self.device is None:
@@ -475,7 +456,7 @@ class BluetoothService:
         payload = char.value[: client.att_mtu - 3]
         if char.properties & pycom.PROP_INDICATE:
             task = self.device.indicate_subscriber(client, attribute, payload, force=True)
-            asyncio.get_running_loop().create_task(_quietly(task))
+            asyncio.get_running_loop().create_task(quietly(task))
         else:
             pdu = att.ATT_Handle_Value_Notification(attribute_handle=char.handle, attribute_value=payload)
             self.device.gatt_server.send_gatt_pdu(client, bytes(pdu))
@@ -554,12 +535,3 @@ def _check_permission(permissions: int, connection: Any, read: bool) -> None:
     if encrypted and getattr(connection, "authenticated", False):
         return  # the MITM (and signed) variants: an authenticated, encrypted link
     raise att.ATT_Error(att.ATT_INSUFFICIENT_AUTHENTICATION_ERROR)
-
-
-async def _quietly(awaitable: Any) -> None:
-    with contextlib.suppress(Exception):
-        await awaitable
-
-
-def _colon(mac: bytes) -> str:
-    return ":".join(f"{b:02X}" for b in mac)

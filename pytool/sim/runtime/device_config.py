@@ -12,7 +12,8 @@ from pytool.paths import firmware_dir
 from pytool.sim.runtime import heap
 
 #: Modules of firmware/device that only one flavour has (the rest: both).
-PYCOM_ONLY = frozenset({"pycom", "uzlib", "zlib"})  # stock 1.2x has `deflate` instead of uzlib/zlib
+#: Stock 1.2x has `deflate` instead of uzlib/zlib, and its own `network` (_network_stock.py, installed by _boot.py).
+PYCOM_ONLY = frozenset({"pycom", "uzlib", "zlib", "network"})
 STOCK_ONLY = frozenset({"esp32", "bluetooth"})
 
 

@@ -8,10 +8,15 @@ CRLF inside a string literal). Sending "\\n" for "\\r\\n" gives the lexer exactl
 Code the board's parser rejects is not sent at all: the gate answers with what the board prints
 ("OK", "\\x04", the SyntaxError traceback, "\\x04", ">") and the interpreter stays at its raw prompt.
 
-Boards with raw-paste (stock MicroPython) get their raw-paste requests answered here (pyexec.c: "R\\x01", the
-window size, "\\x01" per window consumed, "\\x04" to acknowledge the end): the code then goes to the interpreter
-as plain raw-REPL code with its line ends fixed, and the interpreter's "OK" (which raw-paste does not send) is
-dropped by the supervisor ("drop_ok").
+Boards with raw-paste (stock MicroPython) get their raw-paste requests answered here where a grammar is checked
+(pyexec.c: "R\\x01", the window size, "\\x01" per window consumed, "\\x04" to acknowledge the end): the code then
+goes to the interpreter as plain raw-REPL code with its line ends fixed, and the interpreter's "OK" (which
+raw-paste does not send) is dropped by the supervisor ("drop_ok"). Elsewhere the interpreter serves raw-paste
+itself, streaming the code into its compiler as the board does (no copy of the whole code in its heap); the gate
+still gives its lexer one newline per "\\r\\n" and, as that drops bytes the interpreter's window count would
+miss, takes over the flow control: it grants the host a window per window of bytes the host sent (the pty and
+the supervisor's buffer hold what the interpreter has not read yet) and drops the interpreter's own grants
+(`output`).
 """
 
 from __future__ import annotations
@@ -34,6 +39,11 @@ class RawCodeGate:
         self._code = bytearray()
         self._pasting = False
         self._window = 0  # bytes left in the current raw-paste window
+        self._stream = False  # the interpreter serves raw-paste: host bytes go through _stream_byte
+        self._out = ""  # its output then: "header" (its answer to come), "grants" (its grants to drop), ""
+        self._stream_window = PASTE_WINDOW
+        self._header = b""
+        self._cr = False  # a "\r" held back: the start of a "\r\n"?
 
     def prompt(self) -> None:
         """The interpreter shows its raw prompt: the next bytes are code."""
@@ -46,6 +56,7 @@ class RawCodeGate:
         self.idle = False
         self._code.clear()
         self._pasting = False
+        self._stream, self._out, self._cr = False, "", False
 
     def feed(self, data: bytes) -> list[tuple[str, bytes]]:
         """Bytes from the host -> [("forward", bytes to the interpreter) | ("emit", bytes to the host)]."""
@@ -54,13 +65,18 @@ class RawCodeGate:
         while i < len(data) and self.idle:
             byte = data[i]
             i += 1
+            if self._stream:
+                out += self._stream_byte(byte)
+                continue
             if self._pasting:
                 out += self._paste_byte(byte)
                 continue
             if byte == CTRL_A and self.raw_paste and self._code == b"\x05A" and not self.checker.active:
                 # the interpreter's own raw-paste: it streams the code to the compiler (the emulation below holds
-                # all of it, a heap peak the board does not have); its CRLF handling is the unix port's
-                self.leave()
+                # all of it, a heap peak the board does not have); line ends and flow control: _stream_byte, output
+                self._code.clear()
+                self._stream, self._out, self._header = True, "header", b""
+                self._window = self._stream_window = PASTE_WINDOW
                 out.append(("forward", b"\x05A\x01"))
                 continue
             if byte == CTRL_A and self.raw_paste and self._code == b"\x05A":
@@ -109,3 +125,45 @@ class RawCodeGate:
             self.leave()
             return [("emit", b"\x04"), ("drop_ok", b""), ("forward", code + b"\x04")]
         return [("emit", b"\x04\x04" + issue.traceback("<stdin>").encode() + b"\x04>")]
+
+    def _stream_byte(self, byte: int) -> list[tuple[str, bytes]]:
+        """A byte of the host's raw-paste code while the interpreter serves raw-paste itself."""
+        out: list[tuple[str, bytes]] = []
+        if byte in (CTRL_C, CTRL_D):  # the end of the code (Ctrl-D) or an interrupt: the interpreter takes over
+            out.append(("forward", (b"\r" if self._cr else b"") + bytes([byte])))
+            self.idle, self._stream, self._cr = False, False, False
+            return out
+        if self._cr:
+            self._cr = False
+            out.append(("forward", b"\n" if byte == ord("\n") else bytes([ord("\r"), byte])))
+        elif byte == ord("\r"):
+            self._cr = True
+        else:
+            out.append(("forward", bytes([byte])))
+        self._window -= 1
+        if self._window == 0:  # the host used its window: grant the next (see the module docstring)
+            self._window = self._stream_window
+            out.append(("emit", b"\x01"))
+        return out
+
+    def output(self, data: bytes) -> bytes:
+        """The interpreter's output: while it serves raw-paste, its answer goes out (and sets the window), its
+        own window grants do not (the gate grants) until its "\\x04" that acknowledges the end of the code."""
+        if self._out == "header":
+            data, self._header = self._header + data, b""
+            if len(data) < 4 and (data == b"R" or data.startswith(b"R\x01")):
+                self._header = data  # (wait for the whole answer)
+                return b""
+            if not (data.startswith(b"R\x01") and len(data) >= 4):  # refused ("R\x00"): plain raw REPL
+                self._out, self._stream = "", False
+                return data
+            self._out = "grants"
+            self._stream_window = self._window = struct.unpack("<H", data[2:4])[0] or PASTE_WINDOW
+            return data[:4] + self.output(data[4:])
+        if self._out == "grants":
+            end = data.find(b"\x04")
+            if end < 0:
+                return data.replace(b"\x01", b"")
+            self._out = ""
+            return data[:end].replace(b"\x01", b"") + data[end:]
+        return data

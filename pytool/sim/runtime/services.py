@@ -9,6 +9,7 @@ import logging
 from typing import Any, Protocol
 
 from pytool.sim.runtime.bridge import BridgeConnection
+from pytool.sim.runtime.firmware_help import help_text
 
 log = logging.getLogger(__name__)
 
@@ -19,14 +20,15 @@ ALARM_TIMEOUT = 30.0
 class RuntimeControl(Protocol):
     """What the "runtime" service needs from the supervisor (`pytool.sim.runtime.supervisor.Runtime`)."""
 
-    ctx: Any  # the RuntimeContext: deep_sleep, hard_reset
+    ctx: Any  # the RuntimeContext: deep_sleep, hard_reset, identity (the firmware's flavour and board)
 
-    def request_hard_reset(self, safe_boot: bool) -> None: ...
+    def request_hard_reset(self, safe_boot: bool, marked: bool = False) -> None: ...
     def set_kbd_intr(self, char: int, reset_char: int | None) -> None: ...
 
 
 class RuntimeService:
-    """machine.reset(), machine.deepsleep(), pycom.bootmgr(reset=True), micropython.kbd_intr() -> the supervisor."""
+    """machine.reset(), machine.deepsleep(), pycom.bootmgr(reset=True), micropython.kbd_intr() -> the supervisor;
+    help() texts."""
 
     name = "runtime"
 
@@ -35,8 +37,8 @@ class RuntimeService:
 
     async def call(self, method: str, args: list, conn: BridgeConnection) -> Any:
         if method == "hard_reset":
-            safe = bool(args[0]) if args else False
-            asyncio.get_running_loop().call_soon(self.runtime.request_hard_reset, safe)
+            safe, marked = bool(args[0]) if args else False, len(args) > 1 and bool(args[1])
+            asyncio.get_running_loop().call_soon(self.runtime.request_hard_reset, safe, marked)
             return None
         if method == "deepsleep":  # machine.deepsleep([time_ms])
             time_ms = None if not args or args[0] is None else max(0, int(args[0]))
@@ -47,6 +49,9 @@ class RuntimeService:
         if method == "bye":  # the interpreter exits: release its IRQ thread first
             conn.release()
             return None
+        if method == "help":  # help() / help('modules') as the firmware prints them
+            ident = self.runtime.ctx.identity
+            return help_text(ident.flavour, ident.board_name, str(args[0]) if args else "")
         if method == "kbd_intr":
             self.runtime.set_kbd_intr(int(args[0]), None if len(args) < 2 or args[1] is None else int(args[1]))
             return None

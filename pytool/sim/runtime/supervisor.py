@@ -36,6 +36,7 @@ from pytool.sim.runtime.device_config import device_config
 from pytool.sim.runtime.frames import FrameFilter
 from pytool.sim.runtime.friendly_gate import FriendlyGate
 from pytool.sim.runtime.grammar import GrammarChecker, GrammarService, grammar_for
+from pytool.sim.runtime.pty_io import read_until, split_at_first, uart_line_ends
 from pytool.sim.runtime.raw_gate import RawCodeGate
 from pytool.sim.runtime.services import RuntimeService, TimerService
 from pytool.sim.runtime.signals import sigint_caught as _sigint_caught
@@ -56,6 +57,8 @@ CTRL_C_RECHECKS = 25
 BOOT_LOOP_BACKOFF_S = 0.5
 #: How long a partial match of a stream pattern may be held back before it is sent as it is.
 HOLD_SECONDS = 0.05
+#: How long a reset waits for the output the interpreter wrote before asking for it.
+RESET_DRAIN_S = 1.0
 
 #: Connections of the bridge handed to each interpreter (the IRQ thread's, then one per calling thread).
 BRIDGE_CONNECTIONS = 9
@@ -101,6 +104,7 @@ class Runtime:
         self.grammar_service = GrammarService(self.grammar)
         self._gate = RawCodeGate(self.grammar, raw_paste=getattr(ctx.identity, "flavour", "pycom") != "pycom")
         self._drop_ok = False  # raw-paste answered by the gate: the interpreter's "OK" is not the board's
+        self._reset_marked = False  # the interpreter's reset marker has come (request_hard_reset)
         self._line_gate = FriendlyGate(self.grammar)
         self._grammar_heap = heap.GRAMMAR_OVERHEAD if self.grammar.active else 0  # (its wrappers are C on the board)
         self._frames = FrameFilter(str(firmware_dir() / "device"))
@@ -183,6 +187,9 @@ class Runtime:
         self._line_gate.leave()
         self._refused = None
         self._drop_ok = False
+        self._reset_marked = False
+        if self._ctrl_c_watch is not None:  # a Ctrl-C for the last interpreter must not interrupt this one's boot
+            self._ctrl_c_watch = self._ctrl_c_watch.cancel()
         self.ready.clear()
         device = firmware_dir() / "device"
         # the interpreter is confined (confine.py): it gets its flash image, its config and its bridge as open
@@ -282,8 +289,14 @@ class Runtime:
         self._emit(SOFT_REBOOT if self._pycom else SOFT_REBOOT_STOCK)
         await self._spawn()
 
-    def request_hard_reset(self, safe_boot: bool) -> None:
-        """machine.reset(), Ctrl-F, pycom.bootmgr(reset=True): the board resets us (stop, then a new boot)."""
+    def request_hard_reset(self, safe_boot: bool, marked: bool = False) -> None:
+        """machine.reset(), pycom.bootmgr(reset=True): the board resets us (stop, then a new boot). `marked`: the
+        device wrote the reset marker last: all it printed before (the raw REPL's "OK") goes out before the reset,
+        as on the board."""
+        if marked and not self._reset_marked and self._master is not None:
+            self._on_output(read_until(self._master, self._reset_marker, RESET_DRAIN_S)[0])
+        self._flush_pending()
+        self._flush_frames()
         self.ctx.hard_reset(safe_boot)
 
     def set_kbd_intr(self, char: int, reset_char: int | None) -> None:
@@ -359,7 +372,7 @@ class Runtime:
         whose UART ISR sees the byte whenever it arrives."""
         self._ctrl_c_watch = None
         pid = self.pid
-        if pid is None or self._slave is None:
+        if pid is None or self._slave is None or self._state == "init":  # (the firmware's own start-up: never)
             return
         unread = struct.unpack("i", fcntl.ioctl(self._slave, termios.FIONREAD, b"\0\0\0\0"))[0]
         after = self._written - self._ctrl_c_at  # bytes that went into the pty after the 0x03 (< 0: not yet in)
@@ -416,7 +429,12 @@ class Runtime:
                 log.debug("pty read failed: %s", exc)
             return
         self._sigint_pending = False
-        self._output(data)
+        self._on_output(data)
+
+    def _on_output(self, data: bytes) -> None:
+        if self._reset_marker in data:  # (see request_hard_reset)
+            data, self._reset_marked = data.replace(self._reset_marker, b"", 1), True
+        self._output(self._gate.output(data))  # (raw-paste served by the interpreter: raw_gate.py)
 
     def _drain_output(self) -> None:
         while self._master is not None:
@@ -426,7 +444,7 @@ class Runtime:
                 return
             if not data:
                 return
-            self._output(data)
+            self._on_output(data)
 
     def _output(self, data: bytes) -> None:
         if self._state == "off":
@@ -524,32 +542,23 @@ class Runtime:
         return b"\x1b[pytool:" + self._token + b"]"
 
     @property
+    def _reset_marker(self) -> bytes:
+        return b"\x1b[pytool:" + self._token + b":reset]"
+
+    @property
     def _up_sentinel(self) -> bytes:
         return b"\x1b[pytool:" + self._token + b":up]"
 
     def _scan(self, buf: bytes, patterns: list[bytes], emit) -> bytes | None:
         """Emit `buf` up to the first pattern and return the rest (starting with it); None if no pattern
         occurs (a possible partial match at the end is held back for a moment)."""
-        best = -1
-        for p in patterns:
-            i = buf.find(p)
-            if i >= 0 and (best < 0 or i < best):
-                best = i
-        if best >= 0:
-            emit(buf[:best])
-            return buf[best:]
-        hold = 0
-        for p in patterns:
-            for n in range(min(len(p) - 1, len(buf)), 0, -1):
-                if buf.endswith(p[:n]):
-                    hold = max(hold, n)
-                    break
-        emit(buf[: len(buf) - hold])
+        out, rest, hold = split_at_first(buf, patterns)
+        emit(out)
         if hold:
-            self._pending = buf[len(buf) - hold :]
+            self._pending = hold
             if self._flush_handle is None:
                 self._flush_handle = self.ctx.loop.call_later(HOLD_SECONDS, self._flush_pending)
-        return None
+        return rest
 
     def _flush_pending(self) -> None:
         self._flush_handle = None
@@ -585,15 +594,6 @@ class Runtime:
         """Bytes to the serial port with UART line ends ("\\n" -> "\\r\\n"), unless nobody listens."""
         if not data:
             return
-        out = bytearray()
-        for chunk in data.split(b"\n"):
-            out += chunk
-            out += b"\r\n"
-        out = out[:-2]
-        # fix "\r\r\n" produced where the interpreter already sent "\r\n"
-        out = out.replace(b"\r\r\n", b"\r\n")
-        if self._last_cr and out.startswith(b"\r\n"):
-            out = out[1:]
-        self._last_cr = out.endswith(b"\r")
+        out, self._last_cr = uart_line_ends(data, self._last_cr)
         if self._port_open:
-            self.ctx.write(bytes(out))
+            self.ctx.write(out)

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import posixpath
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pytool.sim.wifi.telnet import GRACE_S, read_idle, reset_connection
-
-log = logging.getLogger(__name__)
+from pytool.sim.wifi.one_client import OneClientServer, read_idle, reset_connection
 
 DATA_TIMEOUT_S = 10.0  # ftp.c: FTP_DATA_TIMEOUT_MS
 CHUNK = 4096  # bytes per device read/write
@@ -217,10 +214,9 @@ class FtpSession:
 
     # ------------------------------------------------------------------ transfers
     async def _data(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
-        """The data connection (opened after PASV), waited for up to ftp.c's data timeout; None: 425 sent."""
+        """The data connection (opened after PASV), waited for up to ftp.c's data timeout: 150 sent; None: 425 sent."""
         conn = await self.server.take_data(DATA_TIMEOUT_S)
-        if conn is None:
-            self.reply(425)
+        self.reply(425 if conn is None else 150)
         return conn
 
     async def do_LIST(self, arg: str) -> None:
@@ -240,7 +236,6 @@ class FtpSession:
         conn = await self._data()
         if conn is None:
             return
-        self.reply(150)
         body = "".join(list_line(name, is_dir, size, mtime, now) for name, is_dir, size, mtime in entries)
         await self._finish(conn, body.encode())
 
@@ -256,7 +251,6 @@ class FtpSession:
         conn = await self._data()
         if conn is None:
             return
-        self.reply(150)
         _, writer = conn
         try:
             offset = 0
@@ -281,7 +275,6 @@ class FtpSession:
         conn = await self._data()
         if conn is None:
             return
-        self.reply(150)
         reader, _ = conn
         offset = 0
         try:
@@ -313,38 +306,26 @@ class FtpSession:
         self.reply(226)
 
 
-class FtpServer:
+class FtpServer(OneClientServer):
     """Pycom's FTP server: control connections on one port, passive data connections on another."""
 
+    label = "ftp"
+    session: FtpSession | None
+
     def __init__(self, config: Any, fs: Fs, data_port: Callable[[], int]) -> None:
+        super().__init__()
         self.config = config  # the WifiService: login, timeout
         self.fs = fs
         self.data_port = data_port
-        self.session: FtpSession | None = None
         self._data: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self._data_ready = asyncio.Event()
-        self._idle = asyncio.Event()
 
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.session is not None:  # a client that has just left may not be noticed yet: a moment's grace
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), GRACE_S)
-        if self.session is not None:
-            reset_connection(writer)
-            return
-        self._idle.clear()
-        session = self.session = FtpSession(self, reader, writer)
-        try:
-            await session.run()
-        except Exception:
-            log.exception("ftp session failed")
-        finally:
-            session.close()
-            if self._data is not None:
-                self.drop_data(self._data)
-            if self.session is session:
-                self.session = None
-                self._idle.set()
+    def new_session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> FtpSession:
+        return FtpSession(self, reader, writer)
+
+    def session_ended(self) -> None:
+        if self._data is not None:
+            self.drop_data(self._data)
 
     async def handle_data(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """A passive data connection: one at a time, only while a control client is logged in."""
@@ -372,5 +353,4 @@ class FtpServer:
                 with contextlib.suppress(Exception):
                     reset_connection(self._data[1])
             self.drop_data(self._data)
-        if self.session is not None:
-            self.session.close(abort)
+        super().close_sessions(abort)

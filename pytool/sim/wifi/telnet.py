@@ -10,16 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import socket
-import struct
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-log = logging.getLogger(__name__)
+from pytool.sim.wifi.one_client import OneClientServer, read_idle, reset_connection
+from pytool.transports.telnet_iac import AYT, IAC, WILL, WONT, IacDecoder, escape
 
-IAC, SB, SE, AYT = 255, 250, 240, 246
-WILL, WONT, DO, DONT = 251, 252, 253, 254
 ECHO, SGA, LINEMODE = 1, 3, 34
 NEGOTIATE_USER = bytes([IAC, WONT, ECHO, IAC, WONT, SGA, IAC, WILL, LINEMODE])
 NEGOTIATE_PASSWORD = bytes([IAC, WILL, ECHO, IAC, WONT, SGA, IAC, WILL, LINEMODE])
@@ -30,78 +25,7 @@ INVALID = b"\r\nInvalid credentials, try again.\r\n"
 SUCCESS = b'\r\nLogin succeeded!\r\nType "help()" for more information.\r\n'
 LOGIN_TRIES = 3
 RX_BUFFER = 256  # telnet.c's receive buffer: a longer login line is cut
-GRACE_S = 0.5  # a new client waits this long for the previous one to be gone before it is refused
 TX_LIMIT = 4 << 20  # a client that does not read loses output beyond this, as a UART would
-
-
-def reset_connection(writer: asyncio.StreamWriter) -> None:
-    """Close with a TCP reset (lwIP's abort), not a FIN."""
-    sock = writer.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    writer.transport.abort()
-
-
-async def read_idle(read: Awaitable[bytes], timeout: Callable[[], float]) -> bytes:
-    """Await `read`, giving up (TimeoutError) once the client has been idle for the server timeout; the timeout
-    is read again every second, so `network.Server(timeout=...)` applies to waiting sessions at once, as the
-    board's servers task checks it on every pass."""
-    task = asyncio.ensure_future(read)
-    start = asyncio.get_running_loop().time()
-    try:
-        while True:
-            left = timeout() - (asyncio.get_running_loop().time() - start)
-            if left <= 0:
-                raise TimeoutError
-            done, _ = await asyncio.wait({task}, timeout=min(left, 1.0))
-            if done:
-                return task.result()
-    finally:
-        if not task.done():
-            task.cancel()
-
-
-class TelnetDecoder:
-    """Telnet input -> data bytes: IAC commands taken out (AYT reported), IAC IAC -> 0xFF, CR NUL -> CR."""
-
-    def __init__(self) -> None:
-        self._state = "data"
-        self._cr = False
-
-    def feed(self, data: bytes) -> tuple[bytes, int]:
-        """Return (data bytes, number of IAC AYT seen)."""
-        out = bytearray()
-        ayt = 0
-        for byte in data:
-            state = self._state
-            if state == "data":
-                if byte == IAC:
-                    self._state = "iac"
-                elif byte == 0 and self._cr:
-                    pass
-                else:
-                    out.append(byte)
-                self._cr = byte == 13
-            elif state == "iac":
-                if byte == IAC:
-                    out.append(IAC)
-                    self._state = "data"
-                elif byte in (WILL, WONT, DO, DONT):
-                    self._state = "option"
-                elif byte == SB:
-                    self._state = "sb"
-                else:
-                    ayt += byte == AYT
-                    self._state = "data"
-                self._cr = False
-            elif state == "option":
-                self._state = "data"
-            elif state == "sb":
-                self._state = "sb-iac" if byte == IAC else "sb"
-            else:  # "sb-iac"
-                self._state = "data" if byte == SE else "sb"
-        return bytes(out), ayt
 
 
 class TelnetSession:
@@ -111,7 +35,7 @@ class TelnetSession:
         self.server = server
         self.reader = reader
         self.writer = writer
-        self.decoder = TelnetDecoder()
+        self.decoder = IacDecoder(nvt_cr=True)
         self.attached = False
         self._pending = bytearray()
         self._closed = False
@@ -122,7 +46,7 @@ class TelnetSession:
             return
         if self.writer.transport.get_write_buffer_size() > TX_LIMIT:
             return
-        self.writer.write(data.replace(b"\xff", b"\xff\xff"))
+        self.writer.write(escape(data))
 
     def close(self, abort: bool = False) -> None:
         """Drop the client: closed (idle timeout, server stopped) or reset (`abort`: the link is lost)."""
@@ -198,14 +122,16 @@ class TelnetSession:
             self.server.terminal_input(data)
 
 
-class TelnetServer:
+class TelnetServer(OneClientServer):
     """Pycom's telnet server on 127.0.0.1 (the port is the simulator's choice)."""
 
+    label = "telnet"
+    session: TelnetSession | None
+
     def __init__(self, board: Any, config: Any) -> None:
+        super().__init__()
         self.board = board
         self.config = config  # the WifiService: login, timeout
-        self.session: TelnetSession | None = None
-        self._idle = asyncio.Event()
 
     def banner(self) -> bytes:
         ident = self.board.identity
@@ -221,25 +147,8 @@ class TelnetServer:
             self.config.password
         )
 
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """A new connection: served if nobody else is connected, reset otherwise."""
-        if self.session is not None:  # a client that has just left may not be noticed yet: a moment's grace
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), GRACE_S)
-        if self.session is not None:
-            reset_connection(writer)
-            return
-        self._idle.clear()
-        session = self.session = TelnetSession(self, reader, writer)
-        try:
-            await session.run()
-        except Exception:
-            log.exception("telnet session failed")
-        finally:
-            session.close()
-            if self.session is session:
-                self.session = None
-                self._idle.set()
+    def new_session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> TelnetSession:
+        return TelnetSession(self, reader, writer)
 
     def attach(self, session: TelnetSession) -> None:
         """The session becomes a terminal of the REPL: it gets the firmware's output from now on (not through
@@ -262,7 +171,3 @@ class TelnetServer:
             data = data.replace(b"\x06", b"\x04")
             self.board._safe_boot_next = True
         runtime.feed(data)
-
-    def close_sessions(self, abort: bool = False) -> None:
-        if self.session is not None:
-            self.session.close(abort)

@@ -12,9 +12,8 @@ from pathlib import Path
 
 from bumble.core import AdvertisingData
 from bumble.device import Device
-from bumble.hci import Address
-from bumble.transport import open_transport
 from mpremote.transport_serial import SerialTransport
+from support.ble import bumble_host
 
 from pytool.boards import get_board
 from pytool.firmware.build import build_micropython_image
@@ -114,14 +113,8 @@ def stock_board(tmp_path: Path, name: str) -> Iterator[tuple[SimRecord, Serial]]
 @contextlib.asynccontextmanager
 async def open_tester(transport: str, address: str = "C0:00:00:00:00:78"):
     """A Bumble host of its own on the shared radio."""
-    hci = await open_transport(transport)
-    device = Device.with_hci("tester", Address(address), hci.source, hci.sink)
-    await device.power_on()
-    try:
+    async with bumble_host(transport, address) as (device, _):
         yield device
-    finally:
-        with contextlib.suppress(Exception):
-            await hci.close()
 
 
 async def find_by_name(device: Device, name: str, timeout: float = 20.0, active: bool = False):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from pathlib import Path
 
 import pytest
@@ -13,13 +12,11 @@ from bumble import att
 from bumble.core import UUID, AdvertisingData
 from bumble.device import Device, Peer
 from bumble.hci import Address
-from bumble.transport import open_transport
 from mpremote.transport import TransportError
-from mpremote.transport_serial import SerialTransport
+from stock_sim import Serial
+from support.ble import bumble_host
+from support.firmware import pycom_flash_image
 
-from pytool.boards import get_board
-from pytool.deploy import simulator_firmware
-from pytool.firmware import load_firmware, plan_archive
 from pytool.sim.bluetooth import pycom
 from pytool.sim.testing import running_sim
 
@@ -28,75 +25,17 @@ pytestmark = pytest.mark.timeout(120)
 # The example of Pycom's GATTSCharacteristic page, unchanged: from `from network import Bluetooth` to the page's
 # last line (shared/reference/pycom-docs-gattscharacteristic.txt)
 EXAMPLE = Path(__file__).with_name("gattscharacteristic_example.txt")
-
-
-def flash_image(path: Path, version: str, board_key: str = "lopy4") -> Path:
-    """A flash image with Pycom firmware `version` written as `pytool flash` would write it."""
-    board = get_board(board_key)
-    plan = plan_archive(load_firmware(simulator_firmware(board_key, version)), board.flash_size)
-    image = bytearray(b"\xff" * board.flash_size)
-    for write in plan.writes:
-        image[write.offset : write.offset + len(write.data)] = write.data
-    path.write_bytes(image)
-    return path
-
-
-class Serial:
-    """The board's serial port through mpremote's transport: raw-REPL exec plus everything printed later."""
-
-    def __init__(self, pty: str) -> None:
-        self.transport = SerialTransport(pty, 115200)
-        self.transport.enter_raw_repl(soft_reset=False)
-        self.seen = b""
-        self.prompt_eaten = False
-
-    def exec(self, code: str) -> bytes:
-        if self.prompt_eaten:  # read_until() may have swallowed the raw REPL's ">": ask for a fresh one
-            self.transport.enter_raw_repl(soft_reset=False)
-            self.prompt_eaten = False
-        return self.transport.exec(code)
-
-    def read_until(self, needle: bytes, timeout: float = 20.0) -> bytes:
-        deadline = time.monotonic() + timeout
-        while needle not in self.seen:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{needle!r} not printed; serial output: {self.seen[-2000:]!r}")
-            self.prompt_eaten = True
-            waiting = self.transport.serial.in_waiting
-            self.seen += self.transport.serial.read(waiting or 1)
-        return self.seen
-
-    async def aexec(self, code: str) -> bytes:
-        """exec() off the event loop, so that the radio side keeps running meanwhile."""
-        return await asyncio.to_thread(self.exec, code)
-
-    async def aread_until(self, needle: bytes, timeout: float = 20.0) -> bytes:
-        return await asyncio.to_thread(self.read_until, needle, timeout)
-
-    def close(self) -> None:
-        self.transport.close()
+TESTER = "C0:00:00:00:00:77"
 
 
 @contextlib.contextmanager
 def sim_board(tmp_path: Path, version: str, name: str):
-    with running_sim("lopy4", name=name, flash=flash_image(tmp_path / f"{name}.bin", version)) as rec:
+    with running_sim("lopy4", name=name, flash=pycom_flash_image(tmp_path / f"{name}.bin", version)) as rec:
         serial = Serial(rec.pty)
         try:
             yield rec, serial
         finally:
             serial.close()
-
-
-@contextlib.asynccontextmanager
-async def open_tester(transport: str, address: str = "C0:00:00:00:00:77"):
-    hci = await open_transport(transport)
-    device = Device.with_hci("tester", Address(address), hci.source, hci.sink)
-    await device.power_on()
-    try:
-        yield device, hci
-    finally:
-        with contextlib.suppress(Exception):
-            await hci.close()
 
 
 async def find_board(device: Device, name: str, timeout: float = 20.0):
@@ -131,7 +70,7 @@ async def test_gattscharacteristic_example_on_1_20_1(tmp_path):
     with sim_board(tmp_path, "1.20.1", "example") as (rec, serial):
         with pytest.raises(TransportError, match="NameError"):
             await serial.aexec(EXAMPLE.read_text())  # the page's last line names an undefined `characteristic`
-        async with open_tester(rec.hci) as (device, hci):
+        async with bumble_host(rec.hci, TESTER) as (device, hci):
             adv = await find_board(device, "LoPy")
             # name in the advertisement, the service UUID in the scan response (Pycom >= 1.20.0.rc10)
             assert pycom.split_ad(bytes(adv.data))[1] == (0x09, b"LoPy")
@@ -154,7 +93,7 @@ async def test_gattscharacteristic_example_on_1_20_1(tmp_path):
             await hci.close()  # the tester is killed: its controller leaves the air
             await serial.aread_until(b"Client disconnected")
         # advertising resumed: another tester connects, and the board still counts chr2's reads
-        async with open_tester(rec.hci, "C0:00:00:00:00:79") as (device, _):
+        async with bumble_host(rec.hci, "C0:00:00:00:00:79") as (device, _):
             peer = await discover(device, (await find_board(device, "LoPy")).address)
             assert await char_of(peer, UUID.from_16_bits(4567)).read_value() == b"\xf4"
 
@@ -187,7 +126,7 @@ bad.callback(trigger=Bluetooth.CHAR_WRITE_EVENT, handler=on_bad)
 async def test_two_argument_handlers_subscribe_and_a_fatal_exception_on_1_20_2(tmp_path):
     with sim_board(tmp_path, "1.20.2.r4", "r4") as (rec, serial):
         await serial.aexec(HANDLERS_1_20_2)
-        async with open_tester(rec.hci) as (device, hci):
+        async with bumble_host(rec.hci, TESTER) as (device, hci):
             adv = await find_board(device, "R4")
             peer = await discover(device, adv.address)
             ok = char_of(peer, UUID.from_16_bits(0xFF01))
@@ -222,7 +161,7 @@ async def test_two_argument_handlers_subscribe_and_a_fatal_exception_on_1_20_2(t
         )
         assert await serial.aexec(wait_events) == b"4\r\n"  # CLIENT_DISCONNECTED
         # advertising resumed after the client went away: a new tester connects; callbacks stay dead
-        async with open_tester(rec.hci, "C0:00:00:00:00:78") as (device, _):
+        async with bumble_host(rec.hci, "C0:00:00:00:00:78") as (device, _):
             adv = await find_board(device, "R4")
             peer = await discover(device, adv.address)
             assert await char_of(peer, UUID.from_16_bits(0xFF02)).read_value() == b"x"  # no read callback
@@ -307,7 +246,7 @@ async def test_soft_reset_keeps_the_link_but_drops_services_hard_reset_takes_the
         with pytest.raises(TransportError, match="Erorr while sending BLE indication/notification"):
             await serial.aexec("c.value(b'no client')")  # value() raises without a client, after storing
         assert await serial.aexec("print(c.value())") == b"b'no client'\r\n"
-        async with open_tester(rec.hci) as (device, _):
+        async with bumble_host(rec.hci, TESTER) as (device, _):
             adv = await find_board(device, "rst")
             peer = await discover(device, adv.address)
             assert UUID.from_16_bits(0xFFE0) in [s.uuid for s in peer.services]

@@ -10,7 +10,6 @@ from bleak import BleakClient
 from bleak.exc import BleakGATTProtocolError, BleakGATTProtocolErrorCode
 
 from pytool.ble import BumbleClient
-from pytool.sim import radio
 from pytool.sim.bluetooth.service import BluetoothService
 
 pytestmark = pytest.mark.timeout(90)
@@ -26,10 +25,8 @@ def short(uuid: str) -> str:
 
 
 @pytest.fixture
-async def board():
+async def board(hub):
     """A board's Bluetooth stack on a private radio hub, running Pycom's GATTSCharacteristic example."""
-    hub = radio.RadioHub(idle_exit=None)
-    await hub.start()
     bt = BluetoothService(hub.transport)
 
     async def rpc(method: str, *args):
@@ -44,7 +41,6 @@ async def board():
     await rpc("characteristic", second, 4567, None, 0x02, 0x1234)  # PROP_READ only
     yield hub.transport
     await bt.close()
-    await hub.close()
 
 
 async def test_services_and_characteristics_are_those_of_a_pycom_board(board):

@@ -4,7 +4,6 @@ over the air by a plain Bumble GATT client on its own controller of the radio hu
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import pytest
 from bumble import att
@@ -12,9 +11,8 @@ from bumble.core import UUID, AdvertisingData
 from bumble.device import Device, Peer
 from bumble.hci import Address
 from bumble.pairing import PairingConfig, PairingDelegate
-from bumble.transport import open_transport
+from support.ble import bumble_host
 
-from pytool.sim import radio
 from pytool.sim.bluetooth import pycom
 from pytool.sim.bluetooth.service import BluetoothService
 
@@ -50,14 +48,6 @@ class FakeBridge:
 
 
 @pytest.fixture
-async def hub():
-    hub = radio.RadioHub(idle_exit=None)
-    await hub.start()
-    yield hub
-    await hub.close()
-
-
-@pytest.fixture
 async def board(hub):
     bt = BluetoothService(hub.transport)
     bridge = FakeBridge()
@@ -66,18 +56,6 @@ async def board(hub):
     bt.bridge = bridge
     yield bt
     await bt.close()
-
-
-@contextlib.asynccontextmanager
-async def open_tester(hub, address: str = "C0:00:00:00:00:99"):
-    transport = await open_transport(hub.transport)
-    device = Device.with_hci("tester", Address(address), transport.source, transport.sink)
-    await device.power_on()
-    try:
-        yield device, transport
-    finally:
-        with contextlib.suppress(Exception):
-            await transport.close()
 
 
 async def rpc(bt: BluetoothService, method: str, *args):
@@ -113,7 +91,7 @@ async def example_gatt(bt: BluetoothService) -> tuple[int, int]:
 async def test_advertisement_and_scan_response_on_the_air(board, hub):
     await rpc(board, "set_advertisement", b"LoPy", b"\x4c\x00\x07", None, b"1234567890123456")
     await rpc(board, "advertise", True)
-    async with open_tester(hub) as (device, _):
+    async with bumble_host(hub.transport) as (device, _):
         found = asyncio.get_running_loop().create_future()
         device.on("advertisement", lambda a: a.address == BOARD and not found.done() and found.set_result(a))
         await device.start_scanning()
@@ -127,7 +105,7 @@ async def test_advertisement_and_scan_response_on_the_air(board, hub):
 
 async def test_example_services_read_exactly_pycoms_bytes(board, hub):
     _, chr2 = await example_gatt(board)
-    async with open_tester(hub) as (device, _):
+    async with bumble_host(hub.transport) as (device, _):
         peer = await connect(device)
         uuids = {str(s.uuid).lower() for s in peer.services}
         assert "36353433-3231-3039-3837-363534333231" in uuids  # b'1234567890123456', little-endian
@@ -158,7 +136,7 @@ async def test_read_callback_return_is_sent_not_stored(board, hub):
         return b"ABC DEF" if counter["n"] >= 3 else None
 
     board.bridge.answer = answer
-    async with open_tester(hub) as (device, _):
+    async with bumble_host(hub.transport) as (device, _):
         peer = await connect(device)
         c1 = find_char(peer, pycom.uuid_from_pycom(b"ab34567890123456"))
         reads = [await c1.read_value() for _ in range(4)]
@@ -180,7 +158,7 @@ async def test_permissions_budget_truncation_and_subscribe(board, hub):
     extra = await rpc(board, "characteristic", srv, 0x2A39, None, None, 1)  # over nbr_chars: silently missing
     await rpc(board, "char_callback", ro, pycom.CHAR_SUBSCRIBE_EVENT)
     assert extra > 0
-    async with open_tester(hub) as (device, _):
+    async with bumble_host(hub.transport) as (device, _):
         peer = await connect(device)
         chars = {c.uuid for s in peer.services for c in s.characteristics}
         assert UUID.from_16_bits(0x2A37) in chars and UUID.from_16_bits(0x2A38) in chars
@@ -222,13 +200,13 @@ async def test_value_without_client_raises_after_storing(board):
 async def test_one_client_and_disconnect_events(board, hub):
     await rpc(board, "callback", pycom.CLIENT_CONNECTED | pycom.CLIENT_DISCONNECTED)
     await rpc(board, "advertise", True)
-    async with open_tester(hub, "C0:00:00:00:00:01") as (first, first_transport):
+    async with bumble_host(hub.transport, "C0:00:00:00:00:01") as (first, first_transport):
         await first.connect(BOARD, timeout=10)
         await board.bridge.wait_for(lambda e: e == ("bt", [pycom.CLIENT_CONNECTED]))
         assert await rpc(board, "events") == pycom.CLIENT_CONNECTED
         # still advertising (advertise(True) again while connected): a second central is dropped at once
         await rpc(board, "advertise", True)
-        async with open_tester(hub, "C0:00:00:00:00:02") as (second, _):
+        async with bumble_host(hub.transport, "C0:00:00:00:00:02") as (second, _):
             dropped = asyncio.get_running_loop().create_future()
             connection = await second.connect(BOARD, timeout=10)
             connection.on("disconnection", lambda reason: dropped.done() or dropped.set_result(reason))
@@ -238,7 +216,7 @@ async def test_one_client_and_disconnect_events(board, hub):
         await board.bridge.wait_for(lambda e: e == ("bt", [pycom.CLIENT_DISCONNECTED]))
     assert await rpc(board, "events") == pycom.CLIENT_DISCONNECTED
     # advertising resumes: a new tester finds and connects to the board
-    async with open_tester(hub, "C0:00:00:00:00:03") as (third, _):
+    async with bumble_host(hub.transport, "C0:00:00:00:00:03") as (third, _):
         connection = await third.connect(BOARD, timeout=10)
         assert connection.peer_address == BOARD
 
@@ -254,7 +232,7 @@ async def test_slow_or_dead_callback_gives_att_error_not_a_stall(board, hub):
 
     board.bridge.answer = never
     board.callback_timeout = 1.0
-    async with open_tester(hub) as (device, _):
+    async with bumble_host(hub.transport) as (device, _):
         peer = await connect(device)
         c = find_char(peer, UUID.from_16_bits(0x2A5B))
         with pytest.raises(att.ATT_Error) as err:
@@ -279,7 +257,7 @@ async def test_pin_makes_default_permissions_encrypted_and_tx_power_levels(board
     srv = await rpc(board, "service", 0x1818, True, 1, True)
     await rpc(board, "characteristic", srv, 0x2A63, None, None, 1)  # default perms: READ/WRITE_ENCRYPTED (0x22)
     await rpc(board, "advertise", True)
-    async with open_tester(hub) as (device, _):
+    async with bumble_host(hub.transport) as (device, _):
         peer = await connect(device)
         char = find_char(peer, UUID.from_16_bits(0x2A63))
         with pytest.raises(att.ATT_Error) as err:
@@ -304,7 +282,7 @@ async def test_pin_makes_default_permissions_encrypted_and_tx_power_levels(board
 
 async def test_disconnect_client_and_deinit_drop_the_link(board, hub):
     await rpc(board, "advertise", True)
-    async with open_tester(hub) as (device, _):
+    async with bumble_host(hub.transport) as (device, _):
         for how in ("disconnect_client", "deinit"):
             if how == "deinit":
                 await rpc(board, "init", {"explicit": False})  # Bluetooth(): the stack is still up
@@ -326,7 +304,7 @@ async def test_raw_advertisement_and_mtu_limit(board, hub):
     await rpc(board, "set_advertisement_raw", raw)
     await rpc(board, "init", {"explicit": True, "mtu": 517})  # clamped to 200
     await rpc(board, "advertise", True)
-    async with open_tester(hub) as (device, _):
+    async with bumble_host(hub.transport) as (device, _):
         found = asyncio.get_running_loop().create_future()
         device.on("advertisement", lambda a: a.address == BOARD and not found.done() and found.set_result(a))
         await device.start_scanning(active=False)
@@ -350,7 +328,7 @@ async def test_irq_queue_holds_32_callbacks_and_drops_the_rest(board, hub):
         await release.wait()  # the device's IRQ thread is busy in the first handler
 
     board.bridge.answer = slow
-    async with open_tester(hub) as (device, _):
+    async with bumble_host(hub.transport) as (device, _):
         peer = await connect(device)
         c = find_char(peer, UUID.from_16_bits(0x2A70))
         for i in range(40):
@@ -380,7 +358,7 @@ async def test_a_pending_read_is_answered_by_the_next_callback_of_its_characteri
         return b"R"
 
     board.bridge.answer = answer
-    async with open_tester(hub) as (device, _):
+    async with bumble_host(hub.transport) as (device, _):
         peer = await connect(device)
         c = find_char(peer, UUID.from_16_bits(0x2A71))
         await c.write_value(b"1", with_response=True)
@@ -401,7 +379,7 @@ async def test_stopped_and_unstarted_services_are_invisible(board, hub):
     later = await rpc(board, "service", 0x181E, True, 1, False)  # start=False
     await rpc(board, "characteristic", later, 0x2A72, None, None, 1)
     await rpc(board, "advertise", True)
-    async with open_tester(hub) as (device, _):
+    async with bumble_host(hub.transport) as (device, _):
         peer = Peer(await device.connect(BOARD, timeout=10))
 
         async def visible() -> set[UUID]:

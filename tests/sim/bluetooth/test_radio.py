@@ -3,39 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 
 import pytest
 from bumble.core import AdvertisingData
 from bumble.device import Device
 from bumble.hci import Address
-from bumble.transport import open_transport
+from support.ble import bumble_host
 
 from pytool.sim import radio, registry
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@contextlib.asynccontextmanager
-async def host(transport: str, name: str, address: str):
-    """A Bumble Device on its own controller of the hub; yields (device, hci_transport)."""
-    hci = await open_transport(transport)
-    device = Device.with_hci(name, Address(address), hci.source, hci.sink)
-    await device.power_on()
-    try:
-        yield device, hci
-    finally:
-        with contextlib.suppress(Exception):
-            await hci.close()
-
-
-@pytest.fixture
-async def hub():
-    hub = radio.RadioHub(idle_exit=None)
-    await hub.start()
-    yield hub
-    await hub.close()
 
 
 async def scan_for(device: Device, address: str, timeout: float = 10.0):
@@ -57,8 +35,8 @@ async def scan_for(device: Device, address: str, timeout: float = 10.0):
 
 async def test_two_hosts_discover_connect_and_see_peer_vanish(hub):
     async with (
-        host(hub.transport, "board", "C0:00:00:00:00:01") as (board, _),
-        host(hub.transport, "tester", "C0:00:00:00:00:02") as (tester, tester_hci),
+        bumble_host(hub.transport, "C0:00:00:00:00:01", "board") as (board, _),
+        bumble_host(hub.transport, "C0:00:00:00:00:02", "tester") as (tester, tester_hci),
     ):
         adv_data = bytes(AdvertisingData([(AdvertisingData.COMPLETE_LOCAL_NAME, b"LoPy")]))
         rsp_data = bytes(AdvertisingData([(AdvertisingData.MANUFACTURER_SPECIFIC_DATA, b"\x4c\x00hi")]))
@@ -87,8 +65,8 @@ async def test_two_hosts_discover_connect_and_see_peer_vanish(hub):
 
 async def test_passive_scanner_gets_no_scan_response(hub):
     async with (
-        host(hub.transport, "board", "C0:00:00:00:00:11") as (board, _),
-        host(hub.transport, "tester", "C0:00:00:00:00:12") as (tester, _),
+        bumble_host(hub.transport, "C0:00:00:00:00:11", "board") as (board, _),
+        bumble_host(hub.transport, "C0:00:00:00:00:12", "tester") as (tester, _),
     ):
         adv_data = bytes(AdvertisingData([(AdvertisingData.COMPLETE_LOCAL_NAME, b"X")]))
         rsp_data = bytes(AdvertisingData([(AdvertisingData.MANUFACTURER_SPECIFIC_DATA, b"\x01\x02")]))
@@ -116,8 +94,8 @@ async def test_ensure_radio_hub_carries_traffic():
     transport = radio.ensure_radio(idle_exit=30)
     try:
         async with (
-            host(transport, "a", "C0:00:00:00:00:21") as (a, _),
-            host(transport, "b", "C0:00:00:00:00:22") as (b, _),
+            bumble_host(transport, "C0:00:00:00:00:21", "a") as (a, _),
+            bumble_host(transport, "C0:00:00:00:00:22", "b") as (b, _),
         ):
             await a.start_advertising(advertising_data=bytes(AdvertisingData([(AdvertisingData.FLAGS, b"\x06")])))
             connection = await b.connect("C0:00:00:00:00:21", timeout=10)

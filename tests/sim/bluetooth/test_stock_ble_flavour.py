@@ -7,23 +7,15 @@ import ast
 
 import pytest
 from stock_sim import Serial, stock_board
+from support.firmware import pycom_flash_image
 
-from pytool.boards import get_board
-from pytool.deploy import simulator_firmware
-from pytool.firmware import load_firmware, plan_archive
 from pytool.sim.testing import running_sim
 
 pytestmark = pytest.mark.timeout(180)
 
 
 def test_pycom_board_has_no_bluetooth_module(tmp_path):
-    board = get_board("lopy4")
-    plan = plan_archive(load_firmware(simulator_firmware("lopy4", "1.20.2.r4")), board.flash_size)
-    image = bytearray(b"\xff" * board.flash_size)
-    for write in plan.writes:
-        image[write.offset : write.offset + len(write.data)] = write.data
-    flash = tmp_path / "lopy4.bin"
-    flash.write_bytes(image)
+    flash = pycom_flash_image(tmp_path / "lopy4.bin", "1.20.2.r4")
     state = tmp_path / "state"
     state.mkdir()
     with running_sim("lopy4", name="stockbt-pycom", flash=flash, state_dir=state) as rec:

@@ -145,6 +145,22 @@ def test_uname_is_a_tuple_that_formats_like_an_attrtuple(lopy4):
 
 def test_stock_raw_paste_is_the_interpreters(esp32):
     # stock firmware: mpremote sends through raw-paste, served by the interpreter itself (streamed, as on the
-    # board); CRLF inside a literal through raw-paste is a known difference (pytool/sim/README.md)
+    # board)
     code = "x = 0\n" + "".join(f"x += {i}\n" for i in range(600)) + "print(x)\n"  # several 128-byte windows
     assert raw_exec(esp32, code) == (f"{sum(range(600))}\r\n", "")
+
+
+def test_stock_raw_paste_reads_crlf_as_one_newline(esp32):
+    # the board's lexer reads CRLF as "\n", also inside literals (tests/basics/string_crlf_conversion.py); every
+    # CRLF is a byte fewer for the interpreter: windows after many of them must still be granted
+    code = 'print(repr("""abc\r\ndef"""))\r\nx = 0\r\n' + "".join(f"x += {i}\r\n" for i in range(600)) + "print(x)\r\n"
+    t = SerialTransport(esp32.port, baudrate=115200)
+    try:
+        t.enter_raw_repl(soft_reset=False)
+        t.exec_raw_no_follow(code)
+        out, err = t.follow(20)
+        assert t.use_raw_paste  # (mpremote falls back to the plain raw REPL if raw-paste fails)
+        t.exit_raw_repl()
+    finally:
+        t.close()
+    assert (out.decode(), err.decode()) == (f"'abc\\ndef'\r\n{sum(range(600))}\r\n", "")

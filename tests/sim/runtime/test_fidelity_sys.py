@@ -8,6 +8,7 @@ from mpremote.transport_serial import SerialTransport
 from support.runtime import start_board
 
 from pytool.board import BoardSession
+from pytool.sim.runtime.firmware_help import help_text
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -92,3 +93,49 @@ def test_pytool_reads_stock_board_as_micropython(esp32, lopy4):
     with BoardSession.connect(lopy4.port) as board:
         caps = board.capabilities()
     assert caps.flavour == "pycom" and caps.label == "Pycom 1.20.2.r4 (LoPy4)" and caps.micropython == (1, 11, 0)
+
+
+def test_help_and_help_modules_print_the_firmwares_texts(lopy4, esp32):
+    for hb, flavour, board in ((lopy4, "pycom", "LoPy4"), (esp32, "micropython", "ESP32")):
+        out, err = raw_exec(hb, "help()")
+        assert (out, err) == (help_text(flavour, board, "").replace("\n", "\r\n"), "")
+        out, err = raw_exec(hb, "help('modules')")
+        assert (out, err) == (help_text(flavour, board, "modules").replace("\n", "\r\n"), "")
+        assert "_bridge" not in out and "_micropython" not in out and "ffi" not in out
+
+
+def test_stock_network_is_stock_micropythons(esp32, lopy4):
+    # stock MicroPython's network on an ESP32: WLAN, LAN, STA_IF/AP_IF; not Pycom's Bluetooth, Server, LoRa
+    probe = "import network\nprint([hasattr(network, n) for n in ('WLAN', 'LAN', 'Bluetooth', 'Server', 'LoRa')])"
+    assert raw_exec(esp32, probe) == ("[True, True, False, False, False]\r\n", "")
+    code = (
+        "import network, machine\nw = network.WLAN(network.STA_IF)\nprint(w is network.WLAN(), w.active())\n"
+        "try:\n    w.scan()\nexcept OSError as e:\n    print(e)\n"
+        "w.active(True)\nprint(w.scan(), w.isconnected(), w.config('mac') == machine.unique_id())\n"
+        "print(network.STA_IF, network.AP_IF, network.WLAN(network.AP_IF).config('mac')[5] - machine.unique_id()[5])"
+    )
+    out, err = raw_exec(esp32, code)
+    assert err == ""
+    assert out == "True False\r\nSTA must be active\r\n[] False True\r\n0 1 1\r\n"
+    assert raw_exec(lopy4, probe)[0].startswith("[False, False, True, True,")  # Pycom's network: not stock's
+
+
+def test_pycom_lacks_the_interpreters_collections_heapq_random(lopy4):
+    # Pycom 1.20.x has ucollections and no collections weak link, no (u)heapq, no (u)random
+    probe = (
+        "for m in ('collections', 'heapq', 'random', 'ucollections'):\n"
+        "    try:\n        __import__(m); print(m, 'yes')\n    except ImportError as e:\n        print(m, e)\n"
+    )
+    out, err = raw_exec(lopy4, probe)
+    assert err == ""
+    assert out.split("\r\n")[:4] == [
+        "collections no module named 'collections'",
+        "heapq no module named 'heapq'",
+        "random no module named 'random'",
+        "ucollections yes",
+    ]
+    raw_exec(lopy4, "f = open('/flash/lib/heapq.py', 'w')\nf.write('X = 7')\nf.close()")
+    try:  # a file of that name on the board's path imports, as on the board
+        assert raw_exec(lopy4, "import heapq\nprint(heapq.X)") == ("7\r\n", "")
+    finally:
+        raw_exec(lopy4, "import os\nos.remove('/flash/lib/heapq.py')")
