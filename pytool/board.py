@@ -53,7 +53,8 @@ HELPERS_MISSING = "pytool-helpers-missing"
 # then sends a few hundred bytes instead of several KB (a no-change sync is mostly this exec).
 # (terse: with the probe and a no-change plan it stays within one of mpremote's 256-byte chunks)
 CACHE_STUB = board_code.load("cache_stub.py")  # % (file name, HELPERS_MISSING)
-CACHE_SAVE = board_code.load("cache_save.py") + "_pt_keep(_pt_src, %r)\ndel _pt_src\n"  # % file name
+CACHE_SAVE = board_code.load("cache_save.py")  # % (first?, piece, last?, file name, file name)
+HELPER_PIECE = 1500  # characters of the helper file sent per exec while it is being stored on the board
 
 
 def register_helpers(name: str, definitions: str) -> None:
@@ -321,15 +322,33 @@ class BoardSession:
             return self._run(PRELUDE + PROBE_DEFS + probe + code, timeout, stream)
         name, text = helper_file()
         self._loaded.update(REGISTERED)
+        stub = CACHE_STUB % (name, HELPERS_MISSING) + probe
+        for attempt in range(2):
+            try:
+                return self._run(stub + code, timeout, stream)
+            except BoardCodeError as exc:
+                if HELPERS_MISSING not in exc.traceback:
+                    raise
+                self._prelude_sent = False
+            if attempt == 0:
+                with contextlib.suppress(BoardCodeError):  # not stored (a full filesystem): sent with the code
+                    self._store_helpers(name, text)
+        return self._run(PRELUDE + PROBE_DEFS + probe + code, timeout, stream)
+
+    def _store_helpers(self, name: str, text: str) -> None:
+        """Store the helper file on the board in pieces of a few KB, one exec each (checked by its hash there)."""
+        lines = text.splitlines(keepends=True)
+        pieces = [""]
+        for line in lines:
+            if len(pieces[-1]) + len(line) > HELPER_PIECE:
+                pieces.append("")
+            pieces[-1] += line
         try:
-            return self._run(CACHE_STUB % (name, HELPERS_MISSING) + probe + code, timeout, stream)
-        except BoardCodeError as exc:
-            if HELPERS_MISSING not in exc.traceback:
-                raise
+            for index, piece in enumerate(pieces):
+                last = index == len(pieces) - 1
+                self._run(CACHE_SAVE % (index == 0, literal(piece), last, name, name), 30, None)
+        finally:
             self._prelude_sent = False
-        return self._run(
-            f"_pt_src = {literal(text)}\nexec(_pt_src)\n" + CACHE_SAVE % name + probe + code, timeout, stream
-        )
 
     def _run(self, code: str, timeout: float | None, stream: Callable[[bytes], None] | None) -> bytes:
         packed = self._pack(code)

@@ -1,13 +1,16 @@
 """`pytool sync`: put a project folder (plus pytool's device_lib/ into lib/) on the board, sending only what changed.
 
-Plan: the local tree (gitignore-style rules) versus the board, in ONE exec round trip: the board hashes every
-file the project deploys and reports which differ, and which files of its manifest (what pytool deployed before,
-`<root>/.pytool/manifest`) are gone locally. Nothing changed = nothing more is sent.
+Plan: the local tree (gitignore-style rules) versus the board, in ONE exec round trip: the board streams its
+manifest (what pytool deployed before, `<root>/.pytool/manifest`, sorted by path) a line at a time, hashes every
+file it lists and compares them chunk by chunk with a key per chunk of the host's sorted list; only chunks that
+differ come back. Nothing changed = nothing more is sent. The board's memory holds one chunk, never the manifest,
+so any number of files plans within a 67 KB heap.
 
 Apply, interruption-safe at any byte:
 - each file is written to `<root>/.pytool/tmp/N` (zlib-compressed + base64 when the board can inflate, base64
-  otherwise; chunks sized to the board's free heap), its on-board SHA-256 is checked, the manifest is rewritten
-  atomically (temp + rename) and only then is the file renamed into place: every file is always old or new;
+  otherwise; chunks sized to the board's free heap), its on-board SHA-256 is checked, it is appended to the
+  manifest's journal and only then is the file renamed into place: every file is always old or new; the last
+  exec merges the journal into the manifest (temp + rename; an interrupted merge is redone by the next sync);
 - deletions only touch files the manifest lists (or, with `--mirror`, everything not in the project), and happen
   before the manifest forgets them, so an interrupted deletion is finished by the next sync;
 - leftovers of an interrupted sync (temp files) are removed by the next sync's first round trip.
@@ -64,7 +67,7 @@ DEFAULT_IGNORE = [
 ]
 STATE_DIR = ".pytool"  # on the board, under the root: manifest and temp files
 LIB_DIR = "lib"  # device_lib/ goes here
-KEY_LEN = 20  # hex digits of the tree key compared in a no-change plan
+KEY_LEN = 20  # hex digits of each chunk's key compared in a plan
 SHORT = 12  # hex digits of each file's SHA-256 in the plan (the full hash verifies each upload)
 ZLIB_WBITS = 12  # 4 KB window: small enough for any board's inflater
 
@@ -235,22 +238,49 @@ class Plan:
         }
 
 
-def tree_key(files: list[LocalFile]) -> str:
-    """What the board compares in a no-change sync: a hash of every (path, short file hash), as _pt_state does."""
-    text = "".join(f"{f.rel}:{f.sha256[:SHORT]}\n" for f in sorted(files, key=lambda f: f.rel))
+#: The host's sorted file list is cut into at most MAX_CHUNKS chunks of at least MIN_CHUNK files; the board
+#: compares one key per chunk and sends back only the chunks that differ (its memory holds one chunk).
+MIN_CHUNK = 32
+MAX_CHUNKS = 64
+
+
+def chunked(files: list[LocalFile]) -> list[list[LocalFile]]:
+    """`files` sorted by board path and cut into the chunks a plan compares (always at least one, maybe empty)."""
+    ordered = sorted(files, key=lambda f: f.rel)
+    size = max(MIN_CHUNK, -(-len(ordered) // MAX_CHUNKS))
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)] or [[]]
+
+
+def chunk_key(chunk: list[LocalFile]) -> str:
+    """What the board compares for one chunk: a hash of every (path, short file hash) in it, as _pt_chunk does."""
+    text = "".join(f"{f.rel}:{f.sha256[:SHORT]}\n" for f in chunk)
     return hashlib.sha256(text.encode()).hexdigest()[:KEY_LEN]
+
+
+def chunk_table(chunks: list[list[LocalFile]]) -> str:
+    """The plan's question: per chunk, its key and the first path it covers (the first chunk covers from "")."""
+    return "".join(f"{chunk_key(c)}{c[0].rel if i and c else ''}\n" for i, c in enumerate(chunks))
 
 
 def plan(board: BoardSession, files: list[LocalFile], mirror: bool = False) -> Plan:
     """Compare the local files with the board in one exec round trip (which also carries the capability probe).
 
-    The board hashes every file its manifest lists; when they hash to what the host has (a single key is sent)
-    it answers "nothing to do", else it sends back the short hash and size of each, and the host plans from that."""
-    code = board.helpers("sync", SYNC_HELPERS) + f"_pt_state({literal(tree_key(files))}, {mirror})\n"
-    answers = board.query_all(code, timeout=120)
-    if answers[-1] is None:
-        return Plan([], [], list(files), False)
-    on_board, everything, project = _checked_state(answers)
+    The board streams its manifest in path order, hashes each file it lists and merge-joins them with the host's
+    chunks: a chunk whose key matches is not sent back, one that differs comes back with the short hash and size
+    of each board file in it. The host plans from that (an unsent chunk is exactly what the host has)."""
+    bad = next((f.rel for f in files if "\n" in f.rel or "\r" in f.rel), None)
+    if bad is not None:
+        raise UsageError(f"{bad!r} has a line break in its name, which a board cannot keep", "rename the file")
+    chunks = chunked(files)
+    code = board.helpers("sync", SYNC_HELPERS) + f"_pt_state({literal(chunk_table(chunks))}, {mirror})\n"
+    answers = board.query_all(code, timeout=120 + len(files) / 20)
+    reported, everything, project = _checked_state(answers, len(chunks))
+    on_board: dict[str, tuple[str, int]] = {}
+    for index, chunk in enumerate(chunks):
+        if index in reported:
+            on_board.update(reported[index])
+        else:
+            on_board.update({f.rel: (f.sha256[:SHORT], f.size) for f in chunk})
     local = {f.rel for f in files}
     upload = [f for f in files if on_board.get(f.rel, ("", 0))[0] != f.sha256[:SHORT]]
     gone = set(everything if mirror else on_board) - local
@@ -260,27 +290,28 @@ def plan(board: BoardSession, files: list[LocalFile], mirror: bool = False) -> P
     return Plan(upload, sorted(gone), unchanged, bool(upload or gone), sizes, project)
 
 
-def _checked_state(answers: list) -> tuple[dict[str, tuple[str, int]], list[str], str | None]:
-    """The board's answer to _pt_state (chunks of its manifest 'A', of its file listing 'W', then the end 'E'),
-    checked: it is untrusted input (any firmware can say anything)."""
-    entries: dict[str, tuple[str, int]] = {}
+def _checked_state(answers: list, chunks: int) -> tuple[dict[int, dict[str, tuple[str, int]]], list[str], str | None]:
+    """The board's answer to _pt_state (each chunk that differs 'A', chunks of its file listing 'W', then the end
+    'E' with the project's name), checked: it is untrusted input (any firmware can say anything)."""
+    reported: dict[int, dict[str, tuple[str, int]]] = {}
     listing: list[str] = []
     try:
         kind, project = answers[-1]
         if kind != "E":
             raise ValueError(kind)
-        for kind, chunk in answers[:-1]:
-            if kind == "A":
-                entries.update({str(k): (str(v[0]), int(v[1])) for k, v in chunk.items()})
-            elif kind == "W":
-                listing.extend(str(k) for k in chunk)
+        for answer in answers[:-1]:
+            if answer[0] == "A" and len(answer) == 3 and 0 <= int(answer[1]) < chunks:
+                entries = reported.setdefault(int(answer[1]), {})
+                entries.update({str(k): (str(h), int(size)) for k, h, size in answer[2]})
+            elif answer[0] == "W" and len(answer) == 2:
+                listing.extend(str(k) for k in answer[1])
             else:
-                raise ValueError(kind)
-    except (TypeError, ValueError, AttributeError, IndexError):
+                raise ValueError(answer[0])
+    except (TypeError, ValueError, AttributeError, IndexError, KeyError):
         raise PytoolError(
             "the board's sync state makes no sense", "run `pytool sync` again; if it persists, `pytool reset`"
         ) from None
-    return entries, listing, project if isinstance(project, str) else None
+    return reported, listing, project if isinstance(project, str) else None
 
 
 # ------------------------------------------------------------------------------------------------- apply
