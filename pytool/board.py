@@ -53,7 +53,7 @@ HELPERS_MISSING = "pytool-helpers-missing"
 # then sends a few hundred bytes instead of several KB (a no-change sync is mostly this exec).
 # (terse: with the probe and a no-change plan it stays within one of mpremote's 256-byte chunks)
 CACHE_STUB = board_code.load("cache_stub.py")  # % (file name, HELPERS_MISSING)
-CACHE_SAVE = board_code.load("cache_save.py")  # % (first?, piece, last?, file name, file name)
+CACHE_SAVE = board_code.load("cache_save.py") + "_pt_piece(%s, %s, %s, %r)\n"  # % (first?, piece, last?, name)
 HELPER_PIECE = 1500  # characters of the helper file sent per exec while it is being stored on the board
 
 
@@ -64,7 +64,10 @@ def register_helpers(name: str, definitions: str) -> None:
 
 def helper_file() -> tuple[str, str]:
     """(file name, text) of the cached helpers: every definition a session needs, named by its hash."""
-    text = PRELUDE + PROBE_DEFS + "".join(REGISTERED[k] for k in sorted(REGISTERED))
+    sections = [PRELUDE, PROBE_DEFS]
+    for key in sorted(REGISTERED):
+        sections += board_code.pieces(REGISTERED[key], HELPER_PIECE, "def ")  # cut before top-level defs
+    text = "#" + " ".join(str(len(s)) for s in sections) + "\n" + "".join(sections)
     return f"h{hashlib.sha256(text.encode()).hexdigest()[:10]}.py", text
 
 
@@ -337,16 +340,11 @@ class BoardSession:
 
     def _store_helpers(self, name: str, text: str) -> None:
         """Store the helper file on the board in pieces of a few KB, one exec each (checked by its hash there)."""
-        lines = text.splitlines(keepends=True)
-        pieces = [""]
-        for line in lines:
-            if len(pieces[-1]) + len(line) > HELPER_PIECE:
-                pieces.append("")
-            pieces[-1] += line
+        pieces = board_code.pieces(text, HELPER_PIECE)
         try:
             for index, piece in enumerate(pieces):
                 last = index == len(pieces) - 1
-                self._run(CACHE_SAVE % (index == 0, literal(piece), last, name, name), 30, None)
+                self._run(CACHE_SAVE % (index == 0, literal(piece), last, name), 30, None)
         finally:
             self._prelude_sent = False
 

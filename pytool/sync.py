@@ -345,6 +345,13 @@ def _encode(data: bytes, compress: bool) -> tuple[str, bool]:
 FILES_PER_EXEC = 128
 
 
+def exec_code_budget(caps: Capabilities) -> int:
+    """Characters of code one upload exec carries: the raw REPL holds them in one block, so on a small heap (a LoPy:
+    67 KB, fragmented by then) they are kept to 1/24 of the free heap; a big heap allows 4/3 of a payload chunk."""
+    budget = caps.chunk_size() * 4 // 3 + 256
+    return min(budget, max(1024, caps.mem_free // 24)) if caps.mem_free else budget
+
+
 def apply(
     board: BoardSession,
     the_plan: Plan,
@@ -362,8 +369,8 @@ def apply(
     caps = board.capabilities()
     _check_space(the_plan, caps)
     compress = caps.inflate is not None
-    budget = caps.chunk_size()
-    code_budget = budget * 4 // 3 + 256
+    code_budget = exec_code_budget(caps)
+    budget = min(caps.chunk_size(), (code_budget - 256) * 3 // 4)
     result = SyncResult(unchanged=len(the_plan.unchanged), compressed=compress)
     tmp_dir = f"{caps.root}/{STATE_DIR}/tmp"
     ops: list[str] = [board.helpers("sync", SYNC_HELPERS)]

@@ -1,24 +1,39 @@
-# write one piece of the cached helper file in its own exec (no piece, no exec holds the whole text: a 67 KB heap
-# has no such contiguous block); a %-template (first piece?, the piece, last piece?, file name, file name); the last
-# piece checks the file's SHA-256 against its name before renaming it into place
+# _pt_piece(first, piece, last, name): write one piece of the cached helper file, each in its own exec (no piece, no
+# exec holds the whole text: a 67 KB heap has no such block); the last piece checks the file's SHA-256 against its
+# name before renaming it into place (pytool/board.py adds the call)
 # (device-side code: sent to the board as is, after these comment lines; see pytool/board_code/__init__.py)
-import os
-try:os.stat('/flash');_d='/flash/.pytool/'
-except OSError:_d='/.pytool/'
-if %s:
- try:os.mkdir(_d[:-1])
- except OSError:pass
- for _n in os.listdir(_d[:-1]):
-  if _n[0]=='h':os.remove(_d+_n)
-_f=open(_d+'h.tmp','a');_f.write(%s);_f.close()
-if %s:
- try:import uhashlib as _hl,ubinascii as _hb
- except ImportError:import hashlib as _hl,binascii as _hb
- _h=_hl.sha256();_f=open(_d+'h.tmp','rb')
- while 1:
-  _c=_f.read(256)
-  if not _c:break
-  _h.update(_c)
- _f.close()
- if _hb.hexlify(_h.digest()).decode()[:10]==%r[1:11]:os.rename(_d+'h.tmp',_d+%r)
- else:os.remove(_d+'h.tmp')
+def _pt_piece(first, piece, last, name):
+ import os
+ try:
+  os.stat('/flash')
+  d = '/flash/.pytool/'
+ except OSError:
+  d = '/.pytool/'
+ if first:
+  try:
+   os.mkdir(d[:-1])
+  except OSError:
+   pass
+  for n in os.listdir(d[:-1]):
+   if n[0] == 'h':
+    os.remove(d + n)
+ f = open(d + 'h.tmp', 'a')
+ f.write(piece)
+ f.close()
+ if last:
+  try:
+   import uhashlib as hl, ubinascii as hb
+  except ImportError:
+   import hashlib as hl, binascii as hb
+  h = hl.sha256()
+  f = open(d + 'h.tmp', 'rb')
+  while 1:
+   c = f.read(256)
+   if not c:
+    break
+   h.update(c)
+  f.close()
+  if hb.hexlify(h.digest()).decode()[:10] == name[1:11]:
+   os.rename(d + 'h.tmp', d + name)
+  else:
+   os.remove(d + 'h.tmp')
