@@ -85,16 +85,18 @@ class Plan:
         }
 
 
-#: The host's sorted file list is cut into at most MAX_CHUNKS chunks of at least MIN_CHUNK files; the board
-#: compares one key per chunk and sends back only the chunks that differ (its memory holds one chunk).
+#: The host's sorted file list is cut into chunks (MIN_CHUNK to MAX_CHUNK files; MAX_CHUNKS of them while that
+#: allows); the board compares one key per chunk and sends back only the chunks that differ. Its memory holds one
+#: chunk: it sends a chunk as soon as it holds more than MAX_CHUNK files (then it differs), as _pt_state does.
 MIN_CHUNK = 32
+MAX_CHUNK = 64
 MAX_CHUNKS = 64
 
 
 def chunked(files: list[LocalFile]) -> list[list[LocalFile]]:
     """`files` sorted by board path and cut into the chunks a plan compares (always at least one, maybe empty)."""
     ordered = sorted(files, key=lambda f: f.rel)
-    size = max(MIN_CHUNK, -(-len(ordered) // MAX_CHUNKS))
+    size = min(MAX_CHUNK, max(MIN_CHUNK, -(-len(ordered) // MAX_CHUNKS)))
     return [ordered[i : i + size] for i in range(0, len(ordered), size)] or [[]]
 
 

@@ -25,15 +25,18 @@ def _pt_piece(first, piece, last, name):
    import uhashlib as hl, ubinascii as hb
   except ImportError:
    import hashlib as hl, binascii as hb
-  h = hl.sha256()
   f = open(d + 'h.tmp', 'rb')
-  while 1:
-   c = f.read(256)
-   if not c:
-    break
-   h.update(c)
-  f.close()
-  if hb.hexlify(h.digest()).decode()[:10] == name[1:11]:
+  h = hl.sha256()
+  try:
+   while 1:
+    c = f.read(256)
+    if not c:
+     break
+    h.update(c)
+  finally:
+   f.close()
+   c = h.digest()
+  if hb.hexlify(c).decode()[:10] == name[1:11]:
    os.rename(d + 'h.tmp', d + name)
   else:
    os.remove(d + 'h.tmp')

@@ -1,6 +1,7 @@
 # sync's helpers (manifest, staged writes, commit); registered by pytool/sync.py, part of the cached helper file
 # (device-side code: sent to the board as is, after these comment lines; see pytool/board_code/__init__.py)
-# Memory is O(chunk), never O(files). The manifest ('#pt1' then 'sha256 path' lines sorted by path) is read a line
+# Memory is O(chunk), never O(files): a chunk of more than 64 board files (more than any host chunk) is sent
+# as it fills, 16 entries a line. The manifest ('#pt1' then 'sha256 path' lines sorted by path) is read a line
 # at a time; _pt_mfix merges the journal (lines appended per batch; '- path' = removed) into it: a k-way merge of
 # the sorted runs it finds by scanning both files (later runs win; 8 runs at most, more are folded into a temp file).
 
@@ -151,35 +152,47 @@ def _pt_pname():
 def _pt_state(T, mirror):
  _pt_clean()
  gc.collect()
- i = j = 0
+ i = j = S = 0
  C = []
  for k, s in _pt_mit():
   while True:
    n = T.find('\n', i) + 1
    if n >= len(T) or T[n + 20:T.find('\n', n)] > k:
     break
-   _pt_chunk(T[i:i + 20], j, C)
+   _pt_chunk(T[i:i + 20], j, C, S)
    C = []
    i = n
    j += 1
+   S = 0
   p = _pt_p(k)
   h = _pt_h(p)
   t = _pt_st(p)
-  C.append([k, h[:12] if h and h[:12] == s[:12] else '', t[6] if t else 0])
+  C.append((k, h[:12] if h and h[:12] == s[:12] else '', t[6] if t else 0))
+  if len(C) > 64:
+   _pt_cout(j, C)
+   C = []
+   S = 1
  while i < len(T):
-  _pt_chunk(T[i:i + 20], j, C)
+  _pt_chunk(T[i:i + 20], j, C, S)
   C = []
   i = T.find('\n', i) + 1
   j += 1
+  S = 0
  if mirror:
   _pt_out(['W', _pt_walk(_pt_root, _pt_root, [], 100)])
  _pt_out(['E', _pt_pname()])
-def _pt_chunk(K, j, C):
+def _pt_chunk(K, j, C, S):
  g = _pt_hl.sha256()
- for c in C:
-  g.update((c[0] + ':' + c[1] + '\n').encode())
- if _pt_b.hexlify(g.digest()).decode()[:20] != K:
-  _pt_out(['A', j, C])
+ try:
+  for c in C:
+   g.update((c[0] + ':' + c[1] + '\n').encode())
+ finally:
+  d = g.digest()
+ if S or _pt_b.hexlify(d).decode()[:20] != K:
+  _pt_cout(j, C)
+def _pt_cout(j, C):
+ for x in range(0, len(C) or 1, 16):
+  _pt_out(['A', j, C[x:x + 16]])
 def _pt_fin(F, D, rec=True, last=False, name=None):
  for t, k, s in F:
   if _pt_h(t) != s:

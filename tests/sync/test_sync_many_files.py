@@ -156,3 +156,31 @@ def test_a_journal_of_many_runs_merges_into_the_sorted_manifest(lopy):
             board.exec("os.remove(_pt_mfile())\nos.rename(_pt_mfile() + '.keep', _pt_mfile())\n")
     assert merged == sorted(expected.items())
     assert left == []
+
+
+def test_another_small_projects_plan_streams_the_big_one_in_pieces(lopy, project, tmp_path):
+    """One host chunk against 400 board files (the issue's 'even another project's --dry-run failed'): the board
+    sends its files as each 100 fill up instead of holding them all."""
+    _sync(lopy, project)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "main.py").write_text("print('other')\n")
+    dry, _ = _sync(lopy, other, dry_run=True)
+    assert [f.rel for f in dry.plan.upload] == ["main.py"]
+    assert len([rel for rel in dry.plan.delete if rel.startswith("d")]) == FILES
+    assert dry.plan.board_project == project.name
+
+
+def test_a_manifest_in_the_first_json_layout_is_read(lopy):
+    """Boards synced by the first pytool hold the manifest as one JSON object: it is converted, not lost."""
+    old = {"z.py": "1" * 64, "a/b.py": "2" * 64, "m.py": "3" * 64}
+    with BoardSession.connect(lopy) as board:
+        board.cache_helpers = True
+        board.exec(board.helpers("sync", sync.SYNC_HELPERS))
+        board.exec("os.rename(_pt_mfile(), _pt_mfile() + '.keep')\n")
+        try:
+            board.exec(f"f = open(_pt_mfile(), 'w')\nf.write({__import__('json').dumps(old)!r})\nf.close()\n")
+            merged = board.query_all("for k, h in _pt_mit():\n _pt_out((k, h))\n")
+        finally:
+            board.exec("os.remove(_pt_mfile())\nos.rename(_pt_mfile() + '.keep', _pt_mfile())\n")
+    assert merged == sorted(old.items())
