@@ -51,7 +51,7 @@ REGISTERED: dict[str, str] = {}
 HELPERS_MISSING = "pytool-helpers-missing"
 # Sessions with `cache_helpers` keep the helper definitions in a file on the board: the first exec of a session
 # then sends a few hundred bytes instead of several KB (a no-change sync is mostly this exec).
-# (terse: with the probe and a no-change plan it stays within one of mpremote's 256-byte chunks)
+# (terse: about 300 bytes, stored in pieces the first time; see _store_helpers)
 CACHE_STUB = board_code.load("cache_stub.py")  # % (file name, HELPERS_MISSING)
 CACHE_SAVE = board_code.load("cache_save.py") + "_pt_piece(%s, %s, %s, %r)\n"  # % (first?, piece, last?, name)
 HELPER_PIECE = 1500  # characters of the helper file sent per exec while it is being stored on the board
@@ -336,7 +336,7 @@ class BoardSession:
             if attempt == 0:
                 with contextlib.suppress(BoardCodeError):  # not stored (a full filesystem): sent with the code
                     self._store_helpers(name, text)
-        return self._run(PRELUDE + PROBE_DEFS + probe + code, timeout, stream)
+        return self._run(text + probe + code, timeout, stream)  # its first line is a comment
 
     def _store_helpers(self, name: str, text: str) -> None:
         """Store the helper file on the board in pieces of a few KB, one exec each (checked by its hash there)."""

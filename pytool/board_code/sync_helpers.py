@@ -179,7 +179,7 @@ def _pt_state(T, mirror):
   j += 1
   S = 0
  if mirror:
-  _pt_out(['W', _pt_walk(_pt_root, _pt_root, [], 100)])
+  _pt_out(['W', _pt_walk(_pt_root, _pt_root, [], 50)])
  _pt_out(['E', _pt_pname()])
 def _pt_chunk(K, j, C, S):
  g = _pt_hl.sha256()
