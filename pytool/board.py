@@ -52,9 +52,10 @@ REGISTERED: dict[str, str] = {}
 HELPERS_MISSING = "pytool-helpers-missing"
 # Sessions with `cache_helpers` keep the helper definitions in a file on the board: the first exec of a session
 # then sends a few hundred bytes instead of several KB (a no-change sync is mostly this exec).
-# (terse: with the probe and a no-change plan it stays within one of mpremote's 256-byte chunks)
+# (terse: about 300 bytes, stored in pieces the first time; see _store_helpers)
 CACHE_STUB = board_code.load("cache_stub.py")  # % (file name, HELPERS_MISSING)
-CACHE_SAVE = board_code.load("cache_save.py") + "_pt_keep(_pt_src, %r)\ndel _pt_src\n"  # % file name
+CACHE_SAVE = board_code.load("cache_save.py") + "_pt_piece(%s, %s, %s, %r)\n"  # % (first?, piece, last?, name)
+HELPER_PIECE = 1500  # characters of the helper file sent per exec while it is being stored on the board
 
 
 def register_helpers(name: str, definitions: str) -> None:
@@ -64,7 +65,10 @@ def register_helpers(name: str, definitions: str) -> None:
 
 def helper_file() -> tuple[str, str]:
     """(file name, text) of the cached helpers: every definition a session needs, named by its hash."""
-    text = PRELUDE + PROBE_DEFS + "".join(REGISTERED[k] for k in sorted(REGISTERED))
+    sections = [PRELUDE, PROBE_DEFS]
+    for key in sorted(REGISTERED):
+        sections += board_code.pieces(REGISTERED[key], HELPER_PIECE, "def ")  # cut before top-level defs
+    text = "#" + " ".join(str(len(s)) for s in sections) + "\n" + "".join(sections)
     return f"h{hashlib.sha256(text.encode()).hexdigest()[:10]}.py", text
 
 
@@ -328,15 +332,28 @@ class BoardSession:
             return self._run(PRELUDE + PROBE_DEFS + probe + code, timeout, stream)
         name, text = helper_file()
         self._loaded.update(REGISTERED)
+        stub = CACHE_STUB % (name, HELPERS_MISSING) + probe
+        for attempt in range(2):
+            try:
+                return self._run(stub + code, timeout, stream)
+            except BoardCodeError as exc:
+                if HELPERS_MISSING not in exc.traceback:
+                    raise
+                self._prelude_sent = False
+            if attempt == 0:
+                with contextlib.suppress(BoardCodeError):  # not stored (a full filesystem): sent with the code
+                    self._store_helpers(name, text)
+        return self._run(text + probe + code, timeout, stream)  # its first line is a comment
+
+    def _store_helpers(self, name: str, text: str) -> None:
+        """Store the helper file on the board in pieces of a few KB, one exec each (checked by its hash there)."""
+        pieces = board_code.pieces(text, HELPER_PIECE)
         try:
-            return self._run(CACHE_STUB % (name, HELPERS_MISSING) + probe + code, timeout, stream)
-        except BoardCodeError as exc:
-            if HELPERS_MISSING not in exc.traceback:
-                raise
+            for index, piece in enumerate(pieces):
+                last = index == len(pieces) - 1
+                self._run(CACHE_SAVE % (index == 0, literal(piece), last, name), 30, None)
+        finally:
             self._prelude_sent = False
-        return self._run(
-            f"_pt_src = {literal(text)}\nexec(_pt_src)\n" + CACHE_SAVE % name + probe + code, timeout, stream
-        )
 
     def _run(self, code: str, timeout: float | None, stream: Callable[[bytes], None] | None) -> bytes:
         code = self.exec_prefix + code

@@ -1,13 +1,16 @@
 """`pytool sync`: put a project folder (plus pytool's device_lib/ into lib/) on the board, sending only what changed.
 
-Plan: the local tree (gitignore-style rules) versus the board, in ONE exec round trip: the board hashes every
-file the project deploys and reports which differ, and which files of its manifest (what pytool deployed before,
-`<root>/.pytool/manifest`) are gone locally. Nothing changed = nothing more is sent.
+Plan: the local tree (gitignore-style rules) versus the board, in ONE exec round trip: the board streams its
+manifest (what pytool deployed before, `<root>/.pytool/manifest`, sorted by path) a line at a time, hashes every
+file it lists and compares them chunk by chunk with a key per chunk of the host's sorted list; only chunks that
+differ come back. Nothing changed = nothing more is sent. The board's memory holds one chunk, never the manifest,
+so any number of files plans within a 67 KB heap.
 
 Apply, interruption-safe at any byte:
 - each file is written to `<root>/.pytool/tmp/N` (zlib-compressed + base64 when the board can inflate, base64
-  otherwise; chunks sized to the board's free heap), its on-board SHA-256 is checked, the manifest is rewritten
-  atomically (temp + rename) and only then is the file renamed into place: every file is always old or new;
+  otherwise; chunks sized to the board's free heap), its on-board SHA-256 is checked, it is appended to the
+  manifest's journal and only then is the file renamed into place: every file is always old or new; the last
+  exec merges the journal into the manifest (temp + rename; an interrupted merge is redone by the next sync);
 - deletions only touch files the manifest lists (or, with `--mirror`, everything not in the project), and happen
   before the manifest forgets them, so an interrupted deletion is finished by the next sync;
 - leftovers of an interrupted sync (temp files) are removed by the next sync's first round trip.
@@ -18,184 +21,31 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import os
 import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-
-import pathspec
 
 from pytool import baud, board_code
 from pytool.board import BoardCodeError, BoardSession, literal, register_helpers
 from pytool.capabilities import Capabilities
 from pytool.check import CheckReport
-from pytool.config import TOOL_FILES, ProjectConfig
+from pytool.config import ProjectConfig
 from pytool.errors import PytoolError, UsageError
 from pytool.paths import device_lib_dir
+from pytool.sync_files import DEFAULT_IGNORE as DEFAULT_IGNORE
+from pytool.sync_files import LIB_DIR as LIB_DIR
+from pytool.sync_files import LocalFile as LocalFile
+from pytool.sync_files import collect as collect
+from pytool.sync_files import ignore_rules as ignore_rules
+from pytool.sync_files import precompile as precompile
+from pytool.sync_files import sha256_hex as sha256_hex
+from pytool.sync_files import walk_files as walk_files
 
-#: Never deployed (gitignore syntax): VCS, virtualenvs, caches, editors, tests, the tool's own files.
-DEFAULT_IGNORE = [
-    ".git/",
-    ".hg/",
-    ".svn/",
-    "__pycache__/",
-    "*.pyc",
-    ".venv/",
-    "venv/",
-    "env/",
-    ".env/",
-    ".tox/",
-    ".pytest_cache/",
-    ".mypy_cache/",
-    ".ruff_cache/",
-    ".pytool/",  # `pytool test` results (JUnit report, per-test logs)
-    ".vscode/",
-    ".idea/",
-    ".DS_Store",
-    "*.swp",
-    "*~",
-    "tests/",
-    "test/",
-    ".gitignore",
-    *TOOL_FILES,
-]
 STATE_DIR = ".pytool"  # on the board, under the root: manifest and temp files
-LIB_DIR = "lib"  # device_lib/ goes here
-KEY_LEN = 20  # hex digits of the tree key compared in a no-change plan
+KEY_LEN = 20  # hex digits of each chunk's key compared in a plan
 SHORT = 12  # hex digits of each file's SHA-256 in the plan (the full hash verifies each upload)
 ZLIB_WBITS = 12  # 4 KB window: small enough for any board's inflater
-
-
-@dataclass(frozen=True)
-class LocalFile:
-    """One file to deploy: its board path (relative to the board's root) and content."""
-
-    rel: str  # "main.py", "lib/gatt.py"
-    source: Path
-    sha256: str
-    size: int
-    data: bytes | None = None  # content when it is not the source file's (precompiled .mpy)
-
-    def read(self) -> bytes:
-        return self.data if self.data is not None else self.source.read_bytes()
-
-
-def _is_venv(path: Path) -> bool:
-    return (path / "pyvenv.cfg").is_file()
-
-
-def _spec(lines: list[str]) -> pathspec.PathSpec:
-    return pathspec.GitIgnoreSpec.from_lines(lines)
-
-
-def ignore_rules(config: ProjectConfig) -> tuple[pathspec.PathSpec, pathspec.PathSpec | None]:
-    """(rules relative to the sync folder, rules of the project's .gitignore relative to the project folder)."""
-    lines = list(DEFAULT_IGNORE)
-    root_ignore = config.root / ".gitignore"
-    project_spec = None
-    if config.sync_root != config.root and root_ignore.is_file():
-        project_spec = _spec(root_ignore.read_text(errors="replace").splitlines())
-    sync_ignore = config.sync_root / ".gitignore"
-    if sync_ignore.is_file():
-        lines += sync_ignore.read_text(errors="replace").splitlines()
-    lines += config.ignore
-    return _spec(lines), project_spec
-
-
-def sha256_hex(data: bytes) -> str:
-    """The SHA-256 of `data` in hex, as the board writes it in its manifest."""
-    return hashlib.sha256(data).hexdigest()
-
-
-def _followed(path: Path, rel: str, boundary: Path, follow_links: bool) -> Path:
-    """Where the link `path` leads; one-line errors for a loop, a dangling link, or (unless `follow_links`) a link
-    leading out of `boundary`."""
-    hint = "remove the link, or add it to `ignore` in pytool.toml"
-    try:
-        real = path.resolve(strict=True)
-    except FileNotFoundError:
-        raise UsageError(f"{rel} is a link to {os.readlink(path)}, which does not exist", hint) from None
-    except (RuntimeError, OSError) as exc:  # RuntimeError before Python 3.13, OSError(ELOOP) after
-        raise UsageError(f"{rel} is a symbolic link loop ({exc})", hint) from None
-    if not follow_links and not real.is_relative_to(boundary):
-        raise UsageError(
-            f"{rel} links to {real}, outside the project: pytool does not follow it",
-            "pass --follow-links to upload what it points to, or add it to `ignore` in pytool.toml",
-        )
-    return real
-
-
-def walk_files(
-    top: Path, keep: Callable[[str, bool], bool], follow_links: bool = False, boundary: Path | None = None
-) -> list[tuple[str, Path]]:
-    """(relative path, path) of the files below `top` that `keep(rel, is_dir)` accepts, sorted by name.
-
-    Links are followed when they stay inside `boundary` (default `top`), or anywhere with `follow_links`;
-    a folder reached twice through links is walked once."""
-    boundary = (boundary or top).resolve()
-    seen = {top.resolve()}
-    found: list[tuple[str, Path]] = []
-
-    def visit(folder: Path, prefix: str) -> None:
-        for name in sorted(os.listdir(folder)):
-            path, rel = folder / name, prefix + name
-            is_dir = path.is_dir()
-            if not keep(rel, is_dir) or (is_dir and _is_venv(path)):
-                continue
-            real = _followed(path, rel, boundary, follow_links) if path.is_symlink() else None
-            if not is_dir:
-                found.append((rel, path))
-            elif real is None or real not in seen:
-                seen.add(real or path.resolve())
-                visit(path, rel + "/")
-
-    visit(top, "")
-    return found
-
-
-def collect(config: ProjectConfig, include_device_lib: bool = True, follow_links: bool = False) -> list[LocalFile]:
-    """Every file `sync` deploys: the sync folder minus ignored files, plus device_lib/ into lib/.
-
-    Links inside the project are followed; links out of it only with `follow_links`."""
-    root = config.sync_root
-    if not root.is_dir():
-        raise UsageError(f"the sync folder {root} does not exist", "fix sync_folder in the project config")
-    spec, project_spec = ignore_rules(config)
-    offset = root.relative_to(config.root).as_posix() + "/" if root != config.root else ""
-
-    defaults = _spec(DEFAULT_IGNORE)
-
-    def keep(rel: str, is_dir: bool) -> bool:
-        if is_dir:  # prune only by the defaults: user rules may re-include files below (`*`, `!*/`, `!*.py`)
-            return not defaults.match_file(rel + "/")
-        if spec.match_file(rel):
-            return False
-        return not (project_spec and project_spec.match_file(offset + rel))
-
-    files: dict[str, LocalFile] = {}
-    if include_device_lib and device_lib_dir().is_dir():
-        lib_spec = _spec([*DEFAULT_IGNORE, "*.md", "*.txt"])
-        for rel, path in walk_files(device_lib_dir(), lambda r, d: not lib_spec.match_file(r + "/" if d else r)):
-            data = path.read_bytes()
-            files[f"{LIB_DIR}/{rel}"] = LocalFile(f"{LIB_DIR}/{rel}", path, sha256_hex(data), len(data))
-    for rel, path in walk_files(root, keep, follow_links, config.root):  # the project wins over device_lib (same path)
-        data = path.read_bytes()
-        files[rel] = LocalFile(rel, path, sha256_hex(data), len(data))
-    return [files[k] for k in sorted(files)]
-
-
-def precompile(files: list[LocalFile], compiled: dict[str, bytes]) -> list[LocalFile]:
-    """Replace .py files by their .mpy (from `check`), except boot.py and main.py which the firmware runs as .py."""
-    out = []
-    for f in files:
-        mpy = compiled.get(f.rel)
-        if f.rel.endswith(".py") and f.rel not in ("boot.py", "main.py") and mpy is not None:
-            out.append(LocalFile(f.rel[:-3] + ".mpy", f.source, sha256_hex(mpy), len(mpy), mpy))
-        else:
-            out.append(f)
-    return out
 
 
 # ------------------------------------------------------------------------------------------------- the plan
@@ -234,22 +84,51 @@ class Plan:
         }
 
 
-def tree_key(files: list[LocalFile]) -> str:
-    """What the board compares in a no-change sync: a hash of every (path, short file hash), as _pt_state does."""
-    text = "".join(f"{f.rel}:{f.sha256[:SHORT]}\n" for f in sorted(files, key=lambda f: f.rel))
+#: The host's sorted file list is cut into chunks (MIN_CHUNK to MAX_CHUNK files; MAX_CHUNKS of them while that
+#: allows); the board compares one key per chunk and sends back only the chunks that differ. Its memory holds one
+#: chunk: it sends a chunk as soon as it holds more than MAX_CHUNK files (then it differs), as _pt_state does.
+MIN_CHUNK = 32
+MAX_CHUNK = 64
+MAX_CHUNKS = 64
+
+
+def chunked(files: list[LocalFile]) -> list[list[LocalFile]]:
+    """`files` sorted by board path and cut into the chunks a plan compares (always at least one, maybe empty)."""
+    ordered = sorted(files, key=lambda f: f.rel)
+    size = min(MAX_CHUNK, max(MIN_CHUNK, -(-len(ordered) // MAX_CHUNKS)))
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)] or [[]]
+
+
+def chunk_key(chunk: list[LocalFile]) -> str:
+    """What the board compares for one chunk: a hash of every (path, short file hash) in it, as _pt_chunk does."""
+    text = "".join(f"{f.rel}:{f.sha256[:SHORT]}\n" for f in chunk)
     return hashlib.sha256(text.encode()).hexdigest()[:KEY_LEN]
+
+
+def chunk_table(chunks: list[list[LocalFile]]) -> str:
+    """The plan's question: per chunk, its key and the first path it covers (the first chunk covers from "")."""
+    return "".join(f"{chunk_key(c)}{c[0].rel if i and c else ''}\n" for i, c in enumerate(chunks))
 
 
 def plan(board: BoardSession, files: list[LocalFile], mirror: bool = False) -> Plan:
     """Compare the local files with the board in one exec round trip (which also carries the capability probe).
 
-    The board hashes every file its manifest lists; when they hash to what the host has (a single key is sent)
-    it answers "nothing to do", else it sends back the short hash and size of each, and the host plans from that."""
-    code = board.helpers("sync", SYNC_HELPERS) + f"_pt_state({literal(tree_key(files))}, {mirror})\n"
-    answers = board.query_all(code, timeout=120)
-    if answers[-1] is None:
-        return Plan([], [], list(files), False)
-    on_board, everything, project = _checked_state(answers)
+    The board streams its manifest in path order, hashes each file it lists and merge-joins them with the host's
+    chunks: a chunk whose key matches is not sent back, one that differs comes back with the short hash and size
+    of each board file in it. The host plans from that (an unsent chunk is exactly what the host has)."""
+    bad = next((f.rel for f in files if "\n" in f.rel or "\r" in f.rel), None)
+    if bad is not None:
+        raise UsageError(f"{bad!r} has a line break in its name, which a board cannot keep", "rename the file")
+    chunks = chunked(files)
+    code = board.helpers("sync", SYNC_HELPERS) + f"_pt_state({literal(chunk_table(chunks))}, {mirror})\n"
+    answers = board.query_all(code, timeout=120 + len(files) / 20)
+    reported, everything, project = _checked_state(answers, len(chunks))
+    on_board: dict[str, tuple[str, int]] = {}
+    for index, chunk in enumerate(chunks):
+        if index in reported:
+            on_board.update(reported[index])
+        else:
+            on_board.update({f.rel: (f.sha256[:SHORT], f.size) for f in chunk})
     local = {f.rel for f in files}
     upload = [f for f in files if on_board.get(f.rel, ("", 0))[0] != f.sha256[:SHORT]]
     gone = set(everything if mirror else on_board) - local
@@ -259,27 +138,40 @@ def plan(board: BoardSession, files: list[LocalFile], mirror: bool = False) -> P
     return Plan(upload, sorted(gone), unchanged, bool(upload or gone), sizes, project)
 
 
-def _checked_state(answers: list) -> tuple[dict[str, tuple[str, int]], list[str], str | None]:
-    """The board's answer to _pt_state (chunks of its manifest 'A', of its file listing 'W', then the end 'E'),
-    checked: it is untrusted input (any firmware can say anything)."""
-    entries: dict[str, tuple[str, int]] = {}
+def _checked_state(answers: list, chunks: int) -> tuple[dict[int, dict[str, tuple[str, int]]], list[str], str | None]:
+    """The board's answer to _pt_state (each chunk that differs 'A', chunks of its file listing 'W', then the end
+    'E' with the project's name), checked: it is untrusted input (any firmware can say anything)."""
+    reported: dict[int, dict[str, tuple[str, int]]] = {}
     listing: list[str] = []
     try:
         kind, project = answers[-1]
         if kind != "E":
             raise ValueError(kind)
-        for kind, chunk in answers[:-1]:
-            if kind == "A":
-                entries.update({str(k): (str(v[0]), int(v[1])) for k, v in chunk.items()})
-            elif kind == "W":
-                listing.extend(str(k) for k in chunk)
+        for answer in answers[:-1]:
+            if answer[0] == "A" and len(answer) == 3 and 0 <= int(answer[1]) < chunks:
+                entries = reported.setdefault(int(answer[1]), {})
+                entries.update({str(k): (str(h), int(size)) for k, h, size in answer[2]})
+            elif answer[0] == "W" and len(answer) == 2:
+                listing.extend(str(k) for k in answer[1])
             else:
-                raise ValueError(kind)
-    except (TypeError, ValueError, AttributeError, IndexError):
+                raise ValueError(answer[0])
+    except (TypeError, ValueError, AttributeError, IndexError, KeyError):
         raise PytoolError(
             "the board's sync state makes no sense", "run `pytool sync` again; if it persists, `pytool reset`"
         ) from None
-    return entries, listing, project if isinstance(project, str) else None
+    for name in [*(k for entries in reported.values() for k in entries), *listing]:
+        _check_board_name(name)
+    return reported, listing, project if isinstance(project, str) else None
+
+
+def _check_board_name(name: str) -> None:
+    """A path the board lists (untrusted) must be one sync could have put there: relative, no `.`/`..` parts."""
+    parts = name.split("/")
+    if len(name) > 1024 or any(p in ("", ".", "..") or "\\" in p or "\x00" in p or "\n" in p for p in parts):
+        raise PytoolError(
+            f"the board's sync state lists {name[:80]!r}, which is no file pytool puts on a board; nothing was changed",
+            "start over on the board: `pytool rm -r /flash/.pytool` (`/.pytool` on stock MicroPython), then sync",
+        )
 
 
 # ------------------------------------------------------------------------------------------------- apply
@@ -313,6 +205,13 @@ def _encode(data: bytes, compress: bool) -> tuple[str, bool]:
 FILES_PER_EXEC = 128
 
 
+def exec_code_budget(caps: Capabilities) -> int:
+    """Characters of code one upload exec carries: the raw REPL holds them in one block, so on a small heap (a LoPy:
+    67 KB, fragmented by then) they are kept to 1/24 of the free heap; a big heap allows 4/3 of a payload chunk."""
+    budget = caps.chunk_size() * 4 // 3 + 256
+    return min(budget, max(1024, caps.mem_free // 24)) if caps.mem_free else budget
+
+
 def apply(
     board: BoardSession,
     the_plan: Plan,
@@ -330,8 +229,8 @@ def apply(
     caps = board.capabilities()
     _check_space(the_plan, caps)
     compress = caps.inflate is not None
-    budget = caps.chunk_size()
-    code_budget = budget * 4 // 3 + 256
+    code_budget = exec_code_budget(caps)
+    budget = min(caps.chunk_size(), (code_budget - 256) * 3 // 4)
     result = SyncResult(unchanged=len(the_plan.unchanged), compressed=compress)
     tmp_dir = f"{caps.root}/{STATE_DIR}/tmp"
     ops: list[str] = [board.helpers("sync", SYNC_HELPERS)]

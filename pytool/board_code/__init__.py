@@ -8,6 +8,7 @@ are not importable host modules: ruff and the host interpreter never run them (s
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
@@ -20,3 +21,14 @@ def load(name: str) -> str:
     while text.startswith("#"):
         text = text.split("\n", 1)[1]
     return text
+
+
+def pieces(text: str, size: int, starts: str = "") -> list[str]:
+    """`text` cut at line starts (only before lines beginning with `starts`) into pieces of about `size` characters
+    (longer where one such block is longer)."""
+    cut: list[str] = [""]
+    for block in re.split(rf"(?m)(?<=\n)(?={re.escape(starts)})", text):
+        if cut[-1] and len(cut[-1]) + len(block) > size:
+            cut.append("")
+        cut[-1] += block
+    return [piece for piece in cut if piece]

@@ -1,47 +1,118 @@
 # sync's helpers (manifest, staged writes, commit); registered by pytool/sync.py, part of the cached helper file
 # (device-side code: sent to the board as is, after these comment lines; see pytool/board_code/__init__.py)
+# Memory is O(chunk), never O(files): a chunk of more than 64 board files (more than any host chunk) is sent
+# as it fills, 16 entries a line. The manifest ('#pt1' then 'sha256 path' lines sorted by path) is read a line
+# at a time; _pt_mfix merges the journal (lines appended per batch; '- path' = removed) into it: a k-way merge of
+# the sorted runs it finds by scanning both files (later runs win; 8 runs at most, more are folded into a temp file).
 
 def _pt_mfile():
  return _pt_root + '/.pytool/manifest'
-def _pt_mread(p, m, n=64):
+def _pt_key(l):
+ if l[-1:] == b'\n':
+  if l[64:65] == b' ':
+   return l[65:-1]
+  if l[:2] == b'- ':
+   return l[2:-1]
+def _pt_next(r):
+ while r[1] < r[2]:
+  r[0].seek(r[1])
+  l = r[0].readline()
+  if not l:
+   break
+  r[1] += len(l)
+  k = _pt_key(l)
+  if k is not None:
+   return (k, l)
+def _pt_merge(R, o):
+ w = open(o, 'wb')
+ w.write(b'#pt1\n')
+ H = [_pt_next(r) for r in R]
+ while True:
+  k = min([h[0] for h in H if h] or [None])
+  if k is None:
+   break
+  for i in range(len(R)):
+   if H[i] and H[i][0] == k:
+    v = H[i][1]
+    H[i] = _pt_next(R[i])
+  if v[:2] != b'- ':
+   w.write(v)
+ w.close()
+def _pt_mfix():
+ M = _pt_mfile()
+ J = _pt_root + '/.pytool/journal'
+ T = _pt_root + '/.pytool/m'
+ if not _pt_st(M) and _pt_st(M + '.tmp'):
+  os.rename(M + '.tmp', M)
+ h = ''
  try:
-  f = open(p)
- except OSError:
-  return False
- try:
-  l = f.readline()
-  if l[:1] == '{':
-   m.update(_pt_j.loads(l + f.read()))
-   return True
-  while l:
-   if l[-1:] == '\n' and l[64:65] == ' ':
-    m[l[65:-1]] = l[:n]
-   elif l[:2] == '- ' and l[-1:] == '\n':
-    m.pop(l[2:-1], None)
-   l = f.readline()
- except ValueError:
-  pass
- finally:
+  f = open(M)
+  h = f.read(5)
+  if h[:1] == '{':
+   m = _pt_j.loads(h + f.read())
+   f.close()
+   f = open(J + '0', 'w')
+   for k in m:
+    f.write(m[k] + ' ' + k + '\n')
+   f.close()
+   _pt_mv(J + '0', M)
   f.close()
- return True
-def _pt_mload(n=64):
- m = {}
- if not _pt_mread(_pt_mfile(), m, n):
-  _pt_mread(_pt_mfile() + '.tmp', m, n)
- _pt_mread(_pt_root + '/.pytool/journal', m, n)
- return m
-def _pt_msave(m):
- p = _pt_mfile()
- _pt_md(p)
- f = open(p + '.tmp', 'w')
- for k in m:
-  f.write(m[k] + ' ' + k + '\n')
- f.close()
- _pt_mv(p + '.tmp', p)
- try:
-  os.remove(_pt_root + '/.pytool/journal')
- except OSError:
+ except (OSError, ValueError):
   pass
+ if h in ('#pt1\n', '') and not _pt_st(J):
+  return
+ gc.collect()
+ F = []
+ R = []
+ G = None
+ n = 0
+ for p in (M, J):
+  try:
+   f = open(p, 'rb')
+  except OSError:
+   continue
+  F.append(f)
+  s = e = 0
+  q = None
+  while True:
+   f.seek(e)
+   l = f.readline()
+   if not l:
+    break
+   k = _pt_key(l)
+   if k is not None:
+    if q is not None and k <= q:
+     R.append([f, s, e])
+     s = e
+    q = k
+   e += len(l)
+   if len(R) > 7:
+    t = T + str(n & 1)
+    _pt_merge(R, t)
+    if G:
+     G.close()
+    G = open(t, 'rb')
+    R = [[G, 0, _pt_st(t)[6]]]
+    n += 1
+  R.append([f, s, e])
+ _pt_merge(R, M + '.tmp')
+ for f in F + [G] if G else F:
+  f.close()
+ _pt_mv(M + '.tmp', M)
+ for p in (J, T + '0', T + '1'):
+  if _pt_st(p):
+   os.remove(p)
+def _pt_mit():
+ _pt_mfix()
+ try:
+  f = open(_pt_mfile(), 'rb')
+ except OSError:
+  return
+ for l in f:
+  k = _pt_key(l)
+  if k is not None and l[:2] != b'- ':
+   yield k.decode(), l[:64].decode()
+ f.close()
 def _pt_jadd(F, D):
  p = _pt_root + '/.pytool/journal'
  _pt_md(p)
@@ -52,12 +123,12 @@ def _pt_jadd(F, D):
   f.write('- ' + k + '\n')
  f.close()
 def _pt_walk(d, r, out, c=0):
- for n in os.listdir(d or '/'):
-  q = d + '/' + n
+ for e in os.ilistdir(d or '/'):
+  q = d + '/' + e[0]
   k = q[len(_pt_root) + 1:]
   if k == '.pytool':
    continue
-  if _pt_isdir(q):
+  if e[1] & 0x4000:
    _pt_walk(q, r, out, c)
   else:
    out.append(k)
@@ -81,29 +152,47 @@ def _pt_pname():
 def _pt_state(T, mirror):
  _pt_clean()
  gc.collect()
- A = _pt_mload(12)
- for k in A:
-  h = _pt_h(_pt_p(k))
-  s = _pt_st(_pt_p(k))
-  A[k] = [h[:12] if h and h[:12] == A[k] else '', s[6] if s else 0]
- K = sorted(A)
- g = _pt_hl.sha256()
- for k in K:
-  g.update((k + ':' + A[k][0] + '\n').encode())
- g = _pt_b.hexlify(g.digest()).decode()[:20]
- if g == T and not mirror:
-  _pt_out(None)
-  return
- C = {}
- for k in K:
-  C[k] = A.pop(k)
-  if len(C) >= 100:
-   _pt_out(['A', C])
-   C = {}
- _pt_out(['A', C])
+ i = j = S = 0
+ C = []
+ for k, s in _pt_mit():
+  while True:
+   n = T.find('\n', i) + 1
+   if n >= len(T) or T[n + 20:T.find('\n', n)] > k:
+    break
+   _pt_chunk(T[i:i + 20], j, C, S)
+   C = []
+   i = n
+   j += 1
+   S = 0
+  p = _pt_p(k)
+  h = _pt_h(p)
+  t = _pt_st(p)
+  C.append((k, h[:12] if h and h[:12] == s[:12] else '', t[6] if t else 0))
+  if len(C) > 64:
+   _pt_cout(j, C)
+   C = []
+   S = 1
+ while i < len(T):
+  _pt_chunk(T[i:i + 20], j, C, S)
+  C = []
+  i = T.find('\n', i) + 1
+  j += 1
+  S = 0
  if mirror:
-  _pt_out(['W', _pt_walk(_pt_root, _pt_root, [], 100)])
+  _pt_out(['W', _pt_walk(_pt_root, _pt_root, [], 50)])
  _pt_out(['E', _pt_pname()])
+def _pt_chunk(K, j, C, S):
+ g = _pt_hl.sha256()
+ try:
+  for c in C:
+   g.update((c[0] + ':' + c[1] + '\n').encode())
+ finally:
+  d = g.digest()
+ if S or _pt_b.hexlify(d).decode()[:20] != K:
+  _pt_cout(j, C)
+def _pt_cout(j, C):
+ for x in range(0, len(C) or 1, 16):
+  _pt_out(['A', j, C[x:x + 16]])
 def _pt_fin(F, D, rec=True, last=False, name=None):
  for t, k, s in F:
   if _pt_h(t) != s:
@@ -128,7 +217,7 @@ def _pt_fin(F, D, rec=True, last=False, name=None):
   _pt_mv(t, _pt_p(k))
  if rec and last:
   gc.collect()
-  _pt_msave(_pt_mload())
+  _pt_mfix()
  if rec and name and _pt_pname() != name:
   p = _pt_root + '/.pytool/project'
   f = open(p + '.tmp', 'w')

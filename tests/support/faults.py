@@ -130,7 +130,7 @@ def board_state(port: str) -> tuple[dict[str, str | None], dict, list[str]]:
         board.exec(sync.SYNC_HELPERS)
         assert board.eval("_pt_root") == "/flash", "the board has no /flash mounted"
         hashes = board.eval("dict((k, _pt_h(_pt_p(k))) for k in _pt_walk(_pt_root, _pt_root, []))")
-        manifest = board.eval("_pt_mload()")
+        manifest = board.eval("dict(_pt_mit())")
         tmp = board.eval("os.listdir(_pt_root + '/.pytool/tmp') if _pt_isdir(_pt_root + '/.pytool/tmp') else []")
     return hashes, manifest, tmp
 

@@ -185,3 +185,17 @@ def test_cli_json_summary_and_pymakr_conf(port, tmp_path):
     assert summary["round_trips"] >= 1 and summary["wire_tx"] > 0
     assert summary["config"] == "pymakr.conf"
     assert "README.md" not in board_hashes(port)
+
+
+def test_a_board_that_cannot_store_the_helper_file_gets_them_with_the_code(port, tmp_path, monkeypatch):
+    root = project(tmp_path)
+    with BoardSession.connect(port) as board:  # no cached helper file on the board
+        board.exec("for n in os.listdir('/flash/.pytool'):\n if n[0] == 'h':\n  os.remove('/flash/.pytool/' + n)\n")
+    monkeypatch.setattr(BoardSession, "_store_helpers", lambda self, name, text: None)  # as if /flash were full
+    (root / "app.py").write_text("def run():\n    return 'fallback'\n")
+    with BoardSession.connect(port) as board:
+        outcome = sync.sync_project(board, config.load(root), run_check=False)
+        assert "app.py" in outcome.result.uploaded
+    with BoardSession.connect(port) as board:
+        assert board.exec("print([n for n in os.listdir('/flash/.pytool') if n[0] == 'h'])\n").strip() == b"[]"
+    assert board_hashes(port)["app.py"] == hashlib.sha256(b"def run():\n    return 'fallback'\n").hexdigest()

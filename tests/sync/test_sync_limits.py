@@ -97,3 +97,23 @@ def test_df_is_never_negative_even_when_the_board_miscounts(lopy, capsys):
             assert board.df() == (409600, 409600)  # more free blocks than blocks: the filesystem is counted as free
         finally:
             board.exec("os.statvfs = _pt_sv\n")
+
+
+@pytest.mark.parametrize("lie", ["../../escape.py", "/etc/passwd", "a//b.py", "lib/./x.py"])
+def test_a_manifest_naming_impossible_files_is_one_line_and_changes_nothing(lopy, tmp_path, capsys, lie):
+    project = tmp_path / "liar"
+    project.mkdir()
+    (project / "main.py").write_text("print('liar')\n")
+    assert run(["-p", lopy, "sync", str(project), "--replace", "--no-check"]) == 0
+    with BoardSession.connect(lopy) as board:  # what a board's firmware or boot.py could make the manifest say
+        board.exec(sync.SYNC_HELPERS)
+        board.exec(f"_pt_jadd([(0, {lie!r}, '0' * 64)], [])\n")
+    before = _board_files(lopy)
+    capsys.readouterr()
+    assert run(["-p", lopy, "sync", str(project), "--no-check"]) == 1
+    lines = _lines(capsys.readouterr().err)
+    assert len(lines) == 1 and f"the board's sync state lists {lie!r}" in lines[0], lines
+    assert "pytool rm -r /flash/.pytool" in lines[0]
+    assert _board_files(lopy) == before
+    assert run(["-p", lopy, "rm", "-r", "/flash/.pytool"]) == 0  # the way out the line gives
+    assert run(["-p", lopy, "sync", str(project), "--no-check"]) == 0

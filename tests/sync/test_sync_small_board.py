@@ -34,7 +34,8 @@ def test_sync_fits_a_small_heap(port, tmp_path):
         assert {"main.py", "blob.bin"} <= set(outcome.result.uploaded)
         assert board.stats.round_trips > 3  # the blob went in several execs
     with BoardSession.connect(port) as board:
-        board.exec(sync.SYNC_HELPERS)
+        board.cache_helpers = True  # the helpers as sync keeps them (the whole text in one exec is a big block)
+        board.exec(board.helpers("sync", sync.SYNC_HELPERS))
         on_board = board.eval("_pt_h('/flash/blob.bin')")
         assert on_board == hashlib.sha256((tmp_path / "blob.bin").read_bytes()).hexdigest()
         again = sync.sync_project(board, config.load(tmp_path))
