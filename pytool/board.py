@@ -21,7 +21,6 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import serial
@@ -31,6 +30,7 @@ from pytool.capabilities import Capabilities, capabilities_from
 from pytool.errors import PytoolError
 from pytool.ports import Target, resolve_port
 from pytool.repl import FORBIDDEN, check_payload, literal
+from pytool.wire import CountingSerial, WireStats
 
 __all__ = ["FORBIDDEN", "BoardCodeError", "BoardSession", "Capabilities", "check_payload", "literal", "parse_result"]
 
@@ -70,51 +70,6 @@ def helper_file() -> tuple[str, str]:
         sections += board_code.pieces(REGISTERED[key], HELPER_PIECE, "def ")  # cut before top-level defs
     text = "#" + " ".join(str(len(s)) for s in sections) + "\n" + "".join(sections)
     return f"h{hashlib.sha256(text.encode()).hexdigest()[:10]}.py", text
-
-
-@dataclass
-class WireStats:
-    """Traffic of one session."""
-
-    tx: int = 0
-    rx: int = 0
-    round_trips: int = 0
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-
-class LinkKilled(serial.SerialException):
-    """The serial link was cut on purpose (`CountingSerial.kill_after_tx`)."""
-
-
-@dataclass
-class CountingSerial:
-    """A pyserial port wrapper that counts bytes both ways; `kill_after_tx` cuts the link after N bytes sent."""
-
-    port: Any
-    stats: WireStats = field(default_factory=WireStats)
-    kill_after_tx: int | None = None
-
-    def write(self, data: bytes) -> int | None:
-        if self.kill_after_tx is not None and self.stats.tx + len(data) > self.kill_after_tx:
-            keep = max(0, self.kill_after_tx - self.stats.tx)
-            if keep:
-                self.port.write(data[:keep])
-                self.port.flush()
-            self.stats.tx += keep
-            self.port.close()
-            raise LinkKilled(f"link cut after {self.stats.tx} bytes")
-        self.stats.tx += len(data)
-        return self.port.write(data)
-
-    def read(self, size: int = 1) -> bytes:
-        data = self.port.read(size)
-        self.stats.rx += len(data)
-        return data
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.port, name)
 
 
 class _NotStarted(Exception):
