@@ -23,26 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from flashed import flashed_image
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "gatt_server"
 BOARD, FIRMWARE = "lopy4", "1.20.2.r4"
 TARGET_RATIO = 1.5
-
-
-def flashed_image(base: Path) -> Path:
-    """A flash image with the example's firmware, written by `pytool flash` into a running simulator."""
-    from pytool.deploy import simulator_firmware
-    from pytool.firmware import load_firmware
-    from pytool.flash import FlashOptions, flash
-    from pytool.ports import resolve_port
-    from pytool.sim import running_sim
-
-    archive = simulator_firmware(BOARD, FIRMWARE)
-    with running_sim(BOARD, name="benchflash", state_dir=base / "state", data_dir=base / "data") as rec:
-        flash(load_firmware(archive), resolve_port(f"sim:{rec.name}"), FlashOptions())
-        image = base / "flashed.bin"
-        shutil.copyfile(rec.flash, image)
-    return image
 
 
 def cpu_seconds(marker: str) -> float:
@@ -99,7 +85,7 @@ def main(argv: list[str]) -> int:
         state, data = base / "state", base / "data"
         os.environ["PYTOOL_STATE_DIR"] = str(state)  # this run's simulators, found by name
         os.environ["PYTOOL_DATA_DIR"] = str(data)  # the firmware cache of this run
-        image = flashed_image(base)
+        image = flashed_image(BOARD, FIRMWARE, base / "state", base / "data", base / "flashed.bin")
         project = base / "gatt_server"
         shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(".pytool", "__pycache__"))
         env = {k: v for k, v in os.environ.items() if k not in ("PYTOOL_PORT", "PYTOOL_BLE")}

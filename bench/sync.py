@@ -32,6 +32,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from flashed import flashed_image
+
 BOARD, FIRMWARE = "lopy4", "1.20.2.r4"
 
 # mpremote, counting what crosses its serial port and how many code blocks it sends (exec round trips)
@@ -160,30 +162,6 @@ def report(tool: str, phase: str, r: dict) -> None:
     )
 
 
-def flashed_image(tmp: Path, env: dict) -> Path:
-    """A flash image with the firmware written by `pytool flash` (unpaced, to keep the benchmark short)."""
-    from pytool.deploy import simulator_firmware
-    from pytool.firmware import load_firmware
-    from pytool.flash import FlashError, FlashOptions, flash
-    from pytool.ports import resolve_port
-    from pytool.sim import running_sim
-
-    archive = simulator_firmware(BOARD, FIRMWARE)
-    dirs = {"state_dir": env["PYTOOL_STATE_DIR"], "data_dir": env["PYTOOL_DATA_DIR"]}
-    with running_sim(BOARD, name="benchflash", **dirs) as rec:
-        for attempt in range(3):  # the fresh pty is at times briefly held ("port is busy"): try again
-            try:
-                flash(load_firmware(archive), resolve_port(f"sim:{rec.name}"), FlashOptions())
-                break
-            except FlashError:
-                if attempt == 2:
-                    raise
-                time.sleep(1)
-        image = tmp / "flashed.bin"
-        shutil.copyfile(rec.flash, image)
-    return image
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small project, no line-rate pacing (smoke test)")
@@ -197,7 +175,7 @@ def main() -> int:
         project = tmp / "project"
         py_bytes, bin_bytes = make_project(project, args.quick)
         files = sum(1 for p in project.rglob("*") if p.is_file())
-        image = flashed_image(tmp, env)
+        image = flashed_image(BOARD, FIRMWARE, env["PYTOOL_STATE_DIR"], env["PYTOOL_DATA_DIR"], tmp / "flashed.bin")
         pacing = [] if args.quick else ["--baud-pacing"]
         print(
             f"project: {files} files, {py_bytes} bytes of Python, {bin_bytes} bytes binary; board: simulated "

@@ -24,6 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from flashed import flashed_image
+
 BOARD, FIRMWARE = "lopy4", "1.20.2.r4"
 PER_FOLDER = 100
 
@@ -53,30 +55,6 @@ def subset(project: Path, dest: Path, files: int) -> int:
             copied += 1
     shutil.copyfile(project / "main.py", dest / "main.py")
     return copied + 1
-
-
-def flashed_image(tmp: Path, env: dict) -> Path:
-    """A flash image with the firmware written by `pytool flash` (unpaced)."""
-    from pytool.deploy import simulator_firmware
-    from pytool.firmware import load_firmware
-    from pytool.flash import FlashError, FlashOptions, flash
-    from pytool.ports import resolve_port
-    from pytool.sim import running_sim
-
-    archive = simulator_firmware(BOARD, FIRMWARE)
-    dirs = {"state_dir": env["PYTOOL_STATE_DIR"], "data_dir": env["PYTOOL_DATA_DIR"]}
-    with running_sim(BOARD, name="benchmanyflash", **dirs) as rec:
-        for attempt in range(3):  # the fresh pty is at times briefly held ("port is busy"): try again
-            try:
-                flash(load_firmware(archive), resolve_port(f"sim:{rec.name}"), FlashOptions())
-                break
-            except FlashError:
-                if attempt == 2:
-                    raise
-                time.sleep(1)
-        image = tmp / "flashed.bin"
-        shutil.copyfile(rec.flash, image)
-    return image
 
 
 def wipe(port: str) -> None:
@@ -146,7 +124,7 @@ def main() -> int:
         os.environ.update(PYTOOL_STATE_DIR=env["PYTOOL_STATE_DIR"], PYTOOL_DATA_DIR=env["PYTOOL_DATA_DIR"])
         project = tmp / "project"
         size = make_project(project, args.files)
-        image = flashed_image(tmp, env)
+        image = flashed_image(BOARD, FIRMWARE, env["PYTOOL_STATE_DIR"], env["PYTOOL_DATA_DIR"], tmp / "flashed.bin")
         pacing = [] if args.no_pacing else ["--baud-pacing"]
         mp_project = project
         mp_files = args.files + 1

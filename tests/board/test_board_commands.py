@@ -7,8 +7,8 @@ import random
 import threading
 
 import pytest
+from support.cli import run_text as pytool
 
-from pytool import cli
 from pytool.board import RESULT_MARK, BoardSession, check_payload, parse_result
 from pytool.console import options
 from pytool.errors import PytoolError, UsageError
@@ -21,14 +21,6 @@ pytestmark = pytest.mark.timeout(120)
 def _reset_cli_options():
     yield
     options.json, options.debug = False, False
-
-
-def pytool(capsys, *argv: str) -> tuple[int, str, str]:
-    """Run the CLI in-process; (exit code, stdout, stderr)."""
-    code = cli.run(list(argv))
-    captured = capsys.readouterr()
-    options.json, options.debug = False, False
-    return code, captured.out, captured.err
 
 
 def test_every_byte_value_round_trips_through_put_and_get(port, tmp_path):

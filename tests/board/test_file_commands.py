@@ -11,8 +11,8 @@ import subprocess
 import sys
 
 import pytest
+from support.cli import run_text as pytool
 
-from pytool import cli
 from pytool.board import BoardSession
 from pytool.console import options
 
@@ -23,14 +23,6 @@ pytestmark = pytest.mark.timeout(120)
 def _reset_cli_options():
     yield
     options.json, options.debug = False, False
-
-
-def pytool(capsys, *argv: str) -> tuple[int, str, str]:
-    """Run the CLI in-process; (exit code, stdout, stderr)."""
-    code = cli.run(list(argv))
-    captured = capsys.readouterr()
-    options.json, options.debug = False, False
-    return code, captured.out, captured.err
 
 
 def test_cp_both_directions_recursively_and_on_the_board(port, tmp_path, capsys):

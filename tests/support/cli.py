@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from pytool import cli
+from pytool.console import options
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
@@ -20,3 +21,11 @@ def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, 
     except ValueError:
         doc = None
     return code, doc, captured.err
+
+
+def run_text(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """`pytool ARGV...` in this process: (exit code, stdout, stderr); the global output options are reset after."""
+    code = cli.run(list(argv))
+    captured = capsys.readouterr()
+    options.json, options.debug = False, False
+    return code, captured.out, captured.err

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 import serial
+from support.cli import run_text as pytool
 from support.wifi import RawTelnet, ftp_port, wifi_sim
 
-from pytool import cli, transports
-from pytool.console import options
+from pytool import transports
 from pytool.errors import UsageError
 from pytool.transports.protocol_telnet import TelnetError, parse_url
 
@@ -44,13 +44,6 @@ def url(sim, monkeypatch):
     monkeypatch.setenv("PYTOOL_STATE_DIR", str(Path(sim.control).parents[2]))
     yield sim.wifi["telnet"]
     time.sleep(0.35)  # the board notices the session has gone (one client at a time)
-
-
-def pytool(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.run(list(argv))
-    captured = capsys.readouterr()
-    options.port, options.json, options.debug = None, False, False
-    return code, captured.out, captured.err
 
 
 def test_parse_url_defaults_options_and_refuses_passwords():
