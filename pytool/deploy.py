@@ -329,12 +329,14 @@ def _advertise_step(name: str, ble: str | None, timeout: float, address: str | N
 
 
 @contextlib.contextmanager
-def throwaway_sim(board_key: str) -> Iterator[str]:
-    """A simulated board for one run (erased flash in a temporary folder), stopped afterwards; yields sim:NAME."""
+def throwaway_sim(board_key: str, role: str = "") -> Iterator[str]:
+    """A simulated board for one run (erased flash in a temporary folder), stopped afterwards; yields sim:NAME.
+    Several at once (one per `role` of a multi-board project) share the simulators' radio."""
     from pytool import sim
 
     with tempfile.TemporaryDirectory(prefix="pytool-test-") as tmp:
-        config = sim.prepare(board_key, f"test-{board_key}-{os.getpid()}", Path(tmp) / "flash.bin")
+        name = f"test-{board_key}-{os.getpid()}" + (f"-{role}" if role else "")
+        config = sim.prepare(board_key, name, Path(tmp) / "flash.bin")
         record = sim.launch(config)
         try:
             yield f"sim:{record.name}"
@@ -369,15 +371,21 @@ def run_tests(
     junit: Path | None = None,
     pytest_args: Sequence[str] = (),
     stdout: int | None = None,
+    roles: Sequence[tuple[str, str]] = (),
 ) -> TestRun:
     """Run the project's tests/hil with the pytool.hil plugin against the `target` board; pytest's exit code.
 
     The plugin gets the target's port and Bluetooth transport as options (the command line wins there too).
+    With `roles` ((role, port) of every board of a multi-board project, `target` the first) the plugin gets them
+    all and deploys each board's own project itself, in order (`--deploy`).
     labgrid's own pytest plugin is left out unless `pytest_args` ask for it (`labgrid_plugin_args`)."""
+    from pytool.hil.boards import board_port_options
+
     root = project.resolve()
     junit = (junit or root / ".pytool" / "results" / "junit.xml").resolve()
     junit.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "pytest", str(tests_dir(root)), "--board-port", target.spec, "--no-deploy"]
+    boards = [*board_port_options(roles), "--deploy"] if roles else ["--board-port", target.spec, "--no-deploy"]
+    command = [sys.executable, "-m", "pytest", str(tests_dir(root)), *boards]
     ble = ble_transport(target)
     if ble:
         command += ["--ble", ble]

@@ -129,6 +129,8 @@ def test(
         flags = {"--no-deploy": no_deploy, "--no-check": no_check}
         args = [*(["--firmware", firmware] if firmware else []), *(flag for flag, on in flags.items() if on)]
         return _fleet(ctx, "test", cfg, places, logs, [*args, "--", *(pytest_args or ())])
+    if len(cfg.boards) > 1 and any(entry.project for entry in cfg.boards):
+        return _test_roles(ctx, cfg, sim, no_deploy, junit, pytest_args)
     with contextlib.ExitStack() as stack:
         if sim:
             from dataclasses import replace
@@ -159,6 +161,48 @@ def test(
         )
     emit(
         {"ok": run.exit_code == 0, "deploy": result.to_json() if result else None, "tests": run.to_json()},
+        lambda: err.print(f"JUnit report: {run.junit}; per-test logs: {run.logs}"),
+    )
+    return run.exit_code
+
+
+def _test_roles(
+    ctx: typer.Context, cfg: ProjectConfig, sim: bool, no_deploy: bool, junit: Path | None, pytest_args: list[str]
+) -> int:
+    """A project whose [[boards]] play different parts (each its own project folder, e.g. a GATT server and a
+    client): one pytest run with every board (the plugin's `boards[ROLE]`), each board's port from its table,
+    else the --port values in the order of the list, else (--sim) a throwaway simulator per board on one radio."""
+    from pytool import deploy as deploy_mod
+    from pytool.ports import resolve_port
+
+    roles = [entry.role or f"board{i}" for i, entry in enumerate(cfg.boards)]
+    given = iter(port_options(ctx))
+    with contextlib.ExitStack() as stack:
+        ports = []
+        for role, entry in zip(roles, cfg.boards, strict=True):
+            port = entry.port or next(given, None)
+            if port is None and sim:
+                port = stack.enter_context(deploy_mod.throwaway_sim(cfg.board or "lopy4", role))
+            if port is None:
+                raise UsageError(
+                    f"the board '{role}' of this project's [[boards]] ({', '.join(roles)}) has no port",
+                    "give one --port per board in that order, a port in its [[boards]] table, or --sim",
+                )
+            ports.append((role, port))
+        status(
+            f"[bold]Testing[/] {deploy_mod.tests_dir(cfg.root)} over the air on "
+            + ", ".join(f"{role} ({escape(port)})" for role, port in ports)
+        )
+        run = deploy_mod.run_tests(
+            cfg.root,
+            resolve_port(ports[0][1]),
+            junit,
+            [*(["--no-deploy"] if no_deploy else []), *pytest_args],
+            stdout=sys.stderr.fileno() if options.json else None,
+            roles=ports,
+        )
+    emit(
+        {"ok": run.exit_code == 0, "boards": dict(ports), "tests": run.to_json()},
         lambda: err.print(f"JUnit report: {run.junit}; per-test logs: {run.logs}"),
     )
     return run.exit_code

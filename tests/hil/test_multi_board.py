@@ -156,3 +156,25 @@ def test_lopy_to_lopy_example_on_two_simulated_boards(tmp_path, two_boards):
     assert len(cases) == 3 and all(outcome == "passed" for outcome, _ in cases.values()), cases
     logs = sorted(p.name for p in (tmp_path / "hil-logs").iterdir())
     assert len(logs) == 6 and all(name.endswith((".server.log", ".client.log")) for name in logs), logs
+
+
+def pytool_run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "pytool", *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+
+
+def test_pytool_test_gives_each_role_its_port_in_one_run(tmp_path, two_boards):
+    """`pytool test` on a project whose [[boards]] play parts: one pytest run with both boards, --port values in
+    the order of the list; one --port short is one line naming the board without a port."""
+    env, one, two = two_boards
+    junit = tmp_path / "junit.xml"
+    args = ["--port", f"sim:{one.name}", "--port", f"sim:{two.name}", "test", str(EXAMPLE), "--junit", str(junit)]
+    run = pytool_run(args, tmp_path, env)
+    assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-2000:]
+    assert f"server (sim:{one.name}), client (sim:{two.name})" in run.stderr
+    cases = junit_cases(junit)
+    assert len(cases) == 3 and all(outcome == "passed" for outcome, _ in cases.values()), cases
+    short = pytool_run(["--port", f"sim:{one.name}", "test", str(EXAMPLE), "--no-deploy"], tmp_path, env)
+    lines = [line for line in short.stderr.splitlines() if line.strip()]
+    assert short.returncode == 2 and "Traceback" not in short.stderr, short.stderr
+    assert "the board 'client' of this project's [[boards]] (server, client) has no port" in lines[0], lines
