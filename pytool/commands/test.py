@@ -120,7 +120,13 @@ def test(
     _only_with_all(all_boards, places=places, logs=logs)
     cfg = project_config.load(directory)
     deploy_mod.tests_dir(cfg.root)
+    plays_parts = len(cfg.boards) > 1 and any(entry.project for entry in cfg.boards)
     if all_boards:
+        if plays_parts:
+            raise UsageError(
+                "this project's [[boards]] play different parts (each its own project): its tests need them together",
+                f"run `pytool test {directory}` (one run with every board); --all tests boards that run one project",
+            )
         if sim or junit:
             raise UsageError(
                 f"{'--sim' if sim else '--junit'} does not go with --all",
@@ -129,7 +135,7 @@ def test(
         flags = {"--no-deploy": no_deploy, "--no-check": no_check}
         args = [*(["--firmware", firmware] if firmware else []), *(flag for flag, on in flags.items() if on)]
         return _fleet(ctx, "test", cfg, places, logs, [*args, "--", *(pytest_args or ())])
-    if len(cfg.boards) > 1 and any(entry.project for entry in cfg.boards):
+    if plays_parts:
         return _test_roles(ctx, cfg, sim, no_deploy, junit, pytest_args)
     with contextlib.ExitStack() as stack:
         if sim:

@@ -178,3 +178,5 @@ def test_pytool_test_gives_each_role_its_port_in_one_run(tmp_path, two_boards):
     lines = [line for line in short.stderr.splitlines() if line.strip()]
     assert short.returncode == 2 and "Traceback" not in short.stderr, short.stderr
     assert "the board 'client' of this project's [[boards]] (server, client) has no port" in lines[0], lines
+    together = pytool_run(["test", str(EXAMPLE), "--all"], tmp_path, env)
+    assert together.returncode == 2 and "play different parts" in together.stderr, together.stderr
