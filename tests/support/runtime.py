@@ -146,3 +146,18 @@ def start_board(key: str, tmp: Path, image: Path | None = None) -> HarnessBoard:
     hb.call(hb.boot)
     hb.wait_ready()
     return hb
+
+
+def raw_exec(hb: HarnessBoard, code: str) -> tuple[str, str]:
+    """Run `code` in the raw REPL of the board (entered without a soft reset): (stdout, the error text)."""
+    from mpremote.transport_serial import SerialTransport
+
+    t = SerialTransport(hb.port, baudrate=115200)
+    try:
+        t.enter_raw_repl(soft_reset=False)
+        t.exec_raw_no_follow(code)
+        out, err = t.follow(20)
+        t.exit_raw_repl()
+    finally:
+        t.close()
+    return out.decode(), err.decode()

@@ -14,6 +14,13 @@ def lopy4(tmp_path_factory) -> HarnessBoard:
     hb.close()
 
 
+@pytest.fixture(scope="module")
+def esp32(tmp_path_factory) -> HarnessBoard:
+    hb = start_board("esp32", tmp_path_factory.mktemp("esp32"))
+    yield hb
+    hb.close()
+
+
 @pytest.fixture
 def raw(lopy4):
     """An mpremote transport in the raw REPL of the shared LoPy4 (entered with a soft reset)."""

@@ -9,7 +9,7 @@ import time
 import pytest
 import serial
 from mpremote.transport_serial import SerialTransport
-from support.runtime import start_board
+from support.runtime import raw_exec
 
 from pytool.paths import mpy_cross_111
 
@@ -21,32 +21,6 @@ pytestmark = [
 SYNTAX_ERROR_LINE_2 = (
     'Traceback (most recent call last):\r\n  File "<stdin>", line 2\r\nSyntaxError: invalid syntax\r\n'
 )
-
-
-@pytest.fixture(scope="module")
-def lopy4(tmp_path_factory):
-    hb = start_board("lopy4", tmp_path_factory.mktemp("fid-lopy4"))
-    yield hb
-    hb.close()
-
-
-@pytest.fixture(scope="module")
-def esp32(tmp_path_factory):
-    hb = start_board("esp32", tmp_path_factory.mktemp("fid-esp32"))
-    yield hb
-    hb.close()
-
-
-def raw_exec(hb, code: str) -> tuple[str, str]:
-    t = SerialTransport(hb.port, baudrate=115200)
-    try:
-        t.enter_raw_repl(soft_reset=False)
-        t.exec_raw_no_follow(code)
-        out, err = t.follow(20)
-        t.exit_raw_repl()
-    finally:
-        t.close()
-    return out.decode(), err.decode()
 
 
 def friendly(hb, data: bytes, until: bytes = b">>> ") -> bytes:

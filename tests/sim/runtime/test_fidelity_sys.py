@@ -4,39 +4,12 @@ help(micropython), the module set and mount point of each flavour, and pytool's 
 from __future__ import annotations
 
 import pytest
-from mpremote.transport_serial import SerialTransport
-from support.runtime import start_board
+from support.runtime import raw_exec
 
 from pytool.board import BoardSession
 from pytool.sim.runtime.firmware_help import help_text
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture(scope="module")
-def lopy4(tmp_path_factory):
-    hb = start_board("lopy4", tmp_path_factory.mktemp("sys-lopy4"))
-    yield hb
-    hb.close()
-
-
-@pytest.fixture(scope="module")
-def esp32(tmp_path_factory):
-    hb = start_board("esp32", tmp_path_factory.mktemp("sys-esp32"))
-    yield hb
-    hb.close()
-
-
-def raw_exec(hb, code: str) -> tuple[str, str]:
-    t = SerialTransport(hb.port, baudrate=115200)
-    try:
-        t.enter_raw_repl(soft_reset=False)
-        t.exec_raw_no_follow(code)
-        out, err = t.follow(20)
-        t.exit_raw_repl()
-    finally:
-        t.close()
-    return out.decode(), err.decode()
 
 
 def test_pycom_sys_is_micropython_1_11_on_esp32(lopy4):
