@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from support.faults import materialise
 
 from pytool import config, sync
 from pytool.board import BoardSession
@@ -41,15 +42,6 @@ V2 = {
     "new.py": b"ADDED_IN_V2 = True\n",
     "pkg/util.py": b"X = 2\n",
 }
-
-
-def materialise(root: Path, files: dict[str, bytes]) -> Path:
-    for path in sorted(root.rglob("*"), reverse=True):
-        path.unlink() if path.is_file() else path.rmdir()
-    for rel, data in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_bytes(data)
-    return root
 
 
 def run_sync(port: str, root: Path, kill_after: int | None = None) -> BoardSession:
