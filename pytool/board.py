@@ -25,7 +25,7 @@ from typing import Any
 
 import serial
 
-from pytool import board_code, board_state, port_lock, repl
+from pytool import board_code, board_feed, board_state, port_lock, repl
 from pytool.capabilities import Capabilities, capabilities_from
 from pytool.errors import PytoolError
 from pytool.ports import Target, resolve_port
@@ -278,6 +278,26 @@ class BoardSession:
                     f"the board on {self.target.spec} does not run code: {exc}",
                     "press reset; if main.py floods the console, boot without it: `pytool reset --safe`",
                 ) from exc
+
+    def exec_feeding(
+        self, code: str, pieces: list[tuple[bytes, int]], timeout: float, sent: Callable[[int], None] | None = None
+    ) -> None:
+        """Run `code`, whose `_pt_rd` calls read `pieces` (pytool.board_feed: escaped bytes, payload size) from the
+        board's stdin: each is sent when the board asks for it. A feed cut short (an error, Ctrl-C) interrupts the
+        board's read, so it never waits for bytes that will not come."""
+        feeder = board_feed.Feeder(self.wire.write, pieces, sent)
+        try:
+            self.exec(code, timeout, feeder)
+        except BaseException:
+            if feeder.started and not feeder.done:
+                with contextlib.suppress(Exception):
+                    repl.interrupt(self.wire.write)
+            raise
+        if not feeder.done:
+            raise PytoolError(
+                f"the board read {feeder.next} of {len(pieces)} pieces of data and stopped",
+                "run again; if it persists, reset the board (`pytool reset`)",
+            )
 
     def _exec_once(self, code: str, timeout: float | None, stream: Callable[[bytes], None] | None) -> bytes:
         if self._prelude_sent:

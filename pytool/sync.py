@@ -7,10 +7,11 @@ differ come back. Nothing changed = nothing more is sent. The board's memory hol
 so any number of files plans within a 67 KB heap.
 
 Apply, interruption-safe at any byte:
-- each file is written to `<root>/.pytool/tmp/N` (zlib-compressed + base64 when the board can inflate, base64
-  otherwise; chunks sized to the board's free heap), its on-board SHA-256 is checked, it is appended to the
-  manifest's journal and only then is the file renamed into place: every file is always old or new; the last
-  exec merges the journal into the manifest (temp + rename; an interrupted merge is redone by the next sync);
+- each file is written to `<root>/.pytool/tmp/N` (its bytes on the board's stdin, zlib-compressed when the board
+  can inflate, a few byte values escaped: pytool/board_feed.py; pieces sized to the board's free heap), its
+  on-board SHA-256 is checked, it is appended to the manifest's journal and only then is the file renamed into
+  place: every file is always old or new; the last exec merges the journal into the manifest (temp + rename; an
+  interrupted merge is redone by the next sync);
 - deletions only touch files the manifest lists (or, with `--mirror`, everything not in the project), and happen
   before the manifest forgets them, so an interrupted deletion is finished by the next sync;
 - leftovers of an interrupted sync (temp files) are removed by the next sync's first round trip.
@@ -18,7 +19,6 @@ Apply, interruption-safe at any byte:
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import time
@@ -26,7 +26,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pytool import baud, board_code
+from pytool import baud, board_code, board_feed
 from pytool.board import BoardCodeError, BoardSession, literal, register_helpers
 from pytool.capabilities import Capabilities
 from pytool.check import CheckReport
@@ -185,20 +185,21 @@ class SyncResult:
     deleted: list[str] = field(default_factory=list)
     unchanged: int = 0
     payload_bytes: int = 0  # bytes of file content uploaded
-    encoded_bytes: int = 0  # base64 text sent for them
+    encoded_bytes: int = 0  # bytes sent for them (compressed and escaped; over FTP: as they are)
     compressed: bool = False
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
 
 
-def _encode(data: bytes, compress: bool) -> tuple[str, bool]:
+def _encode(data: bytes, compress: bool) -> tuple[bytes, bool]:
+    """A piece as it travels (pytool.board_feed): zlib-compressed when the board can inflate and it is shorter."""
     if compress and data:
         packer = zlib.compressobj(9, zlib.DEFLATED, ZLIB_WBITS)
         packed = packer.compress(data) + packer.flush()
         if len(packed) < len(data):
-            return base64.b64encode(packed).decode(), True
-    return base64.b64encode(data).decode(), False
+            return board_feed.escape(packed), True
+    return board_feed.escape(data), False
 
 
 #: Files whose commit (`_pt_fin`) one exec carries at most: keeps the code of one exec within any board's heap.
@@ -220,9 +221,10 @@ def apply(
     record: bool = True,
     project: str | None = None,
 ) -> SyncResult:
-    """Upload, verify, rename into place, delete; manifest kept in step. `progress(n)` gets payload bytes done.
+    """Upload, verify, rename into place, delete; manifest kept in step. `progress(n)` is told the payload bytes
+    of each piece sent.
 
-    Files go in batches that fit the board's heap (the code of each exec, not only its payload, is counted);
+    Files go in batches whose code fits the board's heap (the pieces go on its stdin, one at a time);
     each batch is staged, verified, recorded and renamed into place before the next. `record=False`
     (`pytool put`) leaves the manifest alone: those files are not the project's. `project` names the project
     on the board (its folder name), recorded with the last batch."""
@@ -230,31 +232,29 @@ def apply(
     _check_space(the_plan, caps)
     compress = caps.inflate is not None
     code_budget = exec_code_budget(caps)
-    budget = min(caps.chunk_size(), (code_budget - 256) * 3 // 4)
+    budget = min(caps.chunk_size(), (code_budget - 256) * 3 // 4)  # payload bytes per piece (its copies must fit)
     result = SyncResult(unchanged=len(the_plan.unchanged), compressed=compress)
     tmp_dir = f"{caps.root}/{STATE_DIR}/tmp"
     ops: list[str] = [board.helpers("sync", SYNC_HELPERS)]
     if the_plan.upload:
         ops.append(f"_pt_md({literal(tmp_dir + '/x')})")
     finished: list[str] = []
-    size = done = 0
+    pieces: list[tuple[bytes, int]] = []  # what this exec's _pt_rd calls read from the board's stdin
+    size = 0
     from pytool.transports import ftp_link  # here, not at the top: ftplib and ssl cost every sync's start-up
 
     link = ftp_link.open_link(board.target.spec) if the_plan.upload else None  # WiFi: bodies over FTP
     rates = contextlib.ExitStack()  # over serial, a big upload runs at the bridge's top rate (pytool.baud)
     if link is None and the_plan.upload:
-        wire = sum(f.size for f in the_plan.upload) * (3 if compress else 4) // 3
-        rates.enter_context(baud.fast_link(board, wire))
+        rates.enter_context(baud.fast_link(board, sum(f.size for f in the_plan.upload)))
 
     def flush(deletions: list[str] = (), last: bool = False) -> None:
-        nonlocal ops, finished, size, done
+        nonlocal ops, finished, size, pieces
         dels = "[" + ",".join(literal(k) for k in deletions) + "]"
         name = literal(project) if last and project else "None"
         commit = f"_pt_fin([{','.join(finished)}],{dels},{record},{last},{name})"
-        board.exec("\n".join([*ops, commit, ""]), timeout=120)
-        if progress and done:
-            progress(done)
-        ops, finished, size, done = [], [], 0, 0
+        board.exec_feeding("\n".join([*ops, commit, ""]), pieces, timeout=120, sent=progress)
+        ops, finished, size, pieces = [], [], 0, []
 
     try:
         if link is not None:  # WiFi: the bodies went to the temp files over FTP; commit them in batches
@@ -270,14 +270,15 @@ def apply(
             tmp = f"{tmp_dir}/{index}"
             for offset in range(0, max(len(data), 1), budget):
                 piece = data[offset : offset + budget]
-                text, packed = _encode(piece, compress)
-                op = f"_pt_w({literal(tmp)},{literal(text)},{int(packed)},{int(offset > 0)})"
+                body, packed = _encode(piece, compress)
+                escaped = int(board_feed.ESCAPE in body)
+                op = f"_pt_rd({literal(tmp)},{len(body)},{int(packed)},{int(offset > 0)},{escaped})"
                 if size and size + len(op) > code_budget:
                     flush()
                 ops.append(op)
+                pieces.append((body, len(piece)))
                 size += len(op)
-                done += len(piece)
-                result.encoded_bytes += len(text)
+                result.encoded_bytes += len(body)
             entry = f"({literal(tmp)},{literal(local.rel)},{literal(local.sha256)})"
             finished.append(entry)
             size += len(entry)

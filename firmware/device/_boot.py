@@ -117,11 +117,29 @@ def _run(name, g, print_exception):
         print_exception(e)
 
 
+def _ctrl_c_off(micropython):
+    # Ctrl-C off again for the firmware's own code. The unix port raises KeyboardInterrupt from its signal handler
+    # wherever Python is (a host Ctrl-C that came after main.py ended, the second of a pair, lands here): until
+    # the handler is gone, an interrupt is taken and the switch retried, so none reaches the code that follows
+    # (which tells the supervisor that the REPL comes next; on the board that code is C and cannot be
+    # interrupted). The pairs of try cover an interrupt landing in an except clause.
+    for _ in range(4):
+        try:
+            try:
+                micropython.kbd_intr(-1)
+                return
+            except KeyboardInterrupt:
+                pass
+        except KeyboardInterrupt:
+            pass
+
+
 def _boot():
     import sys
     import json
     import micropython
 
+    ctrl_c_off = _ctrl_c_off
     # the firmware's own code is C on the board: no Ctrl-C lands in it (only in boot.py and main.py)
     micropython.kbd_intr(-1)
 
@@ -143,18 +161,20 @@ def _boot():
         # them) reach the interpreter only from here on, as a real board's UART input reaches its Python code
         # only once the C start-up (which mounts /flash) is done
         sys.stdout.write(mark + ":up]")
-        for name in ("__file__", "_install", "_hide_host"):
+        for name in ("__file__", "_install", "_hide_host", "_ctrl_c_off"):
             g.pop(name, None)
         if ok and not cfg["safe_boot"]:
             try:
-                micropython.kbd_intr(3)
-                _run("boot.py", g, print_exception)
-                if cfg["run_main"]:
-                    _run("main.py", g, print_exception)
+                try:
+                    micropython.kbd_intr(3)
+                    _run("boot.py", g, print_exception)
+                    if cfg["run_main"]:
+                        _run("main.py", g, print_exception)
+                finally:
+                    ctrl_c_off(micropython)
             except KeyboardInterrupt:  # between the scripts: as good as inside them
                 pass
-            finally:
-                micropython.kbd_intr(-1)
+            ctrl_c_off(micropython)  # (again: an interrupt may have cut the first one short)
     finally:
         g.pop("_run", None)
         import gc

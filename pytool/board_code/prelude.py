@@ -66,15 +66,20 @@ def _pt_inf(d):
  except ImportError:
   import deflate, io
   return deflate.DeflateIO(io.BytesIO(d), deflate.ZLIB).read()
-def _pt_w(t, d, z, a):
+def _pt_rd(t, n, z, a, e):
  gc.collect()
- d = _pt_b.a2b_base64(d)
+ d = bytearray(n)
+ print('@pt<')
+ sys.stdin.readinto(d)
+ if e:
+  d = bytes(d)
+  for e, c in ((b'\x1bM', b'\r'), (b'\x1bF', b'\x06'), (b'\x1bC', b'\x03'), (b'\x1bE', b'\x1b')):
+   d = d.replace(e, c)
  if z:
   d = _pt_inf(d)
  f = open(t, 'ab' if a else 'wb')
  f.write(d)
  f.close()
- return len(d)
 def _pt_mv(t, p):
  _pt_md(p)
  try:

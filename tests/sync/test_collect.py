@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import zlib
 
-from pytool import config, sync
+from pytool import board_feed, config, sync
 from pytool.paths import device_lib_dir
 
 
@@ -77,11 +77,20 @@ def test_device_lib_goes_to_lib_and_the_project_wins(tmp_path):
 
 
 def test_encoding_compresses_source_and_keeps_binary_plain():
-    source = b"def handler(chr, data=None):\n    return chr.value()\n" * 40
-    text, packed = sync._encode(source, True)
-    assert packed and len(text) < 0.8 * len(source)
-    assert zlib.decompress(__import__("base64").b64decode(text)) == source
-    noise = bytes(range(256)) * 2
-    noise = zlib.compress(noise)  # already compressed: not worth packing again
-    text, packed = sync._encode(noise, True)
-    assert not packed and __import__("base64").b64decode(text) == noise
+    source = b"def handler(chr, data=None):\r\n    return chr.value()\r\n" * 40
+    body, packed = sync._encode(source, True)
+    assert packed and len(body) < 0.8 * len(source)
+    assert zlib.decompress(board_feed.unescape(body)) == source
+    noise = zlib.compress(bytes(range(256)) * 2)  # already compressed: not worth packing again
+    body, packed = sync._encode(noise, True)
+    assert not packed and board_feed.unescape(body) == noise
+
+
+def test_the_four_bytes_the_firmware_acts_on_never_travel_as_themselves():
+    every = bytes(range(256)) + b"\x1bE\x1bM\x1b\x1b\x03\x06\r\x1bC"  # escapes next to escapes
+    body = board_feed.escape(every)
+    assert not {0x03, 0x06, 0x0D} & set(body)
+    assert board_feed.unescape(body) == every
+    assert len(body) == len(every) + every.count(b"\x1b") + every.count(b"\x03") + every.count(b"\x06") + every.count(
+        b"\r"
+    )

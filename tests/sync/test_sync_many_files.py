@@ -102,7 +102,7 @@ def test_an_incremental_sync_sends_back_only_the_chunks_that_differ(lopy, projec
     (project / "d5" / "m0205.py").write_text("X = 'changed'\n")
     (project / "d7" / "m0397.py").unlink()
     (project / "d9" / "new.py").write_text("NEW = 1\n")
-    _on_board(lopy, "_pt_w(_pt_p('d1/m0011.py'), 'WCA9ICdvbiBib2FyZCcK', 0, 0)")  # changed behind pytool's back
+    _on_board(lopy, "open(_pt_p('d1/m0011.py'), 'w').write(\"X = 'on board'\\n\")")  # changed behind pytool's back
     plan_only, stats = _sync(lopy, project, dry_run=True)
     assert [f.rel for f in plan_only.plan.upload] == ["d1/m0011.py", "d5/m0205.py", "d9/new.py"]
     assert plan_only.plan.delete == ["d7/m0397.py"]
@@ -119,7 +119,7 @@ def test_an_incremental_sync_sends_back_only_the_chunks_that_differ(lopy, projec
 
 def test_mirror_lists_every_board_file_in_chunks(lopy, project):
     _sync(lopy, project)
-    _on_board(lopy, "_pt_w(_pt_p('stray.txt'), 'c3RyYXkK', 0, 0)")  # not pytool's: only --mirror removes it
+    _on_board(lopy, "open(_pt_p('stray.txt'), 'w').write('stray\\n')")  # not pytool's: only --mirror removes it
     assert _sync(lopy, project)[0].plan.empty
     mirrored, _ = _sync(lopy, project, mirror=True)
     assert "stray.txt" in mirrored.result.deleted  # (with the boot.py the firmware put on the fresh filesystem)
