@@ -80,8 +80,12 @@ def injected(control: str) -> dict[str, int]:
     return SimControl(control).request({"op": "fault"})["injected"]
 
 
-def wait_ready(sim_name: str, control: str) -> None:
+def wait_ready(sim_name: str, control: str, interrupt: bool = False) -> None:
     """Until the cable is back (the registered pty exists), the board runs its firmware and its REPL is up.
+
+    `interrupt`: stop what still runs first (Ctrl-C, then a pause, as every pytool session does): a sync cut off
+    with the cable leaves the board reading the rest of a file's piece from its stdin, as any program waiting for
+    input (bytes sent with the Ctrl-C would end up in that read).
 
     The REPL check does not interrupt anything (Ctrl-B: from the raw or the friendly REPL to the friendly prompt,
     read by the firmware only once its REPL runs): a Ctrl-C while the SIMULATED firmware boots
@@ -95,6 +99,9 @@ def wait_ready(sim_name: str, control: str) -> None:
         status = SimControl(control).status()
         if record is not None and record.pty and Path(record.pty).exists() and status["mode"] == "app":
             with contextlib.suppress(serial.SerialException, OSError), serial.Serial(record.pty, timeout=0.5) as port:
+                if interrupt:
+                    port.write(b"\r\x03")
+                    time.sleep(0.3)
                 port.write(b"\x02")
                 seen = b""
                 while time.monotonic() < deadline and not seen.endswith(b">>> "):
