@@ -289,9 +289,11 @@ class BoardSession:
         try:
             self.exec(code, timeout, feeder)
         except BaseException:
-            if feeder.started and not feeder.done:
+            if not feeder.done:  # drop what the port has not sent yet, interrupt the board's read, take its answer
                 with contextlib.suppress(Exception):
+                    self.wire.reset_output_buffer()
                     repl.interrupt(self.wire.write)
+                    self.transport.follow(3, lambda _b: None)
             raise
         if not feeder.done:
             raise PytoolError(

@@ -67,14 +67,13 @@ def _pt_inf(d):
   import deflate, io
   return deflate.DeflateIO(io.BytesIO(d), deflate.ZLIB).read()
 def _pt_rd(t, n, z, a, e):
- gc.collect()
  d = bytearray(n)
  print('@pt<')
  sys.stdin.readinto(d)
  if e:
   d = bytes(d)
-  for e, c in ((b'\x1bM', b'\r'), (b'\x1bF', b'\x06'), (b'\x1bC', b'\x03'), (b'\x1bE', b'\x1b')):
-   d = d.replace(e, c)
+  for v in (0, 1, 2, 3, 4, 5, 6, 13, 27):
+   d = d.replace(bytes((27, v + 64)), bytes((v,)))
  if z:
   d = _pt_inf(d)
  f = open(t, 'ab' if a else 'wb')

@@ -4,7 +4,10 @@
 # (device-side code: sent to the board as is, after these comment lines; see pytool/board_code/__init__.py)
 
 import machine, time
-_pt_rs = None
+try:
+ _pt_rs
+except NameError:  # (helpers sent again, after a retry: the running switch and its timer stay)
+ _pt_rs = None
 def _pt_ru(r):
  try:
   machine.UART(0, baudrate=r)
