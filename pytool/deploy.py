@@ -378,7 +378,8 @@ def run_tests(
     The plugin gets the target's port and Bluetooth transport as options (the command line wins there too).
     With `roles` ((role, port) of every board of a multi-board project, `target` the first) the plugin gets them
     all and deploys each board's own project itself, in order (`--deploy`).
-    labgrid's own pytest plugin is left out unless `pytest_args` ask for it (`labgrid_plugin_args`)."""
+    labgrid's own pytest plugin is left out unless `pytest_args` ask for it (`labgrid_plugin_args`); so are
+    hypothesis' and anyio's unless the run uses them (`hypothesis_plugin_args`, `anyio_plugin_args`)."""
     from pytool.hil.boards import board_port_options
 
     root = project.resolve()
@@ -393,6 +394,7 @@ def run_tests(
     command += [
         *labgrid_plugin_args(pytest_args),
         *hypothesis_plugin_args(pytest_args),
+        *anyio_plugin_args(root, pytest_args),
         "--junitxml",
         str(junit),
         "-o",
@@ -419,3 +421,24 @@ def hypothesis_plugin_args(pytest_args: Sequence[str]) -> list[str]:
     of hypothesis and rewrites its asserts: ~1 s of CPU in every board's test run (issue 17), for statistics and
     options only (tests written with hypothesis run without it)."""
     return [] if any(str(arg).startswith("--hypothesis-") for arg in pytest_args) else ["-p", "no:hypothesispytest"]
+
+
+ANYIO_CONFIG_FILES = ("conftest.py", "pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini")
+
+
+def anyio_plugin_args(project: Path, pytest_args: Sequence[str]) -> list[str]:
+    """`-p no:anyio` unless the project's tests use anyio's pytest plugin: no test file under tests/, conftest or
+    pytest configuration of the project, and no pytest argument mentions "anyio" (its `anyio` marker and
+    `anyio_backend` fixture; `-p anyio` after it turns it back on by itself). anyio comes with pytool (watchfiles
+    needs it), so its plugin autoloads in every run: importing it and its backends, and rewriting the asserts of
+    its ~30 modules, is ~0.2 s of CPU per board in `pytool test --all` (issue 17), for tests pytest-asyncio runs."""
+    if any("anyio" in str(arg) for arg in pytest_args):
+        return []
+    folder = project / "tests"
+    candidates = [project / name for name in ANYIO_CONFIG_FILES]
+    candidates += sorted(folder.rglob("*.py")) if folder.is_dir() else []
+    for path in candidates:
+        with contextlib.suppress(OSError):
+            if "anyio" in path.read_text(encoding="utf-8", errors="replace"):
+                return []
+    return ["-p", "no:anyio"]
