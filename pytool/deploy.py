@@ -295,16 +295,42 @@ def _board_ble_address(target: Target) -> str | None:
 
 
 def _advertise_step(name: str, ble: str | None, timeout: float, address: str | None = None) -> tuple[str, str]:
+    started = time.monotonic()
+    heard = _find_advertiser(name, ble, timeout, address)
+    if heard is None:
+        raise PytoolError(
+            f"the board{f' ({address})' if address else ''} did not advertise '{name}' within {timeout:g} s",
+            "check main.py starts advertising (`pytool repl` shows its errors) and the [ble] name in pytool.toml",
+        )
+    heard_address, heard_name = heard
+    if address and heard_name not in (None, name):
+        raise PytoolError(
+            f"the board ({address}) advertises as '{heard_name}', not '{name}'",
+            "set the [ble] name in pytool.toml to what main.py advertises",
+        )
+    return "ok", f"'{name}' seen at {heard_address} after {time.monotonic() - started:.1f} s"
+
+
+def _find_advertiser(name: str, ble: str | None, timeout: float, address: str | None) -> tuple[str, str | None] | None:
+    """(address, advertised name) of the board's first advertisement heard on `ble` (else PYTOOL_BLE, else the OS
+    stack through bleak); None if it did not advertise within `timeout` s. A radio on TCP (a simulator's) is
+    scanned by pytool.ble.raw_scan, without importing bleak and Bumble (issue 17)."""
     import pytool.ble
+    from pytool.ble import raw_scan
+
+    spec = ble or pytool.ble.configured()
+    transport = pytool.ble.resolve_transport(spec) if spec else None
+    if transport is not None and raw_scan.handles(transport):
+        heard = raw_scan.find_advertiser(transport, name, address, timeout)
+        return (heard.address, heard.name) if heard else None
     from pytool.air import BleTarget, find_device
 
     previous = os.environ.get(pytool.ble.ENV_VAR)
     if ble:
         os.environ[pytool.ble.ENV_VAR] = ble
-    if pytool.ble.configured():  # a simulator's radio or a Bumble dongle; else bleak's OS backend
+    if pytool.ble.configured():  # a Bumble dongle; else bleak's OS backend
         pytool.ble.install()
     try:
-        started = time.monotonic()
         device = asyncio.run(find_device(BleTarget(name, address, timeout)))
     finally:
         if ble:
@@ -312,17 +338,7 @@ def _advertise_step(name: str, ble: str | None, timeout: float, address: str | N
                 os.environ.pop(pytool.ble.ENV_VAR, None)
             else:
                 os.environ[pytool.ble.ENV_VAR] = previous
-    if device is None:
-        raise PytoolError(
-            f"the board{f' ({address})' if address else ''} did not advertise '{name}' within {timeout:g} s",
-            "check main.py starts advertising (`pytool repl` shows its errors) and the [ble] name in pytool.toml",
-        )
-    if address and device.name not in (None, name):
-        raise PytoolError(
-            f"the board ({address}) advertises as '{device.name}', not '{name}'",
-            "set the [ble] name in pytool.toml to what main.py advertises",
-        )
-    return "ok", f"'{name}' seen at {device.address} after {time.monotonic() - started:.1f} s"
+    return (device.address, device.name) if device else None
 
 
 # --------------------------------------------------------------------------------------------- pytool test
