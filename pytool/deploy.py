@@ -395,7 +395,8 @@ def run_tests(
     With `roles` ((role, port) of every board of a multi-board project, `target` the first) the plugin gets them
     all and deploys each board's own project itself, in order (`--deploy`).
     labgrid's own pytest plugin is left out unless `pytest_args` ask for it (`labgrid_plugin_args`); so are
-    hypothesis' and anyio's unless the run uses them (`hypothesis_plugin_args`, `anyio_plugin_args`)."""
+    hypothesis', anyio's and platformdirs' unless the run uses them (`hypothesis_plugin_args`,
+    `dependency_plugin_args`)."""
     from pytool.hil.boards import board_port_options
 
     root = project.resolve()
@@ -410,7 +411,7 @@ def run_tests(
     command += [
         *labgrid_plugin_args(pytest_args),
         *hypothesis_plugin_args(pytest_args),
-        *anyio_plugin_args(root, pytest_args),
+        *dependency_plugin_args(root, pytest_args),
         "--junitxml",
         str(junit),
         "-o",
@@ -439,22 +440,27 @@ def hypothesis_plugin_args(pytest_args: Sequence[str]) -> list[str]:
     return [] if any(str(arg).startswith("--hypothesis-") for arg in pytest_args) else ["-p", "no:hypothesispytest"]
 
 
-ANYIO_CONFIG_FILES = ("conftest.py", "pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini")
+PROJECT_CONFIG_FILES = ("conftest.py", "pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini")
+
+#: pytest plugins that come with pytool's own dependencies (anyio with watchfiles; platformdirs with bumble and
+#: mpremote) and autoload in every run: `pytool test` leaves them out unless the project's tests use them.
+DEPENDENCY_PLUGINS = ("anyio", "platformdirs")
 
 
-def anyio_plugin_args(project: Path, pytest_args: Sequence[str]) -> list[str]:
-    """`-p no:anyio` unless the project's tests use anyio's pytest plugin: no test file under tests/, conftest or
-    pytest configuration of the project, and no pytest argument mentions "anyio" (its `anyio` marker and
-    `anyio_backend` fixture; `-p anyio` after it turns it back on by itself). anyio comes with pytool (watchfiles
-    needs it), so its plugin autoloads in every run: importing it and its backends, and rewriting the asserts of
-    its ~30 modules, is ~0.2 s of CPU per board in `pytool test --all` (issue 17), for tests pytest-asyncio runs."""
-    if any("anyio" in str(arg) for arg in pytest_args):
-        return []
+def dependency_plugin_args(project: Path, pytest_args: Sequence[str]) -> list[str]:
+    """`-p no:NAME` for each of DEPENDENCY_PLUGINS that neither the project's tests (every file under tests/, its
+    conftest and pytest configuration) nor the pytest arguments mention (anyio's `anyio` marker and `anyio_backend`
+    fixture, platformdirs' `platformdirs_isolated` fixture; `-p NAME` after it turns it back on by itself).
+    Importing them and rewriting the asserts of their ~40 modules is ~0.25 s of CPU per board in
+    `pytool test --all` (issue 17), for tests pytest-asyncio runs."""
     folder = project / "tests"
-    candidates = [project / name for name in ANYIO_CONFIG_FILES]
-    candidates += sorted(folder.rglob("*.py")) if folder.is_dir() else []
-    for path in candidates:
+    texts = [str(arg) for arg in pytest_args]
+    for path in [
+        *(project / name for name in PROJECT_CONFIG_FILES),
+        *(folder.rglob("*.py") if folder.is_dir() else ()),
+    ]:
         with contextlib.suppress(OSError):
-            if "anyio" in path.read_text(encoding="utf-8", errors="replace"):
-                return []
-    return ["-p", "no:anyio"]
+            texts.append(path.read_text(encoding="utf-8", errors="replace"))
+    return [
+        arg for name in DEPENDENCY_PLUGINS if not any(name in text for text in texts) for arg in ("-p", f"no:{name}")
+    ]
