@@ -59,7 +59,13 @@ __all__ = [
 ]
 
 
+_SUBMODULES = ("address", "client", "convert", "host", "quiet_host", "raw_scan", "scanner", "selection", "transport")
+
+
 def __getattr__(name: str) -> Any:
+    """The lazily loaded names above, and the submodules (`pytool.ble.selection` after `import pytool.ble`)."""
+    if name in _SUBMODULES:
+        return importlib.import_module(f"pytool.ble.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'pytool.ble' has no attribute {name!r}")
