@@ -33,19 +33,27 @@ TARGET_RATIO = 1.5
 
 def cpu_seconds(marker: str) -> float:
     """CPU time (user + system) used so far by this run's processes: the simulators, the radio hub, the pytool
-    and pytest processes (every process whose environment names this run's folder `marker`)."""
+    and pytest processes (every process whose environment names this run's folder `marker`), and what they started:
+    the simulated boards' interpreters, which get a clean environment (running ones by their parent, ended ones in
+    their parent's children times)."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0
+    stats: dict[int, list[str]] = {}
+    marked: set[int] = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if marker.encode() not in (entry / "environ").read_bytes():
-                continue
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if marker.encode() in (entry / "environ").read_bytes():
+                marked.add(int(entry.name))
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime of the process itself
+    total = 0
+    for pid, fields in stats.items():
+        if pid in marked:  # utime, stime, and the times of its children that ended (cutime, cstime)
+            total += sum(int(field) for field in fields[11:15])
+        elif int(fields[1]) in marked:  # a running child of one (ppid)
+            total += int(fields[11]) + int(fields[12])
     return total / tick
 
 

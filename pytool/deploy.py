@@ -295,16 +295,42 @@ def _board_ble_address(target: Target) -> str | None:
 
 
 def _advertise_step(name: str, ble: str | None, timeout: float, address: str | None = None) -> tuple[str, str]:
+    started = time.monotonic()
+    heard = _find_advertiser(name, ble, timeout, address)
+    if heard is None:
+        raise PytoolError(
+            f"the board{f' ({address})' if address else ''} did not advertise '{name}' within {timeout:g} s",
+            "check main.py starts advertising (`pytool repl` shows its errors) and the [ble] name in pytool.toml",
+        )
+    heard_address, heard_name = heard
+    if address and heard_name not in (None, name):
+        raise PytoolError(
+            f"the board ({address}) advertises as '{heard_name}', not '{name}'",
+            "set the [ble] name in pytool.toml to what main.py advertises",
+        )
+    return "ok", f"'{name}' seen at {heard_address} after {time.monotonic() - started:.1f} s"
+
+
+def _find_advertiser(name: str, ble: str | None, timeout: float, address: str | None) -> tuple[str, str | None] | None:
+    """(address, advertised name) of the board's first advertisement heard on `ble` (else PYTOOL_BLE, else the OS
+    stack through bleak); None if it did not advertise within `timeout` s. A radio on TCP (a simulator's) is
+    scanned by pytool.ble.raw_scan, without importing bleak and Bumble (issue 17)."""
     import pytool.ble
+    from pytool.ble import raw_scan
+
+    spec = ble or pytool.ble.configured()
+    transport = pytool.ble.resolve_transport(spec) if spec else None
+    if transport is not None and raw_scan.handles(transport):
+        heard = raw_scan.find_advertiser(transport, name, address, timeout)
+        return (heard.address, heard.name) if heard else None
     from pytool.air import BleTarget, find_device
 
     previous = os.environ.get(pytool.ble.ENV_VAR)
     if ble:
         os.environ[pytool.ble.ENV_VAR] = ble
-    if pytool.ble.configured():  # a simulator's radio or a Bumble dongle; else bleak's OS backend
+    if pytool.ble.configured():  # a Bumble dongle; else bleak's OS backend
         pytool.ble.install()
     try:
-        started = time.monotonic()
         device = asyncio.run(find_device(BleTarget(name, address, timeout)))
     finally:
         if ble:
@@ -312,17 +338,7 @@ def _advertise_step(name: str, ble: str | None, timeout: float, address: str | N
                 os.environ.pop(pytool.ble.ENV_VAR, None)
             else:
                 os.environ[pytool.ble.ENV_VAR] = previous
-    if device is None:
-        raise PytoolError(
-            f"the board{f' ({address})' if address else ''} did not advertise '{name}' within {timeout:g} s",
-            "check main.py starts advertising (`pytool repl` shows its errors) and the [ble] name in pytool.toml",
-        )
-    if address and device.name not in (None, name):
-        raise PytoolError(
-            f"the board ({address}) advertises as '{device.name}', not '{name}'",
-            "set the [ble] name in pytool.toml to what main.py advertises",
-        )
-    return "ok", f"'{name}' seen at {device.address} after {time.monotonic() - started:.1f} s"
+    return (device.address, device.name) if device else None
 
 
 # --------------------------------------------------------------------------------------------- pytool test
@@ -378,7 +394,9 @@ def run_tests(
     The plugin gets the target's port and Bluetooth transport as options (the command line wins there too).
     With `roles` ((role, port) of every board of a multi-board project, `target` the first) the plugin gets them
     all and deploys each board's own project itself, in order (`--deploy`).
-    labgrid's own pytest plugin is left out unless `pytest_args` ask for it (`labgrid_plugin_args`)."""
+    labgrid's own pytest plugin is left out unless `pytest_args` ask for it (`labgrid_plugin_args`); so are
+    hypothesis', anyio's and platformdirs' unless the run uses them (`hypothesis_plugin_args`,
+    `dependency_plugin_args`)."""
     from pytool.hil.boards import board_port_options
 
     root = project.resolve()
@@ -393,6 +411,7 @@ def run_tests(
     command += [
         *labgrid_plugin_args(pytest_args),
         *hypothesis_plugin_args(pytest_args),
+        *dependency_plugin_args(root, pytest_args),
         "--junitxml",
         str(junit),
         "-o",
@@ -419,3 +438,29 @@ def hypothesis_plugin_args(pytest_args: Sequence[str]) -> list[str]:
     of hypothesis and rewrites its asserts: ~1 s of CPU in every board's test run (issue 17), for statistics and
     options only (tests written with hypothesis run without it)."""
     return [] if any(str(arg).startswith("--hypothesis-") for arg in pytest_args) else ["-p", "no:hypothesispytest"]
+
+
+PROJECT_CONFIG_FILES = ("conftest.py", "pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini")
+
+#: pytest plugins that come with pytool's own dependencies (anyio with watchfiles; platformdirs with bumble and
+#: mpremote) and autoload in every run: `pytool test` leaves them out unless the project's tests use them.
+DEPENDENCY_PLUGINS = ("anyio", "platformdirs")
+
+
+def dependency_plugin_args(project: Path, pytest_args: Sequence[str]) -> list[str]:
+    """`-p no:NAME` for each of DEPENDENCY_PLUGINS that neither the project's tests (every file under tests/, its
+    conftest and pytest configuration) nor the pytest arguments mention (anyio's `anyio` marker and `anyio_backend`
+    fixture, platformdirs' `platformdirs_isolated` fixture; `-p NAME` after it turns it back on by itself).
+    Importing them and rewriting the asserts of their ~40 modules is ~0.25 s of CPU per board in
+    `pytool test --all` (issue 17), for tests pytest-asyncio runs."""
+    folder = project / "tests"
+    texts = [str(arg) for arg in pytest_args]
+    for path in [
+        *(project / name for name in PROJECT_CONFIG_FILES),
+        *(folder.rglob("*.py") if folder.is_dir() else ()),
+    ]:
+        with contextlib.suppress(OSError):
+            texts.append(path.read_text(encoding="utf-8", errors="replace"))
+    return [
+        arg for name in DEPENDENCY_PLUGINS if not any(name in text for text in texts) for arg in ("-p", f"no:{name}")
+    ]

@@ -22,10 +22,28 @@ Bumble host per transport; see `pytool/ble/README.md`.
 
 from __future__ import annotations
 
-from pytool.ble.client import BumbleClient, BumbleClientArgs
-from pytool.ble.host import TransportUnavailableError
-from pytool.ble.scanner import BumbleArgs, BumbleScanner
-from pytool.ble.selection import ENV_VAR, configured, install, resolve_transport, uninstall
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from pytool.ble.transport import ENV_VAR, configured, resolve_transport
+
+if TYPE_CHECKING:
+    from pytool.ble.client import BumbleClient, BumbleClientArgs
+    from pytool.ble.host import TransportUnavailableError
+    from pytool.ble.scanner import BumbleArgs, BumbleScanner
+    from pytool.ble.selection import install, uninstall
+
+# Loaded on first use (PEP 562): `pytool.ble.address` and `pytool.ble.transport` are needed where Bumble (~0.3 s of
+# CPU to import) and bleak are not, such as a deploy to a simulated board (issue 17).
+_LAZY = {
+    "BumbleClient": "pytool.ble.client",
+    "BumbleClientArgs": "pytool.ble.client",
+    "TransportUnavailableError": "pytool.ble.host",
+    "BumbleArgs": "pytool.ble.scanner",
+    "BumbleScanner": "pytool.ble.scanner",
+    "install": "pytool.ble.selection",
+    "uninstall": "pytool.ble.selection",
+}
 
 __all__ = [
     "ENV_VAR",
@@ -39,3 +57,18 @@ __all__ = [
     "resolve_transport",
     "uninstall",
 ]
+
+
+_SUBMODULES = ("address", "client", "convert", "host", "quiet_host", "raw_scan", "scanner", "selection", "transport")
+
+
+def __getattr__(name: str) -> Any:
+    """The lazily loaded names above, and the submodules (`pytool.ble.selection` after `import pytool.ble`)."""
+    if name in _SUBMODULES:
+        return importlib.import_module(f"pytool.ble.{name}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pytool.ble' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -31,6 +31,7 @@ from bumble.transport import open_transport
 from bumble.transport.common import Transport, TransportLostError
 
 from pytool.ble.convert import address_str, bleak_errors
+from pytool.ble.quiet_host import device_with_hci
 from pytool.errors import PytoolError
 
 logger = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ class BumbleHost:
                 f"cannot open Bluetooth transport {name}: {error}",
                 "check the PYTOOL_BLE transport (is the radio or simulator running, the dongle plugged in?)",
             ) from error
-        device = Device.with_hci("pytool", hci.Address.generate_static_address(), transport.source, transport.sink)
+        device = device_with_hci(transport.source, transport.sink, "pytool", hci.Address.generate_static_address())
         try:
             await _power_on(device, transport)
         except Exception as error:

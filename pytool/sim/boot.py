@@ -103,6 +103,19 @@ def read_identity(data: bytes) -> Identity | None:
     return None
 
 
+def _xor_of(data: bytes) -> int:
+    """The XOR of all bytes of `data` (the image checksum), folded at C speed: a byte loop took ~25 ms per boot of a
+    Pycom image, four or five boots per board in a `pytool test` run (issue 17)."""
+    width = 1
+    while width < len(data):
+        width *= 2
+    value = int.from_bytes(data, "little")  # zero bytes beyond len(data) change no XOR
+    while width > 1:
+        width //= 2
+        value = (value >> (width * 8)) ^ (value & ((1 << (width * 8)) - 1))
+    return value
+
+
 def _validate(read: Read, start: int, room: int) -> _Image:
     """The 2nd-stage bootloader's esp_image_load checks on the image at `start` (at most `room` bytes long)."""
     magic, count, _mode, _size_freq, entry = HEADER.unpack(read(start, HEADER.size))
@@ -124,8 +137,7 @@ def _validate(read: Read, start: int, room: int) -> _Image:
         at += SEGMENT_HEADER.size
         if at + size > room:
             raise _Invalid(f"segment {number} (length {size}) beyond the partition")
-        for byte in read(start + at, size):
-            checksum ^= byte
+        checksum ^= _xor_of(read(start + at, size))
         segments.append((load, size))
         at += size
     checksum_at = at | 15  # the checksum is the last byte of the 16-byte block the segments end in

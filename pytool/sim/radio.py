@@ -13,6 +13,10 @@ Three sharp edges of Bumble's virtual controller are fixed here, so the air beha
 - cancelling a connection attempt (a connect that timed out) ends it with an LE Connection Complete event, as the
   spec says; the stock controller left it pending forever.
 
+And one cost: Bumble's controller formats every HCI packet it sends or receives for a debug log line (an f-string,
+built whether or not debug logging is on); with several boards advertising every 20 ms that was a third of the
+hub's CPU (issue 17). Ours formats them only when the `bumble.controller` logger is enabled for DEBUG.
+
 `ensure_radio()` finds the running hub through its record in `state_dir()` or starts one (detached); the hub
 exits by itself after `idle_exit` seconds without any connection.
 """
@@ -34,6 +38,7 @@ import sys
 import time
 from pathlib import Path
 
+from bumble import controller as bumble_controller
 from bumble import hci, ll
 from bumble.controller import Controller
 from bumble.core import PhysicalTransport
@@ -95,6 +100,24 @@ class HubController(Controller):
     """A Bumble virtual controller with faithful scan responses (see module docstring)."""
 
     active_scan: bool = True
+
+    def send_hci_packet(self, packet: hci.HCI_Packet) -> None:
+        if bumble_controller.logger.isEnabledFor(logging.DEBUG):
+            super().send_hci_packet(packet)
+        elif self.host:  # what Bumble's send_hci_packet does after its debug line
+            asyncio.get_running_loop().call_soon(self.host.on_packet, bytes(packet))
+
+    def on_hci_packet(self, packet: hci.HCI_Packet) -> None:
+        if bumble_controller.logger.isEnabledFor(logging.DEBUG):
+            super().on_hci_packet(packet)
+        elif isinstance(packet, hci.HCI_Command):  # Bumble's dispatch after its debug line
+            self.on_hci_command_packet(packet)
+        elif isinstance(packet, hci.HCI_AclDataPacket):
+            self.on_hci_acl_data_packet(packet)
+        elif isinstance(packet, hci.HCI_Event):
+            self.on_hci_event_packet(packet)
+        else:
+            super().on_hci_packet(packet)  # Bumble's warning for an unknown packet type
 
     def send_advertising_pdu(self, packet: ll.AdvertisingPdu) -> None:
         if isinstance(packet, ll.AdvInd) and not isinstance(packet, _AirAdv):

@@ -20,6 +20,7 @@ from typing import Any
 from bumble import hci
 from bumble.device import Advertisement, AdvertisingType, Connection, Device, DeviceConfiguration
 
+from pytool.ble.quiet_host import device_with_hci
 from pytool.sim.bluetooth.nimble_errno import EALREADY, EINVAL, EIO, ENODEV, ENOMEM, ENOTCONN, Errno
 from pytool.sim.bluetooth.nimble_gattc import NimbleClient
 from pytool.sim.bluetooth.nimble_gatts import NimbleDatabase
@@ -212,7 +213,7 @@ class NimbleService(GattServerCalls, PairingCalls):
     async def _stack_up(self) -> None:
         self.radio_transport, self._hci = await join_radio(self.radio_transport)
         config = DeviceConfiguration(name="ESP32", gap_service_enabled=False, gatt_service_enabled=False)
-        device = Device.from_config_with_hci(config, self._hci.source, self._hci.sink)
+        device = device_with_hci(self._hci.source, self._hci.sink, config=config)
         device.keystore = BoardSecrets(self)  # bonds live in the application (_IRQ_GET_SECRET / _IRQ_SET_SECRET)
         await device.power_on()
         await set_public_address(device, self.bt_mac)

@@ -22,6 +22,7 @@ from bumble.gatt import GATT_DEVICE_NAME_CHARACTERISTIC
 from bumble.pairing import PairingConfig, PairingDelegate
 
 from pytool.ble.address import bt_mac
+from pytool.ble.quiet_host import device_with_hci
 from pytool.sim.bluetooth import pycom
 from pytool.sim.bluetooth.bluedroid import install_profile_services
 from pytool.sim.bluetooth.gattc import GattClient
@@ -177,7 +178,7 @@ class BluetoothService:
 
     async def _stack_up(self) -> None:
         self.radio_transport, self._hci = await join_radio(self.radio_transport)
-        device = Device.with_hci(self.board_name, hci.Address("C0:00:00:00:00:00"), self._hci.source, self._hci.sink)
+        device = device_with_hci(self._hci.source, self._hci.sink, self.board_name, hci.Address("C0:00:00:00:00:00"))
         install_profile_services(device.gatt_server, self.board_name.encode())  # Bluedroid's, not Bumble's
         await device.power_on()
         await set_public_address(device, self.bt_mac)

@@ -113,3 +113,30 @@ def test_hub_stays_while_a_simulator_is_registered():
     registry.unregister("b")
     hub._idle_since -= 1000
     assert hub.unused_for() >= 1000
+
+
+async def test_hub_formats_packets_for_its_log_only_when_debugging(hub, monkeypatch):
+    """Bumble's controller builds a debug line (with the whole packet as text) for every HCI packet; the hub's
+    controllers do that only when the `bumble.controller` logger is on DEBUG (issue 17: CPU with many boards)."""
+    import logging
+
+    from bumble import controller
+
+    formatted = []
+    original = controller.color
+    monkeypatch.setattr(controller, "color", lambda *args: formatted.append(args) or original(*args))
+    async with (
+        bumble_host(hub.transport, "C0:00:00:00:00:05", "board") as (board, _),
+        bumble_host(hub.transport, "C0:00:00:00:00:06", "tester") as (tester, _),
+    ):
+        await board.start_advertising(advertising_data=b"\x05\x09LoPy")
+        adv = await scan_for(tester, "C0:00:00:00:00:05")
+        assert bytes(adv.data).startswith(b"\x05\x09LoPy")  # the traffic went through the hub as before
+        assert formatted == []
+        level = controller.logger.level
+        controller.logger.setLevel(logging.DEBUG)
+        try:
+            await scan_for(tester, "C0:00:00:00:00:05")
+        finally:
+            controller.logger.setLevel(level)
+        assert formatted, "with DEBUG on, Bumble's own debug lines are there"
