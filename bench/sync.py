@@ -20,6 +20,7 @@ workflow) and compared with pytool over serial.
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import random
@@ -168,6 +169,9 @@ def main() -> int:
     args = parser.parse_args()
     from pytool.sim import running_sim
 
+    # pytool's modules compiled, as `pip install` leaves them: with PYTHONDONTWRITEBYTECODE set (as on CI machines)
+    # a module changed since the last compile would be compiled again by every pytool process measured
+    compileall.compile_dir(Path(__file__).resolve().parent.parent / "pytool", quiet=1)
     with tempfile.TemporaryDirectory(prefix="pytool-bench-sync-") as tmp_name:
         tmp = Path(tmp_name)
         env = dict(os.environ, PYTOOL_STATE_DIR=str(tmp / "state"), PYTOOL_DATA_DIR=str(tmp / "data"))
