@@ -16,6 +16,7 @@ value): on random data that costs 3.5 %, where base64 costs 33 %.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from pytool.errors import PytoolError
@@ -24,6 +25,9 @@ from pytool.errors import PytoolError
 ESCAPE = b"\x1b"
 #: What the board prints when it waits for the next piece.
 READY = b"@pt<"
+#: The ESP32 ROM's reset line ("rst:0xf (BROWNOUT_RST),boot:..."): the board restarted, the exec is gone.
+ROM_RESET = re.compile(rb"rst:0x[0-9a-f]+ \(")
+_TAIL = 24  # bytes of output kept to find READY and ROM_RESET across reads
 #: The byte values that travel escaped (the board's `_pt_rd` undoes them in this order, the escape byte last).
 ESCAPED = (0, 1, 2, 3, 4, 5, 6, 13, 27)
 
@@ -64,8 +68,13 @@ class Feeder:
         return self.next == len(self._pieces)
 
     def __call__(self, data: bytes) -> None:
-        self._tail = (self._tail + data)[-len(READY) :]
-        if self._tail != READY:
+        self._tail = (self._tail + data)[-_TAIL:]
+        if ROM_RESET.search(self._tail):  # (its boot text says so at once: no waiting out the exec's timeout)
+            raise PytoolError(
+                "the board restarted during the transfer (it printed the ESP32's reset line)",
+                "run again: every file on the board is old or new; if it keeps restarting, check its power supply",
+            )
+        if not self._tail.endswith(READY):
             return
         self._tail = b""
         if self.done:  # the board asks for more than the exec carries: its reads are out of step with ours

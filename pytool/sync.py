@@ -202,6 +202,10 @@ def _encode(data: bytes, compress: bool) -> tuple[bytes, bool]:
     return board_feed.escape(data), False
 
 
+#: Seconds an upload exec may go without a byte from the board (it asks for each piece; its longest silence is
+#: the commit of a batch: hashing and renaming up to FILES_PER_EXEC files): a board that lost bytes of a piece waits
+#: for them, and is interrupted after this long.
+FEED_IDLE_S = 20
 #: Files whose commit (`_pt_fin`) one exec carries at most: keeps the code of one exec within any board's heap.
 FILES_PER_EXEC = 128
 
@@ -253,7 +257,7 @@ def apply(
         dels = "[" + ",".join(literal(k) for k in deletions) + "]"
         name = literal(project) if last and project else "None"
         commit = f"_pt_fin([{','.join(finished)}],{dels},{record},{last},{name})"
-        board.exec_feeding("\n".join([*ops, commit, ""]), pieces, timeout=120, sent=progress)
+        board.exec_feeding("\n".join([*ops, commit, ""]), pieces, timeout=FEED_IDLE_S, sent=progress)
         ops, finished, size, pieces = [], [], 0, []
 
     try:
