@@ -257,7 +257,8 @@ def apply(
         dels = "[" + ",".join(literal(k) for k in deletions) + "]"
         name = literal(project) if last and project else "None"
         commit = f"_pt_fin([{','.join(finished)}],{dels},{record},{last},{name})"
-        board.exec_feeding("\n".join([*ops, commit, ""]), pieces, timeout=FEED_IDLE_S, sent=progress)
+        idle = FEED_IDLE_S if pieces else 120  # (a commit alone, after FTP: all its files are hashed in one go)
+        board.exec_feeding("\n".join([*ops, commit, ""]), pieces, timeout=idle, sent=progress)
         ops, finished, size, pieces = [], [], 0, []
 
     try:
