@@ -11,7 +11,10 @@ exactly its length with `sys.stdin.readinto` (the firmware's stdin in text mode:
 - 0x0D: the firmware's stdin turns it into 0x0A (lib/utils/sys_stdio_mphal.c);
 - 0x1B: the escape byte itself.
 Each goes as 0x1B and the byte plus 0x40, which the board undoes with `bytes.replace` (C speed, one pass per
-value): on random data that costs 3.5 %, where base64 costs 33 %.
+value): on random data that costs 3.5 %, where base64 costs 33 %. On a heap under 256 KB free (a LoPy has 67 KB)
+`_pt_rd` collects garbage before each piece; not on a big one, where it is not needed (and where the
+simulator's interpreter, whose Ctrl-C is raised from a signal handler, could be interrupted inside the collection
+and keep its heap locked).
 """
 
 from __future__ import annotations

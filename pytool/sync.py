@@ -195,7 +195,9 @@ class SyncResult:
 def _encode(data: bytes, compress: bool) -> tuple[bytes, bool]:
     """A piece as it travels (pytool.board_feed): zlib-compressed when the board can inflate and it is shorter."""
     if compress and data:
-        packer = zlib.compressobj(9, zlib.DEFLATED, ZLIB_WBITS)
+        # a window no bigger than the piece: stock MicroPython's inflater (and the simulator's) allocates the whole
+        # window the stream's header asks for, in one block of a heap that may be small and fragmented
+        packer = zlib.compressobj(9, zlib.DEFLATED, min(ZLIB_WBITS, max(9, (len(data) - 1).bit_length())))
         packed = packer.compress(data) + packer.flush()
         if len(packed) < len(data):
             return board_feed.escape(packed), True

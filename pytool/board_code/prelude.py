@@ -67,6 +67,9 @@ def _pt_inf(d):
   import deflate, io
   return deflate.DeflateIO(io.BytesIO(d), deflate.ZLIB).read()
 def _pt_rd(t, n, z, a, e):
+ s = gc.mem_free() < 262144
+ if s:
+  gc.collect()
  d = bytearray(n)
  print('@pt<')
  sys.stdin.readinto(d)
@@ -75,6 +78,8 @@ def _pt_rd(t, n, z, a, e):
   for v in (0, 1, 2, 3, 4, 5, 6, 13, 27):
    d = d.replace(bytes((27, v + 64)), bytes((v,)))
  if z:
+  if s:
+   gc.collect()
   d = _pt_inf(d)
  f = open(t, 'ab' if a else 'wb')
  f.write(d)
