@@ -146,11 +146,13 @@ def wait_for_banner(
     read: Callable[[], bytes], write: Write, patterns: list[re.Pattern[bytes]], timeout: float
 ) -> str | None:
     """Read boot output until one of the banner `patterns` appears. After a few quiet seconds, interrupt whatever
-    runs and ask the friendly REPL to print its banner (`ASK_BANNER`). Returns the banner line or None."""
+    runs and ask the friendly REPL to print its banner (`ASK_BANNER`), again every few seconds (a request that
+    came while the firmware was still starting, or that a busy program swallowed, gets no answer). Returns the
+    banner line or None."""
     buffer = b""
     deadline = time.monotonic() + timeout
-    nudge_at = time.monotonic() + min(4.0, timeout / 3)
-    nudged = False
+    every = min(4.0, timeout / 3)
+    nudge_at = time.monotonic() + every
     while time.monotonic() < deadline:
         chunk = read()
         buffer = (buffer + chunk)[-8192:]
@@ -158,7 +160,7 @@ def wait_for_banner(
             m = pattern.search(buffer)
             if m:
                 return m.group(0).decode("ascii", "replace")
-        if not nudged and time.monotonic() > nudge_at:
+        if time.monotonic() > nudge_at:
             write(ASK_BANNER)
-            nudged = True
+            nudge_at = time.monotonic() + every
     return None

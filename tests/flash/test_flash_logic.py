@@ -52,6 +52,22 @@ def test_banner_nudges_repl_when_quiet():
     assert sent == [b"\r\x03\x03\x02"]  # Ctrl-C twice, then Ctrl-B: never Ctrl-F (0x06)
 
 
+def test_banner_asked_again_when_the_first_request_gets_no_answer():
+    chunks: list[bytes] = []
+    sent: list[bytes] = []
+
+    def read() -> bytes:
+        return chunks.pop(0) if chunks else b""
+
+    def write(data: bytes) -> None:  # the first request is swallowed (the firmware was still starting)
+        sent.append(data)
+        if len(sent) == 2:
+            chunks.append(b"\r\n" + LOPY4.encode() + b"\r\n>>> ")
+
+    assert wait_for_banner(read, write, timeout=0.9) == LOPY4
+    assert sent == [b"\r\x03\x03\x02"] * 2
+
+
 def test_no_banner_returns_none():
     read, write, _ = feeder([b"rst:0x10 (RTCWDT_RTC_RESET)\r\ninvalid header: 0xffffffff\r\n"])
     assert wait_for_banner(read, write, timeout=0.3) is None
