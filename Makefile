@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 # workers for `make test` (pytest-xdist); PYTEST_WORKERS=0 runs the suite in one process
-PYTEST_WORKERS ?= 3
+PYTEST_WORKERS ?= 2
 
 .PHONY: install demo test bench lint clean
 
