@@ -11,7 +11,6 @@ Target: 4 boards at once take at most 1.5x the time of one (printed as the ratio
 from __future__ import annotations
 
 import argparse
-import compileall
 import contextlib
 import json
 import os
@@ -24,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flashed import flashed_image
+from flashed import compile_pytool, flashed_image
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "gatt_server"
@@ -89,7 +88,7 @@ def main(argv: list[str]) -> int:
     pytest_args = ["--", "-k", "services"] if args.quick else []
     from pytool.sim import running_sim
 
-    compileall.compile_dir(REPO / "pytool", quiet=1)  # as pip install leaves it (see bench/sync.py)
+    compile_pytool()
 
     with tempfile.TemporaryDirectory(prefix="pytool-bench-parallel-") as tmp:
         base = Path(tmp)

@@ -20,7 +20,6 @@ workflow) and compared with pytool over serial.
 from __future__ import annotations
 
 import argparse
-import compileall
 import json
 import os
 import random
@@ -33,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flashed import flashed_image
+from flashed import compile_pytool, flashed_image, wipe_flash
 
 BOARD, FIRMWARE = "lopy4", "1.20.2.r4"
 
@@ -105,19 +104,6 @@ def make_project(root: Path, quick: bool) -> tuple[int, int]:
     return py_bytes + len("import lib\n"), len(asset)
 
 
-def wipe(port: str) -> None:
-    """Empty /flash as on a freshly formatted board (its lib/, sys/, cert/ folders stay)."""
-    from pytool.board import BoardSession
-
-    with BoardSession.connect(port) as board:
-        board.exec(
-            "for n in os.listdir(_pt_root):\n p = _pt_root + '/' + n\n"
-            " if n in ('lib', 'sys', 'cert'):\n  [_pt_rm(p + '/' + m) for m in os.listdir(p)]\n"
-            " else:\n  _pt_rm(p)\n",
-            timeout=60,
-        )
-
-
 def run_mpremote(port: str, project: Path, env: dict) -> dict:
     entries = sorted(p.name for p in project.iterdir())
     argv = [sys.executable, "-c", MPREMOTE, "connect", port, "fs", "cp", "-r", *entries, ":"]
@@ -169,9 +155,7 @@ def main() -> int:
     args = parser.parse_args()
     from pytool.sim import running_sim
 
-    # pytool's modules compiled, as `pip install` leaves them: with PYTHONDONTWRITEBYTECODE set (as on CI machines)
-    # a module changed since the last compile would be compiled again by every pytool process measured
-    compileall.compile_dir(Path(__file__).resolve().parent.parent / "pytool", quiet=1)
+    compile_pytool()
     with tempfile.TemporaryDirectory(prefix="pytool-bench-sync-") as tmp_name:
         tmp = Path(tmp_name)
         env = dict(os.environ, PYTOOL_STATE_DIR=str(tmp / "state"), PYTOOL_DATA_DIR=str(tmp / "data"))
@@ -195,7 +179,7 @@ def main() -> int:
                 ("pytool/fast", run_pytool, {"fast": 921600}),  # on: a CP210x-class bridge
             )
             for tool, runner, extra in runs:
-                wipe(rec.pty)
+                wipe_flash(rec.pty)
                 results[tool, "first"] = runner(rec.pty, project, env, **extra)
                 # a no-change sync lasts well under a second for pytool: one run measures the machine's load as
                 # much as the tool, so each tool's no-change sync runs three times and the median counts
@@ -208,14 +192,14 @@ def main() -> int:
             # the same board over WiFi (Pycom's telnet REPL + FTP for the file bodies; TCP on 127.0.0.1, unpaced)
             wifi = rec.wifi or {}
             telnet = f"{wifi['telnet']}?ftp={wifi['ftp'].rsplit(':', 1)[1]}"
-            wipe(rec.pty)
+            wipe_flash(rec.pty)
             results["wifi", "first"] = run_pytool(telnet, project, env)
             results["wifi", "no-change"] = run_pytool(telnet, project, env)
             for phase in ("first", "no-change"):
                 report("pytool/wifi", phase, results["wifi", phase])
             source_only = tmp / "source-only"
             shutil.copytree(project, source_only, ignore=shutil.ignore_patterns("assets"))
-            wipe(rec.pty)
+            wipe_flash(rec.pty)
             results["pytool", "source"] = run_pytool(rec.pty, source_only, env)
             report("pytool", "source", results["pytool", "source"])
         mp_first, pt_first = results["mpremote", "first"], results["pytool", "first"]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flashed import flashed_image
+from flashed import flashed_image, wipe_flash
 
 BOARD, FIRMWARE = "lopy4", "1.20.2.r4"
 PER_FOLDER = 100
@@ -55,19 +55,6 @@ def subset(project: Path, dest: Path, files: int) -> int:
             copied += 1
     shutil.copyfile(project / "main.py", dest / "main.py")
     return copied + 1
-
-
-def wipe(port: str) -> None:
-    """Empty /flash as on a freshly formatted board (its lib/, sys/, cert/ folders stay)."""
-    from pytool.board import BoardSession
-
-    with BoardSession.connect(port, timeout=60) as board:
-        board.exec(
-            "for n in os.listdir(_pt_root):\n p = _pt_root + '/' + n\n"
-            " if n in ('lib', 'sys', 'cert'):\n  [_pt_rm(p + '/' + m) for m in os.listdir(p)]\n"
-            " else:\n  _pt_rm(p)\n",
-            timeout=1200,
-        )
 
 
 def run_pytool(port: str, project: Path, env: dict) -> dict:
@@ -146,7 +133,7 @@ def main() -> int:
             (project / "pkg00" / "mod0001.py").write_text("VALUE = 'changed'\n")
             one = run_pytool(rec.pty, project, env)
             report("pytool", "one-change", first["files"], one)
-            wipe(rec.pty)
+            wipe_flash(rec.pty, timeout=1200)
             note = "" if mp_project is project else f"  (the first {mp_files} files)"
             mp_first = run_mpremote(rec.pty, mp_project, env)
             report("mpremote", "first", mp_files, mp_first, note)
