@@ -20,7 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import typer
-from rich.markup import escape
+
+from pytool.console import escape
 
 try:  # typer >= 0.22 vendors click; older typer uses the click package
     from typer import _click as click

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -245,6 +244,8 @@ def _board_entries(raw: list[dict], path: Path) -> list[BoardEntry]:
 
 def load_pytool_toml(path: Path) -> ProjectConfig:
     """Read and validate a pytool.toml (types, known keys, a board from the catalogue)."""
+    import tomllib  # here, not at the top: only a project with a pytool.toml needs it (start-up)
+
     try:
         raw = tomllib.loads(path.read_text())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

@@ -10,9 +10,11 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @dataclass
@@ -32,17 +34,38 @@ options = OutputMode()
 PIPED_WIDTH = 400
 
 
-def _console(stderr: bool) -> Console:
-    stream = sys.stderr if stderr else sys.stdout
-    is_terminal = hasattr(stream, "isatty") and stream.isatty()
-    width = None if is_terminal or os.environ.get("COLUMNS") else PIPED_WIDTH
-    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
+class LazyConsole:
+    """A rich Console made on its first use: importing rich costs every command line about 17 ms of start-up, and
+    a command that prints nothing for humans (`--json`, a no-change sync) never needs it. Attribute reads go to
+    the Console; hand `.console` to rich itself (Progress, Live)."""
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+
+    @cached_property
+    def console(self) -> Console:
+        from rich.console import Console
+
+        stream = sys.stderr if self._stderr else sys.stdout
+        is_terminal = hasattr(stream, "isatty") and stream.isatty()
+        width = None if is_terminal or os.environ.get("COLUMNS") else PIPED_WIDTH
+        return Console(stderr=self._stderr, highlight=False, soft_wrap=True, width=width)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console, name)
 
 
 #: Human-readable output (tables, progress, status lines). On stderr so that `--json` stdout stays clean.
-err = _console(stderr=True)
+err = LazyConsole(stderr=True)
 #: Plain stdout, for command results that are data (file contents, listings) when not in --json mode.
-out = _console(stderr=False)
+out = LazyConsole(stderr=False)
+
+
+def escape(text: str) -> str:
+    """`text` with rich markup characters escaped (rich.markup.escape, imported on first use)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def _default(obj: Any) -> Any:

@@ -260,9 +260,7 @@ def _url_port(spec: str) -> Target:
 
 def _the_running_sim() -> Target:
     """No board is attached and no port is set: the one running simulator (said on stderr), else an error."""
-    from rich.markup import escape
-
-    from pytool.console import status
+    from pytool.console import escape, status
     from pytool.sim import registry
 
     sims = [f"sim:{rec.name}" for rec in registry.running()]

@@ -25,11 +25,11 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pytool import baud, board_code, board_feed
 from pytool.board import BoardCodeError, BoardSession, literal, register_helpers
 from pytool.capabilities import Capabilities
-from pytool.check import CheckReport
 from pytool.config import ProjectConfig
 from pytool.errors import PytoolError, UsageError
 from pytool.paths import device_lib_dir
@@ -41,6 +41,9 @@ from pytool.sync_files import ignore_rules as ignore_rules
 from pytool.sync_files import precompile as precompile
 from pytool.sync_files import sha256_hex as sha256_hex
 from pytool.sync_files import walk_files as walk_files
+
+if TYPE_CHECKING:
+    from pytool.check import CheckReport
 
 STATE_DIR = ".pytool"  # on the board, under the root: manifest and temp files
 KEY_LEN = 20  # hex digits of each chunk's key compared in a plan
@@ -403,8 +406,6 @@ def sync_project(
 
     Without --mpy the capability probe rides on the plan's round trip, so a no-change sync is one exec.
     `progress(bytes_done, total)` follows the upload."""
-    from pytool import check
-
     started = time.monotonic()
     board.cache_helpers = True
     if config.fast_baud is not None:
@@ -416,6 +417,8 @@ def sync_project(
     caps = board.capabilities()
     report = None
     if run_check or mpy:
+        from pytool import check
+
         target = check.target_from(caps.flavour, caps.release)
         report = check.check_files([(f.source, f.rel) for f in files] if mpy else project_py, target)
         if report.errors and run_check:

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.markup import escape
 
 from pytool.commands.common import board_session, target
-from pytool.console import emit, err, options, out, status
+from pytool.console import emit, err, escape, options, out, status
 from pytool.errors import PytoolError, UsageError
 
 if TYPE_CHECKING:

@@ -6,12 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
 from pytool import port_lock
 from pytool.baud import FLASH_BAUD as DEFAULT_BAUD
 from pytool.commands.common import target
-from pytool.console import emit, options, out, status
+from pytool.console import emit, escape, options, out, status
 
 
 def bootloader(

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.markup import escape
-from rich.tree import Tree
 
 from pytool.commands.common import board_session
-from pytool.console import emit, options, out, status
+from pytool.console import emit, escape, options, out, status
 from pytool.errors import UsageError
+
+if TYPE_CHECKING:
+    from rich.tree import Tree
 
 
 def cp(
@@ -55,6 +57,8 @@ def tree(ctx: typer.Context, path: str = typer.Argument("", help="Board folder (
                 branch.add(f"{escape(child.name)} [dim]({child.size})[/]")
 
     def human() -> None:
+        from rich.tree import Tree  # not at the top: start-up
+
         top = Tree(escape(root.name))
         add(top, root)
         out.print(top)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
-from pytool.console import emit, out, status
+from pytool.console import emit, escape, out, status
 
 firmware_app = typer.Typer(help="Inspect firmware archives and build simulator firmware.", no_args_is_help=True)
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import typer
-from rich.markup import escape
 
 from pytool import port_lock
 from pytool.baud import FLASH_BAUD as DEFAULT_BAUD
 from pytool.commands.common import here, port_option, target
-from pytool.console import emit, err, on_interrupt, options, out, status
+from pytool.console import emit, err, escape, on_interrupt, options, out, status
 
 
 class RichSink:
@@ -24,7 +23,7 @@ class RichSink:
             DownloadColumn(),
             TimeElapsedColumn(),
             TextColumn("{task.fields[note]}"),
-            console=err,
+            console=err.console,
             disable=options.json,
         )
         self.task = None

@@ -7,13 +7,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from rich.markup import escape
 from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
 from pytool import fleet
-from pytool.console import emit, err, options, status
+from pytool.console import emit, err, escape, options, status
 
 _STYLE = {"ok": "green", "failed": "red", "running": "cyan"}
 
@@ -55,7 +54,7 @@ class _Progress:
 
             if self.live is None:
                 self.spinners = {run.board.port: Spinner("dots") for run in runs}
-                self.live = Live(console=err, refresh_per_second=4, transient=False)
+                self.live = Live(console=err.console, refresh_per_second=4, transient=False)
                 self.live.start()
             self.live.update(_live_table(runs, self.spinners))
             return

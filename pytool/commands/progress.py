@@ -5,10 +5,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 
-from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 
-from pytool.console import err, options
+from pytool.console import err, escape, options
 
 
 def showing() -> bool:
@@ -29,7 +28,7 @@ def transfer_bar(label: str, total: Callable[[], int | None]) -> Iterator[Callab
         DownloadColumn(),
         TransferSpeedColumn(),
         TimeElapsedColumn(),
-        console=err,
+        console=err.console,
         transient=True,
     ) as bar:
         task = bar.add_task(escape(label), total=total())

@@ -6,10 +6,9 @@ import contextlib
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
 from pytool.commands.common import board_session, port_option, target
-from pytool.console import emit, err, on_interrupt, options, out, status
+from pytool.console import emit, err, escape, on_interrupt, options, out, status
 
 
 def _config(directory: str | None):
@@ -46,7 +45,12 @@ class _SyncBar:
 
             self._bar = self._stack.enter_context(
                 Progress(
-                    TextColumn("sync"), BarColumn(), DownloadColumn(), TimeElapsedColumn(), console=err, transient=True
+                    TextColumn("sync"),
+                    BarColumn(),
+                    DownloadColumn(),
+                    TimeElapsedColumn(),
+                    console=err.console,
+                    transient=True,
                 )
             )
             self._task = self._bar.add_task("sync", total=total)

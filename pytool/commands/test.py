@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.markup import escape
 
 from pytool import fleet
 from pytool.commands.common import port_options, target
-from pytool.console import emit, err, options, status
+from pytool.console import emit, err, escape, options, status
 from pytool.errors import PytoolError, UsageError
 
 if TYPE_CHECKING:  # pytool.deploy (asyncio, the simulator) is loaded by the commands that need it

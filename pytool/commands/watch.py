@@ -10,10 +10,9 @@ import threading
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
 from pytool.commands.common import target
-from pytool.console import err, options
+from pytool.console import err, escape, options
 
 
 def line(**fields: str) -> None:

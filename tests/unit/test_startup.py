@@ -10,7 +10,7 @@ from pytool import __version__
 #: Libraries no command needs just to start: each is imported by the command that uses it.
 HEAVY = (
     *("asyncio", "esptool", "mpremote", "serial", "bleak", "bumble", "pydantic", "pytool.flash", "pytool.sim.faults"),
-    *("rich.table", "rich.progress", "pytool.boards", "tomllib", "importlib.metadata", "importlib.resources"),
+    *("rich", "pytool.boards", "tomllib", "importlib.metadata", "importlib.resources", "pytool.check"),
 )
 
 
@@ -71,3 +71,12 @@ def test_a_command_line_builds_only_the_command_it_names():
     assert cli._app_for(["synk"]) is cli.app  # a typo: click's "did you mean" needs every name
     assert cli._app_for([]) is cli.app
     assert len(cli.app.registered_commands) > 10  # the app itself is left whole
+
+
+def test_the_console_loads_rich_on_first_output_and_escapes_markup():
+    out = run(
+        "import sys\nfrom pytool.console import err, escape\nprint('rich' in sys.modules)\n"
+        "print(escape('[bold]x[/]'), 'rich' in sys.modules)\nerr.print('[bold]shown[/]')\n"
+        "print(type(err.console).__module__)\n"
+    )
+    assert out == "False\n\\[bold]x\\[/] True\nrich.console\n"
