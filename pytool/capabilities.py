@@ -41,30 +41,38 @@ class Capabilities:
         return asdict(self)
 
 
-def capabilities_from(raw: dict, raw_paste: bool) -> Capabilities:
-    """Turn the probe's dict into Capabilities."""
-    uname = raw.get("uname") or ["", "", "", "", ""]
-    impl = raw.get("impl") or ["micropython", 0, 0, 0]
-    mp_version = tuple(int(v) for v in impl[1:4] if isinstance(v, int))
+#: What the probe's list holds, in order (pytool/board_code/probe.py): the board's root ("/flash" or ""),
+#: sys.platform, os.uname()'s [sysname, release, version, machine], sys.implementation.version[:3], the inflater
+#: module, the hash module, whether its hashes take several updates (1/0) and can run two at once (1/0), the free
+#: heap, and [filesystem size, free bytes].
+PROBE_FIELDS = ("root", "platform", "uname", "impl", "inflate", "hash", "incremental", "concurrent", "mem", "fs")
+
+
+def capabilities_from(values: list, raw_paste: bool) -> Capabilities:
+    """Turn the probe's list (PROBE_FIELDS, in order) into Capabilities; ValueError if it is not such a list."""
+    if not isinstance(values, list) or len(values) != len(PROBE_FIELDS):
+        raise ValueError("not a capability probe")
+    raw = dict(zip(PROBE_FIELDS, values, strict=True))
+    sysname, release, version, machine = raw["uname"] or ["", "", "", ""]
+    mp_version = tuple(int(v) for v in (raw["impl"] or [0, 0, 0])[:3] if isinstance(v, int))
     # Pycom: machine = BOARD + " with ESP32", sysname = BOARD; stock: sysname 'esp32', machine '... module with ESP32'
-    pycom = bool(uname[4]) and uname[4] == f"{uname[0]} with ESP32" and uname[2][:2] == "1." and uname[0] != "ESP32"
-    release = uname[2] if pycom or uname[2] else ".".join(map(str, mp_version))
-    fs = raw.get("fs") or [None, None]
+    pycom = bool(machine) and machine == f"{sysname} with ESP32" and release[:2] == "1." and sysname != "ESP32"
+    fs = raw["fs"] or [None, None]
     return Capabilities(
         flavour="pycom" if pycom else "micropython",
-        sysname=uname[0],
-        release=release,
-        version=uname[3],
-        machine=uname[4],
+        sysname=sysname,
+        release=release if pycom or release else ".".join(map(str, mp_version)),
+        version=version,
+        machine=machine,
         micropython=mp_version,
-        platform=raw.get("platform", ""),
-        root=raw.get("root", ""),
+        platform=raw["platform"] or "",
+        root=raw["root"] or "",
         raw_paste=raw_paste,
-        inflate=raw.get("inflate"),
-        hash_module=raw.get("hash", "hashlib"),
-        hash_incremental=bool(raw.get("hash_incremental")),
-        hash_concurrent=bool(raw.get("hash_concurrent")),
-        mem_free=int(raw.get("mem_free") or 0),
+        inflate=raw["inflate"],
+        hash_module=raw["hash"] or "hashlib",
+        hash_incremental=bool(raw["incremental"]),
+        hash_concurrent=bool(raw["concurrent"]),
+        mem_free=int(raw["mem"] or 0),
         fs_total=fs[0],
         fs_free=fs[1],
     )
