@@ -51,9 +51,11 @@ PROBE_DEFS = PROBE.replace(PROBE_CALL, "")
 REGISTERED: dict[str, str] = {}
 HELPERS_MISSING = "pytool-helpers-missing"
 # Sessions with `cache_helpers` keep the helper definitions in a file on the board: the first exec of a session
-# then sends a few hundred bytes instead of several KB (a no-change sync is mostly this exec).
-# (terse: about 300 bytes, stored in pieces the first time; see _store_helpers)
-CACHE_STUB = board_code.load("cache_stub.py")  # % (file name, HELPERS_MISSING)
+# then sends a few hundred bytes instead of several KB (a no-change sync is mostly this exec), and the board
+# compiles the file only when it does not still hold that very set in RAM from an earlier session.
+# (terse: about 250 bytes; the file is stored in pieces the first time, see _store_helpers)
+CACHE_STUB = board_code.load("cache_stub.py")  # % {"file", "key", "missing"}
+CACHE_CLEAN = board_code.load("cache_clean.py")  # the file's first section
 CACHE_SAVE = board_code.load("cache_save.py") + "_pt_piece(%s, %s, %s, %r)\n"  # % (first?, piece, last?, name)
 HELPER_PIECE = 1500  # characters of the helper file sent per exec while it is being stored on the board
 
@@ -63,13 +65,16 @@ def register_helpers(name: str, definitions: str) -> None:
     REGISTERED[name] = definitions
 
 
-def helper_file() -> tuple[str, str]:
-    """(file name, text) of the cached helpers: every definition a session needs, named by its hash."""
-    sections = [PRELUDE, PROBE_DEFS]
+def helper_file() -> tuple[str, str, str]:
+    """(file name, key, text) of the cached helpers: every definition a session needs; the last section sets
+    `_pt_v` to the key (a hash of the definitions), the file is named by the hash of its whole text."""
+    sections = [CACHE_CLEAN, PRELUDE, PROBE_DEFS]
     for key in sorted(REGISTERED):
         sections += board_code.pieces(REGISTERED[key], HELPER_PIECE, "def ")  # cut before top-level defs
+    key = "v" + hashlib.sha256("".join(sections).encode()).hexdigest()[:10]
+    sections.append(f"_pt_v = '{key}'\n")
     text = "#" + " ".join(str(len(s)) for s in sections) + "\n" + "".join(sections)
-    return f"h{hashlib.sha256(text.encode()).hexdigest()[:10]}.py", text
+    return f"h{hashlib.sha256(text.encode()).hexdigest()[:10]}.py", key, text
 
 
 class _NotStarted(Exception):
@@ -307,9 +312,9 @@ class BoardSession:
         probe = "" if self._caps else PROBE_CALL
         if not self.cache_helpers:
             return self._run(PRELUDE + PROBE_DEFS + probe + code, timeout, stream)
-        name, text = helper_file()
+        name, key, text = helper_file()
         self._loaded.update(REGISTERED)
-        stub = CACHE_STUB % (name, HELPERS_MISSING) + probe
+        stub = CACHE_STUB % {"file": name, "key": key, "missing": HELPERS_MISSING} + probe
         for attempt in range(2):
             try:
                 return self._run(stub + code, timeout, stream)
@@ -356,10 +361,8 @@ class BoardSession:
         lines = out.split(b"\n")
         for i, line in enumerate(lines):
             if line.startswith(PROBE_MARK.encode()):
-                with contextlib.suppress(_Garbled):  # left unset: capabilities() asks again
-                    raw = _result_value(line, PROBE_MARK)
-                    if isinstance(raw, dict):
-                        self._caps = capabilities_from(raw, self.transport.use_raw_paste)
+                with contextlib.suppress(_Garbled, ValueError, TypeError):  # left unset: capabilities() asks again
+                    self._caps = capabilities_from(_result_value(line, PROBE_MARK), self.transport.use_raw_paste)
                 return b"\n".join(lines[:i] + lines[i + 1 :])
         return out
 

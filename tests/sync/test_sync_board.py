@@ -216,3 +216,40 @@ def test_a_board_that_cannot_store_the_helper_file_gets_them_with_the_code(port,
     with BoardSession.connect(port) as board:
         assert board.exec("print([n for n in os.listdir('/flash/.pytool') if n[0] == 'h'])\n").strip() == b"[]"
     assert board_hashes(port)["app.py"] == hashlib.sha256(b"def run():\n    return 'fallback'\n").hexdigest()
+
+
+def raw_exec(port: str, code: str) -> bytes:
+    """Run `code` with mpremote's own transport (no pytool helpers, no soft reset): the board's state as it is."""
+    from mpremote.transport_serial import SerialTransport
+
+    transport = SerialTransport(port, baudrate=115200)
+    try:
+        transport.enter_raw_repl(soft_reset=False)
+        out = transport.exec(code)
+        transport.exit_raw_repl()
+    finally:
+        transport.close()
+    return out
+
+
+HELPER_FILES = "print([n for n in os.listdir('/flash/.pytool') if n[0] == 'h'])"
+DROP_HELPER_FILES = (
+    "import os\nfor n in os.listdir('/flash/.pytool'):\n if n[0] == 'h':\n  os.remove('/flash/.pytool/' + n)\n"
+)
+
+
+def test_helpers_the_board_still_holds_are_not_loaded_again_until_another_session_redefines_them(port, tmp_path):
+    root = project(tmp_path)
+    do_sync(port, root, run_check=False)  # a cached session: the board holds its helper set now
+    raw_exec(port, DROP_HELPER_FILES)
+    (root / "app.py").write_text("def run():\n    return 'resident'\n")
+    outcome, _ = do_sync(port, root, run_check=False)  # the helpers in RAM serve: the file is neither read...
+    assert outcome.result.uploaded == ["app.py"]
+    assert raw_exec(port, HELPER_FILES).strip() == b"[]"  # ...nor stored again
+    with BoardSession.connect(port) as board:  # a session that sends its own prelude (pytool exec, ls, ...)
+        board.exec("pass\n")
+    (root / "app.py").write_text("def run():\n    return 'loaded'\n")
+    outcome, _ = do_sync(port, root, run_check=False)  # must load the file again: it is missing, so it is stored
+    assert outcome.result.uploaded == ["app.py"]
+    assert raw_exec(port, HELPER_FILES).strip().startswith(b"['h")
+    assert board_hashes(port)["app.py"] == hashlib.sha256(b"def run():\n    return 'loaded'\n").hexdigest()

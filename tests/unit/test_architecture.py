@@ -176,4 +176,5 @@ def test_device_code_resources_ship_inside_the_package():
     for name in names:
         text = board_code.load(name)
         assert text and not text.startswith("#")
-        compile(text % (("x", "y") if name == "cache_stub.py" else ()), name, "exec")  # valid Python
+        fields = {"file": "x", "key": "y", "missing": "z"} if name == "cache_stub.py" else ()
+        compile(text % fields, name, "exec")  # valid Python
