@@ -27,7 +27,7 @@ def _pt_out(v, k='@@pt:'):
  print(s + ' #' + str(len(b)) + '.' + str(sum(b) & 65535))
 def _pt_p(p):
  return _pt_root + '/' + p if p else (_pt_root or '/')
-def _pt_h(p):
+def _pt_h(p, z=0):
  try:
   f = open(p, 'rb')
  except OSError:
@@ -35,16 +35,19 @@ def _pt_h(p):
  h = _pt_hl.sha256()
  b = bytearray(1024)
  m = memoryview(b)
+ t = 0
  try:
   while True:
    n = f.readinto(b)
    if not n:
     break
+   t += n
    h.update(m[:n] if n < 1024 else b)
  finally:
   f.close()
   d = h.digest()
- return _pt_b.hexlify(d).decode()
+ d = _pt_b.hexlify(d).decode()
+ return (d, t) if z else d
 def _pt_st(p):
  try:
   return os.stat(p)

@@ -164,10 +164,8 @@ def _pt_state(T, mirror):
    i = n
    j += 1
    S = 0
-  p = _pt_p(k)
-  h = _pt_h(p)
-  t = _pt_st(p)
-  C.append((k, h[:12] if h and h[:12] == s[:12] else '', t[6] if t else 0))
+  h = _pt_h(_pt_p(k), 1) or ('', 0)
+  C.append((k, h[0][:12] if h[0][:12] == s[:12] else '', h[1]))
   if len(C) > 64:
    _pt_cout(j, C)
    C = []
