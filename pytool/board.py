@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import base64
 import contextlib
+import functools
 import hashlib
 import sys
 import threading
@@ -30,7 +31,7 @@ from pytool.capabilities import Capabilities, capabilities_from
 from pytool.errors import PytoolError
 from pytool.ports import Target, resolve_port
 from pytool.repl import FORBIDDEN, check_payload, literal
-from pytool.wire import CountingSerial, WireStats
+from pytool.wire import CountingSerial, WireStats, waiting_read_until
 
 __all__ = ["FORBIDDEN", "BoardCodeError", "BoardSession", "Capabilities", "check_payload", "literal", "parse_result"]
 
@@ -147,6 +148,7 @@ class BoardSession:
         self.timeout = timeout
         self.wire = CountingSerial(transport.serial)
         transport.serial = self.wire
+        transport.read_until = functools.partial(waiting_read_until, transport)  # no 10 ms naps (pytool.wire)
         self._prelude_sent = False
         self._caps: Capabilities | None = None
         self._inflate: bool | None = None  # can the board inflate compressed code? None = not tried yet
