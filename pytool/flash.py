@@ -195,17 +195,23 @@ def reboot_into_firmware(session: Session) -> None:
 # --------------------------------------------------------------------------------------------- banner check
 
 
-def wait_for_banner(read: Callable[[], bytes], write: Callable[[bytes], None], timeout: float) -> str | None:
+def wait_for_banner(
+    read: Callable[[], bytes], write: Callable[[bytes], None], timeout: float, seen: bytearray | None = None
+) -> str | None:
     """Read boot output until a firmware banner appears (see `pytool.repl.wait_for_banner`)."""
-    return repl.wait_for_banner(read, write, fwmod.BANNER_PATTERNS, timeout)
+    return repl.wait_for_banner(read, write, fwmod.BANNER_PATTERNS, timeout, seen)
 
 
-def _read_banner(session: Session, say: Callable[[str], None]) -> str | None:
-    """Reset into the firmware and read its banner from the serial port."""
+def _read_banner(session: Session, say: Callable[[str], None], seen: bytearray) -> str | None:
+    """Reset into the firmware and read its banner from the serial port (`seen`: what the board printed)."""
     session.rebooted = True
     ser = session.reset.open_console(session.esp, session.port, say)
+
+    def read() -> bytes:
+        return ser.read(max(1, ser.in_waiting))
+
     try:
-        return wait_for_banner(lambda: ser.read(max(1, ser.in_waiting)), ser.write, session.reset.banner_timeout)
+        return wait_for_banner(read, ser.write, session.reset.banner_timeout, seen)
     finally:
         with contextlib.suppress(Exception):
             ser.close()
@@ -418,9 +424,12 @@ def flash(
             )
         result.config_block = "unchanged" if protect_cb else "n/a"
         if options.check_boot and ident is not None:
-            banner = _read_banner(session, say)
+            seen = bytearray()
+            banner = _read_banner(session, say, seen)
             result.booted = banner
             result.boot_check = _boot_verdict(ident, banner, target)
+            if banner is None:  # what the board said instead, as the last thing on the line
+                result.boot_check += f" (the board's last output: {bytes(seen[-160:])!r})" if seen else " (no output)"
         else:
             reboot_into_firmware(session)
             result.boot_check = "not checked"

@@ -143,12 +143,16 @@ def interrupt(write: Write) -> None:
 
 
 def wait_for_banner(
-    read: Callable[[], bytes], write: Write, patterns: list[re.Pattern[bytes]], timeout: float
+    read: Callable[[], bytes],
+    write: Write,
+    patterns: list[re.Pattern[bytes]],
+    timeout: float,
+    seen: bytearray | None = None,
 ) -> str | None:
     """Read boot output until one of the banner `patterns` appears. After a few quiet seconds, interrupt whatever
     runs and ask the friendly REPL to print its banner (`ASK_BANNER`), again every few seconds (a request that
     came while the firmware was still starting, or that a busy program swallowed, gets no answer). Returns the
-    banner line or None."""
+    banner line or None; `seen` gets the last 8 KB the board printed (what to show when no banner came)."""
     buffer = b""
     deadline = time.monotonic() + timeout
     every = min(4.0, timeout / 3)
@@ -156,6 +160,8 @@ def wait_for_banner(
     while time.monotonic() < deadline:
         chunk = read()
         buffer = (buffer + chunk)[-8192:]
+        if seen is not None:
+            seen[:] = buffer
         for pattern in patterns:
             m = pattern.search(buffer)
             if m:

@@ -52,6 +52,13 @@ def test_banner_nudges_repl_when_quiet():
     assert sent == [b"\r\x03\x03\x02"]  # Ctrl-C twice, then Ctrl-B: never Ctrl-F (0x06)
 
 
+def test_no_banner_leaves_what_the_board_printed_instead():
+    read, write, _ = feeder([b"ets Jun  8 2016 00:22:57\r\n", b"rst:0x10 (RTCWDT_RTC_RESET)\r\nTraceback"])
+    seen = bytearray()
+    assert wait_for_banner(read, write, timeout=0.3, seen=seen) is None
+    assert bytes(seen) == b"ets Jun  8 2016 00:22:57\r\nrst:0x10 (RTCWDT_RTC_RESET)\r\nTraceback"
+
+
 def test_banner_asked_again_when_the_first_request_gets_no_answer():
     chunks: list[bytes] = []
     sent: list[bytes] = []
