@@ -46,6 +46,30 @@ def test_ble_sensor_example_on_a_throwaway_sim(tmp_path, env):
     assert junit_counts(junit) == (4, 0)
 
 
+def test_gatt_server_example_tests_hold_on_a_board_whose_callbacks_return_late(tmp_path, env):
+    """The example's callbacks, each held 300 ms between its print and its return (a board busy with garbage
+    collection, a loaded simulator): Pycom answers a read with whichever callback of the characteristic returns
+    next, so a test that reads as soon as it sees a write's print gets that write's answer. The example's tests wait
+    for the write's callback to return (`callbacks_done`) and must pass all the same."""
+    project = tmp_path / "gatt_server"
+    shutil.copytree(EXAMPLES / "gatt_server", project, ignore=shutil.ignore_patterns(".pytool"))
+    main = (project / "main.py").read_text()
+    slowed = main.replace("from network import Bluetooth\n", "from network import Bluetooth\nimport time\n", 1)
+    for line in (
+        '        print("Write request with value = {}".format(chr.value()))\n',
+        "            print('Read request on char 1')\n",
+    ):
+        assert line in slowed
+        indent = line[: len(line) - len(line.lstrip())]
+        slowed = slowed.replace(line, f"{line}{indent}time.sleep_ms(300)\n")
+    (project / "main.py").write_text(slowed)
+    junit = tmp_path / "junit.xml"
+    command = [sys.executable, "-m", "pytool", "test", str(project), "--sim", "--junit", str(junit)]
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd=REPO)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert junit_counts(junit) == (6, 0)
+
+
 @pytest.fixture(scope="module")
 def sim_env(tmp_path_factory) -> dict[str, str]:
     """One simulated LoPy4 for the plain-pytest runs; the environment that finds it (PYTOOL_PORT unused)."""
