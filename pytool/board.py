@@ -68,12 +68,13 @@ def register_helpers(name: str, definitions: str) -> None:
 
 def helper_file() -> tuple[str, str, str]:
     """(file name, key, text) of the cached helpers: every definition a session needs; the last section sets
-    `_pt_v` to the key (a hash of the definitions), the file is named by the hash of its whole text."""
+    `_pt_v` to (the key, a hash of the definitions; the `_pt_out` it defined), the file is named by the hash of its
+    whole text."""
     sections = [CACHE_CLEAN, PRELUDE, PROBE_DEFS]
     for key in sorted(REGISTERED):
         sections += board_code.pieces(REGISTERED[key], HELPER_PIECE, "def ")  # cut before top-level defs
     key = "v" + hashlib.sha256("".join(sections).encode()).hexdigest()[:10]
-    sections.append(f"_pt_v = '{key}'\n")
+    sections.append(f"_pt_v = ('{key}', _pt_out)\n")
     text = "#" + " ".join(str(len(s)) for s in sections) + "\n" + "".join(sections)
     return f"h{hashlib.sha256(text.encode()).hexdigest()[:10]}.py", key, text
 

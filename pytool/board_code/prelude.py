@@ -1,8 +1,6 @@
 # helpers every session defines first (MicroPython 1.11 grammar: no f-strings); _pt_root is '/flash' on Pycom, '' on stock MicroPython
-# (_pt_v = 0: the helpers the board holds are no longer a cached set, see cache_stub.py)
 # (device-side code: sent to the board as is, after these comment lines; see pytool/board_code/__init__.py)
 
-_pt_v = 0
 import os, gc, sys
 try:
  import ubinascii as _pt_b

@@ -246,10 +246,21 @@ def test_helpers_the_board_still_holds_are_not_loaded_again_until_another_sessio
     outcome, _ = do_sync(port, root, run_check=False)  # the helpers in RAM serve: the file is neither read...
     assert outcome.result.uploaded == ["app.py"]
     assert raw_exec(port, HELPER_FILES).strip() == b"[]"  # ...nor stored again
-    with BoardSession.connect(port) as board:  # a session that sends its own prelude (pytool exec, ls, ...)
-        board.exec("pass\n")
-    (root / "app.py").write_text("def run():\n    return 'loaded'\n")
-    outcome, _ = do_sync(port, root, run_check=False)  # must load the file again: it is missing, so it is stored
-    assert outcome.result.uploaded == ["app.py"]
-    assert raw_exec(port, HELPER_FILES).strip().startswith(b"['h")
-    assert board_hashes(port)["app.py"] == hashlib.sha256(b"def run():\n    return 'loaded'\n").hexdigest()
+    redefine = {
+        "a session without the cache (pytool exec, ls, ...) sends its own prelude": None,
+        "another pytool version's prelude (it leaves _pt_v alone)": "def _pt_out(v, k='@@pt:'):\n print(k + repr(v))\n",
+    }
+    for step, (why, code) in enumerate(redefine.items()):
+        do_sync(port, root, run_check=False)  # nothing to upload: the board holds this pytool's helper set
+        if code is None:
+            with BoardSession.connect(port) as board:
+                board.exec("pass\n")
+        else:
+            raw_exec(port, code)
+        raw_exec(port, DROP_HELPER_FILES)
+        content = f"def run():\n    return {step}\n"
+        (root / "app.py").write_text(content)
+        outcome, _ = do_sync(port, root, run_check=False)  # must load the file again: it is missing, so it is stored
+        assert outcome.result.uploaded == ["app.py"], why
+        assert raw_exec(port, HELPER_FILES).strip().startswith(b"['h"), why
+    assert board_hashes(port)["app.py"] == hashlib.sha256(content.encode()).hexdigest()
