@@ -71,10 +71,22 @@ async def test_char1_read_sequence(fresh_board, ble_client: BleakClient, board):
     assert board.count(r"Read request on char 1") == 2, "the third and fourth reads must not print"
 
 
+async def callbacks_done(client: BleakClient) -> None:
+    """Return once the board has run every characteristic callback queued so far.
+
+    Pycom answers a write at once and runs its callback later, on the one thread that runs all callbacks, in
+    order. A read of a characteristic with a read callback is answered when a callback of that characteristic
+    returns, whichever it is: a read sent while the write's callback has printed but not yet returned gets that
+    callback's answer (the stored value) and its own callback's answer is dropped. A read of CHAR_2 (which has its
+    own read callback, queued behind all the others) is answered only after they have all returned."""
+    await client.read_gatt_char(CHAR_2)
+
+
 async def test_char1_write_prints_and_stores_value(fresh_board, ble_client: BleakClient, board):
     """A write runs the callback (which prints the value) and is stored: the next early read returns it."""
     await ble_client.write_gatt_char(CHAR_1, b"hello", response=True)
     board.expect(r"Write request with value = b'hello'")
+    await callbacks_done(ble_client)  # the write's callback has printed; now it has returned too
     # The write counted as the handler's first call: this read is its second (stored value) ...
     assert bytes(await ble_client.read_gatt_char(CHAR_1)) == b"hello"
     board.expect(r"Read request on char 1")
