@@ -26,7 +26,7 @@ from typing import Any
 
 import serial
 
-from pytool import board_code, board_feed, board_state, port_lock, repl
+from pytool import baud, board_code, board_feed, board_state, port_lock, repl
 from pytool.capabilities import Capabilities, capabilities_from
 from pytool.errors import PytoolError
 from pytool.ports import Target, resolve_port
@@ -232,8 +232,16 @@ class BoardSession:
             seen.extend(data)
             return data
 
+        started = time.monotonic()
         try:
-            if repl.enter_raw_repl(self.wire.write, discard_pending, read_until):
+            entered = repl.enter_raw_repl(self.wire.write, discard_pending, read_until)
+            if not entered and self.target.kind != "telnet":
+                # a pytool killed or interrupted while this board ran at its bridge's rate (pytool.baud) left it
+                # there until its lease runs out: wait that out, then ask once more at the boot rate
+                time.sleep(max(0.0, started + baud.STRANDED_S - time.monotonic()))
+                self.wire.reset_input_buffer()
+                entered = repl.enter_raw_repl(self.wire.write, discard_pending, read_until, attempts=1)
+            if entered:
                 self.transport.in_raw_repl = True
                 self._prelude_sent = False
                 self._inflate = None if self._inflate else self._inflate  # a reset board lost _pt_x: send it again

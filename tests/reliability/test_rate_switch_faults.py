@@ -88,6 +88,17 @@ def test_a_board_whose_host_stops_confirming_goes_back_by_itself(sim, port):
         assert board.eval("3 + 3") == 6
 
 
+def test_the_next_session_waits_out_a_board_its_killed_host_left_at_the_new_rate(sim, port):
+    board = BoardSession.connect(port)
+    assert baud.switch_up(board, FAST)
+    board.eval("1")  # renews the lease: the board stays at the new rate for LEASE_MS from here
+    board.close(exit_raw=False)  # the host dies: nothing sends the board back
+    assert uart_baud(sim.control) == FAST
+    with BoardSession.connect(port) as board:  # at the boot rate: no answer until the lease runs out, then one
+        assert board.eval("5 + 5") == 10
+    assert uart_baud(sim.control) == baud.BOOT_BAUD
+
+
 @pytest.mark.parametrize(
     ("fault", "direction"),
     [("drop", "host"), ("flip", "board")],  # (garbled confirmations and lost answers: the same two paths)
