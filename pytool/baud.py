@@ -53,9 +53,6 @@ LEASE_MS = 5000  # each exec at the new rate keeps it this much longer
 CONFIRM_TIMEOUT_S = 0.8  # how long the host waits for the confirmation's answer
 SWITCH_COST_S = 1.0  # what a switch up and down costs, about: shorter transfers stay at the boot rate
 _MARGIN_S = 0.08
-#: How long a board can stay at the fast rate after its host vanished mid-switch (killed, interrupted while sending
-#: it back): the lease the last exec renewed, plus the timer's tick.
-STRANDED_S = (LEASE_MS + 2 * TICK_MS) / 1000 + _MARGIN_S
 
 
 def family_rate(target: Target) -> int | None:

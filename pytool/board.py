@@ -26,7 +26,7 @@ from typing import Any
 
 import serial
 
-from pytool import baud, board_code, board_feed, board_state, port_lock, repl
+from pytool import board_code, board_feed, board_state, port_lock, repl
 from pytool.capabilities import Capabilities, capabilities_from
 from pytool.errors import PytoolError
 from pytool.ports import Target, resolve_port
@@ -36,6 +36,10 @@ from pytool.wire import CountingSerial, WireStats, waiting_read_until
 __all__ = ["FORBIDDEN", "BoardCodeError", "BoardSession", "Capabilities", "check_payload", "literal", "parse_result"]
 
 RAW_PROMPT_S = 5.0  # longest wait for the raw REPL prompt per attempt (a chatty board never stops the reads)
+#: How long a board stays at its bridge's rate after the pytool that switched it was killed or interrupted (the
+#: lease pytool.baud's last exec renewed, plus its timer's tick; tests/reliability/test_rate_switch_faults.py checks
+#: the two agree): it answers nothing at the boot rate meanwhile, so connect waits that long before giving up.
+STRANDED_S = 5.2
 RESULT_MARK = "@@pt:"  # a `_pt_out(value)` line: mark, repr(value), " #<bytes>.<byte sum mod 65536>"
 PROBE_MARK = "@@pt?"  # the capability probe's line (same form), so a garbled one is never taken for the other
 
@@ -238,7 +242,7 @@ class BoardSession:
             if not entered and self.target.kind != "telnet":
                 # a pytool killed or interrupted while this board ran at its bridge's rate (pytool.baud) left it
                 # there until its lease runs out: wait that out, then ask once more at the boot rate
-                time.sleep(max(0.0, started + baud.STRANDED_S - time.monotonic()))
+                time.sleep(max(0.0, started + STRANDED_S - time.monotonic()))
                 self.wire.reset_input_buffer()
                 entered = repl.enter_raw_repl(self.wire.write, discard_pending, read_until, attempts=1)
             if entered:

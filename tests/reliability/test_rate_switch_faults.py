@@ -28,7 +28,7 @@ from support.faults import (
 )
 
 from pytool import baud
-from pytool.board import BoardSession
+from pytool.board import STRANDED_S, BoardSession
 from pytool.sim import SimControl
 
 pytestmark = time_limit(300)
@@ -89,6 +89,7 @@ def test_a_board_whose_host_stops_confirming_goes_back_by_itself(sim, port):
 
 
 def test_the_next_session_waits_out_a_board_its_killed_host_left_at_the_new_rate(sim, port):
+    assert STRANDED_S >= (baud.LEASE_MS + 2 * baud.TICK_MS) / 1000  # connect waits out the longest lease
     board = BoardSession.connect(port)
     assert baud.switch_up(board, FAST)
     board.eval("1")  # renews the lease: the board stays at the new rate for LEASE_MS from here
