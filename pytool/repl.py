@@ -152,7 +152,7 @@ def wait_for_banner(
     """Read boot output until one of the banner `patterns` appears. After a few quiet seconds, interrupt whatever
     runs and ask the friendly REPL to print its banner (`ASK_BANNER`), again every few seconds (a request that
     came while the firmware was still starting, or that a busy program swallowed, gets no answer). Returns the
-    banner line or None; `seen` gets the last 8 KB the board printed (what to show when no banner came)."""
+    banner line or None; then `seen` gets the last 8 KB the board printed (what to show instead)."""
     buffer = b""
     deadline = time.monotonic() + timeout
     every = min(4.0, timeout / 3)
@@ -160,8 +160,6 @@ def wait_for_banner(
     while time.monotonic() < deadline:
         chunk = read()
         buffer = (buffer + chunk)[-8192:]
-        if seen is not None:
-            seen[:] = buffer
         for pattern in patterns:
             m = pattern.search(buffer)
             if m:
@@ -169,4 +167,6 @@ def wait_for_banner(
         if time.monotonic() > nudge_at:
             write(ASK_BANNER)
             nudge_at = time.monotonic() + every
+    if seen is not None:
+        seen[:] = buffer
     return None
