@@ -41,23 +41,20 @@ class Capabilities:
         return asdict(self)
 
 
-#: What the probe's list holds, in order (pytool/board_code/probe.py): the board's root ("/flash" or ""),
-#: sys.platform, os.uname()'s [sysname, release, version, machine], sys.implementation.version[:3], the inflater
-#: module, the hash module, whether its hashes take several updates (1/0) and can run two at once (1/0), the free
-#: heap, and [filesystem size, free bytes].
-PROBE_FIELDS = ("root", "platform", "uname", "impl", "inflate", "hash", "incremental", "concurrent", "mem", "fs")
-
-
 def capabilities_from(values: list, raw_paste: bool) -> Capabilities:
-    """Turn the probe's list (PROBE_FIELDS, in order) into Capabilities; ValueError if it is not such a list."""
-    if not isinstance(values, list) or len(values) != len(PROBE_FIELDS):
+    """Turn the probe's list (pytool/board_code/probe.py) into Capabilities; ValueError if it is not such a list.
+
+    In order: the board's root ("/flash" or ""), sys.platform, os.uname()'s [sysname, release, version, machine],
+    sys.implementation.version[:3], the inflater module, the hash module, whether its hashes take several updates
+    (1/0) and can run two at once (1/0), the free heap, and [filesystem size, free bytes]."""
+    if not isinstance(values, list):
         raise ValueError("not a capability probe")
-    raw = dict(zip(PROBE_FIELDS, values, strict=True))
-    sysname, release, version, machine = raw["uname"] or ["", "", "", ""]
-    mp_version = tuple(int(v) for v in (raw["impl"] or [0, 0, 0])[:3] if isinstance(v, int))
+    root, platform, uname, impl, inflate, hash_module, incremental, concurrent, mem_free, fs = values
+    sysname, release, version, machine = uname or ["", "", "", ""]
+    mp_version = tuple(int(v) for v in (impl or [0, 0, 0])[:3] if isinstance(v, int))
     # Pycom: machine = BOARD + " with ESP32", sysname = BOARD; stock: sysname 'esp32', machine '... module with ESP32'
     pycom = bool(machine) and machine == f"{sysname} with ESP32" and release[:2] == "1." and sysname != "ESP32"
-    fs = raw["fs"] or [None, None]
+    fs_total, fs_free = fs or [None, None]
     return Capabilities(
         flavour="pycom" if pycom else "micropython",
         sysname=sysname,
@@ -65,14 +62,14 @@ def capabilities_from(values: list, raw_paste: bool) -> Capabilities:
         version=version,
         machine=machine,
         micropython=mp_version,
-        platform=raw["platform"] or "",
-        root=raw["root"] or "",
+        platform=platform or "",
+        root=root or "",
         raw_paste=raw_paste,
-        inflate=raw["inflate"],
-        hash_module=raw["hash"] or "hashlib",
-        hash_incremental=bool(raw["incremental"]),
-        hash_concurrent=bool(raw["concurrent"]),
-        mem_free=int(raw["mem"] or 0),
-        fs_total=fs[0],
-        fs_free=fs[1],
+        inflate=inflate,
+        hash_module=hash_module or "hashlib",
+        hash_incremental=bool(incremental),
+        hash_concurrent=bool(concurrent),
+        mem_free=int(mem_free or 0),
+        fs_total=fs_total,
+        fs_free=fs_free,
     )

@@ -1,5 +1,5 @@
 # the capability probe: one _pt_out line marked '@@pt?' (the last line, _pt_probe(), is cut when only the definition is wanted)
-# a list in the order of pytool.capabilities.PROBE_FIELDS, without key names: it rides on every session's first exec
+# a list in the order pytool.capabilities.capabilities_from reads it, without key names: it rides on every session's first exec
 # (device-side code: sent to the board as is, after these comment lines; see pytool/board_code/__init__.py)
 
 def _pt_probe():
