@@ -195,12 +195,21 @@ class SyncResult:
         return dict(self.__dict__)
 
 
+def window_bits(size: int) -> int:
+    """The deflate window for a piece of `size` bytes: the largest power of two that is not bigger than the piece
+    (512 B-4 KB). The inflater allocates the window in one block; on a LoPy's fragmented heap the largest free
+    block is about 4.3 KB (tests/sync/test_sync_many_files.py), and a window rounded up to 4 KB for a 2.3 KB piece
+    failed there. Compressing a piece with half its size as the window costs nothing measurable (Python source,
+    2.3 KB pieces: 0.431 of the size with a 2 KB or a 4 KB window)."""
+    return min(ZLIB_WBITS, max(9, size.bit_length() - 1))
+
+
 def _encode(data: bytes, compress: bool) -> tuple[bytes, bool]:
     """A piece as it travels (pytool.board_feed): zlib-compressed when the board can inflate and it is shorter."""
     if compress and data:
         # a window no bigger than the piece: stock MicroPython's inflater (and the simulator's) allocates the whole
         # window the stream's header asks for, in one block of a heap that may be small and fragmented
-        packer = zlib.compressobj(9, zlib.DEFLATED, min(ZLIB_WBITS, max(9, (len(data) - 1).bit_length())))
+        packer = zlib.compressobj(9, zlib.DEFLATED, window_bits(len(data)))
         packed = packer.compress(data) + packer.flush()
         if len(packed) < len(data):
             return board_feed.escape(packed), True

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import zlib
 
+import pytest
+
 from pytool import board_feed, config, sync
 from pytool.paths import device_lib_dir
 
@@ -84,6 +86,20 @@ def test_encoding_compresses_source_and_keeps_binary_plain():
     noise = zlib.compress(bytes(range(256)) * 2)  # already compressed: not worth packing again
     body, packed = sync._encode(noise, True)
     assert not packed and board_feed.unescape(body) == noise
+
+
+@pytest.mark.parametrize("size", [100, 511, 512, 2307, 2048, 4095, 4096, 16384])
+def test_a_pieces_deflate_window_is_never_bigger_than_the_piece(size):
+    """The board's inflater allocates the window the zlib header names in one block: on a LoPy's fragmented heap
+    a 4 KB window for a 2.3 KB piece did not fit. The window is the largest power of two within the piece (512 B
+    at least, 4 KB at most), and the piece still inflates."""
+    source = (b"def handler(chr, data=None):\r\n    return chr.value()\r\n" * 200)[:size]
+    body, packed = sync._encode(source, True)
+    assert packed
+    stream = board_feed.unescape(body)
+    window = 1 << ((stream[0] >> 4) + 8)  # CINFO: log2 of the window, less 8 (RFC 1950)
+    assert window == min(4096, max(512, 1 << (size.bit_length() - 1)))
+    assert zlib.decompress(stream) == source
 
 
 def test_the_bytes_the_firmware_acts_on_never_travel_as_themselves():
