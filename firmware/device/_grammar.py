@@ -18,6 +18,7 @@ _hashlib = _builtin.load("hashlib")
 _compile = builtins.compile
 _exec = builtins.exec
 _eval = builtins.eval
+_code = type(_compile("0", "", "eval"))
 _real_import = None
 _ok = set()  # digests of sources the board's parser accepts
 _SYNTH = {  # 1.11 error -> a source the interpreter rejects the same way (on its last line)
@@ -77,16 +78,26 @@ def _fail(issue, src, filename, mode):
     raise (IndentationError if kind == "IndentationError" else SyntaxError)(issue[1])
 
 
+def _text(source, code_ok=True):
+    """1.11's exec/eval/compile take a str or bytes (mp_obj_str_get_data), exec/eval also a code object: a
+    bytearray (what uzlib.decompress returns) or a memoryview is refused as on the board."""
+    if isinstance(source, (str, bytes)):
+        return True
+    if code_ok and type(source) is _code:
+        return False
+    raise TypeError("can't convert '%s' object to str implicitly" % type(source).__name__)
+
+
 def compile(source, filename, mode, flags=0, dont_inherit=False):
-    if isinstance(source, (str, bytes, bytearray)):
-        issue = _issue(source)
-        if issue is not None:
-            _fail(issue, source, filename, mode)
+    _text(source, False)
+    issue = _issue(source)
+    if issue is not None:
+        _fail(issue, source, filename, mode)
     return _compile(source, filename, mode)
 
 
 def exec(source, globals=None, locals=None):
-    if isinstance(source, (str, bytes, bytearray)):
+    if _text(source):
         issue = _issue(source)
         if issue is not None:
             _fail(issue, source, "<string>", "exec")
@@ -98,7 +109,7 @@ def exec(source, globals=None, locals=None):
 
 
 def eval(source, globals=None, locals=None):
-    if isinstance(source, (str, bytes, bytearray)):
+    if _text(source):
         issue = _issue(source)
         if issue is not None:
             _fail(issue, source, "<string>", "eval")

@@ -1,4 +1,5 @@
 # defines _pt_x(s): inflate and exec compressed code, sent once per session before the first packed exec
+# (uzlib.decompress returns a bytearray, which MicroPython 1.11's exec() refuses: hence the bytes copy)
 # (device-side code: sent to the board as is, after these comment lines; see pytool/board_code/__init__.py)
 
 try:
@@ -7,7 +8,7 @@ except ImportError:
  import binascii as _zb
 try:
  import uzlib as _zm
- _zd = _zm.decompress
+ _zd = lambda b: bytes(_zm.decompress(b))
 except ImportError:
  try:
   import deflate as _zm, io as _zi
