@@ -48,7 +48,7 @@ def rmdir(board: BoardSession, remote: str) -> str:
     path = board.path(remote)
     if path in ("/", board.capabilities().root or "/"):
         raise UsageError(f"refusing to remove the board's root {path}")
-    answer = _answer(board, f"_pt_rd({literal(path)})")
+    answer = _answer(board, f"_pt_rmd({literal(path)})")
     if answer == "missing":
         raise UsageError(f"{path}: no such folder on the board", "list the files with `pytool ls -r`")
     if answer == "file":

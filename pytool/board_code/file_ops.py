@@ -10,7 +10,7 @@ def _pt_touch(p):
   return 'noparent'
  open(p, 'ab').close()
  return 'ok'
-def _pt_rd(p):
+def _pt_rmd(p):
  s = _pt_st(p)
  if s is None:
   return 'missing'

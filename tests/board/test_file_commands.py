@@ -52,6 +52,26 @@ def test_cp_both_directions_recursively_and_on_the_board(port, tmp_path, capsys)
         assert board.stat("cpmany/b.bin") == (False, 768)
 
 
+def test_board_file_commands_and_uploads_share_one_session(port, tmp_path, capsys):
+    """The file commands' helpers (touch, rmdir, cp on the board) and the upload reader live side by side on the
+    board: a copy on the board, then an upload, in one `cp`, and a chain of rmdir then put."""
+    (tmp_path / "up.py").write_bytes(b"UP = 1\n" * 200)
+    assert pytool(capsys, "-p", port, "put", str(tmp_path / "up.py"), "share/one.py")[0] == 0
+    code, _, err = pytool(capsys, "-p", port, "cp", ":share/one.py", str(tmp_path / "up.py"), ":share/both/")
+    assert code == 0, err
+    code, _, err = pytool(capsys, "-p", port, "mkdir", "share/gone")
+    assert code == 0, err
+    code, _, err = pytool(
+        capsys, "-p", port, "rmdir", ":share/gone", "+", "put", str(tmp_path / "up.py"), "share/after.py"
+    )
+    assert code == 0, err
+    with BoardSession.connect(port) as board:
+        assert board.read_file("share/both/one.py") == b"UP = 1\n" * 200
+        assert board.read_file("share/both/up.py") == b"UP = 1\n" * 200
+        assert board.read_file("share/after.py") == b"UP = 1\n" * 200
+        assert board.stat("share/gone") is None
+
+
 @pytest.mark.parametrize(
     ("argv", "message", "exit_code"),
     [

@@ -178,3 +178,18 @@ def test_device_code_resources_ship_inside_the_package():
         assert text and not text.startswith("#")
         fields = {"file": "x", "key": "y", "missing": "z"} if name == "cache_stub.py" else ()
         compile(text % fields, name, "exec")  # valid Python
+
+
+def test_device_code_files_never_redefine_each_others_names():
+    """A session's helpers share the board's globals: a second definition of a name silently replaces the first (the
+    rmdir helper was once called `_pt_rd`, the upload reader's name, and an upload after `cp` on the board failed)."""
+    from pytool import board_code
+
+    defined: dict[str, str] = {}
+    for path in sorted(RESOURCES.glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        for name in re.findall(r"^def (\w+)\(", board_code.load(path.name), re.M):
+            assert name not in defined, f"{name} is defined in {defined.get(name)} and {path.name}"
+            defined[name] = path.name
+    assert "_pt_rd" in defined and "_pt_rmd" in defined
