@@ -302,18 +302,20 @@ class BoardSession:
     def exec_feeding(
         self, code: str, pieces: list[tuple[bytes, int]], timeout: float, sent: Callable[[int], None] | None = None
     ) -> None:
-        """Run `code`, whose `_pt_rd` calls read `pieces` (pytool.board_feed: escaped bytes, payload size) from the
-        board's stdin: each is sent when the board asks for it. A feed cut short (an error, Ctrl-C) interrupts the
-        board's read, so it never waits for bytes that will not come."""
+        """Run `code`, whose `_pt_rd` calls read `pieces` (board_feed: escaped bytes, payload size) from stdin as the
+        board asks. A feed cut short interrupts the board and fills its read (Pycom ends it only when full)."""
         feeder = board_feed.Feeder(self.wire.write, pieces, sent)
         try:
             self.exec(code, timeout, feeder)
         except BaseException:
-            if not feeder.done:  # drop what the port has not sent yet, interrupt the board's read, take its answer
+            if not feeder.done:  # drop the unsent, interrupt, fill the board's read, take its answer, clear the line
                 with contextlib.suppress(Exception):
                     self.wire.reset_output_buffer()
                     repl.interrupt(self.wire.write)
+                    self.wire.write(b" " * feeder.owed)
                     self.transport.follow(3, lambda _b: None)
+                with contextlib.suppress(Exception):
+                    repl.interrupt(self.wire.write)
             raise
         if not feeder.done:
             raise PytoolError(

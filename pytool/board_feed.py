@@ -4,7 +4,9 @@ The board-side reader (`_pt_rd` in board_code/prelude.py) prints `READY` when it
 exactly its length with `sys.stdin.readinto` (the firmware's stdin in text mode: Pycom 1.20 has no
 `sys.stdin.buffer`). Nine byte values do not travel as themselves:
 - 0x03: the firmware's UART raises KeyboardInterrupt on it (Ctrl-C stays armed, so a transfer cut half-way is
-  interrupted like any program);
+  interrupted like any program). On Pycom 1.20 the exception waits until the read has every byte it asked for
+  (lib/utils/sys_stdio_mphal.c reads `size` characters in a loop that never looks at pending exceptions): a
+  feed cut short fills the rest with spaces (`BoardSession.exec_feeding`);
 - 0x06: Pycom resets into safe boot on it, at any time (reference, section 3);
 - 0x00-0x05: the REPL's control bytes (pytool.repl.FORBIDDEN), so that bytes still on their way when a transfer
   is interrupted reach the REPL as harmless text: never as a Ctrl-D that runs or soft-resets, nor a Ctrl-B;
@@ -69,6 +71,13 @@ class Feeder:
     @property
     def done(self) -> bool:
         return self.next == len(self._pieces)
+
+    @property
+    def owed(self) -> int:
+        """Bytes the board may still be waiting for when the feed is cut: the piece last sent (part of it may not
+        have left the host) or the next one (the board may have asked for it since), whichever is longer."""
+        sizes = [len(self._pieces[i][0]) for i in (self.next - 1, self.next) if 0 <= i < len(self._pieces)]
+        return max(sizes, default=0)
 
     def __call__(self, data: bytes) -> None:
         self._tail = (self._tail + data)[-_TAIL:]
