@@ -26,7 +26,7 @@ from typing import Any
 
 import serial
 
-from pytool import board_code, board_feed, board_state, port_lock, repl
+from pytool import board_code, board_errors, board_feed, board_state, port_lock, repl
 from pytool.capabilities import Capabilities, capabilities_from
 from pytool.errors import PytoolError
 from pytool.ports import Target, resolve_port
@@ -71,9 +71,8 @@ def register_helpers(name: str, definitions: str) -> None:
 
 
 def helper_file() -> tuple[str, str, str]:
-    """(file name, key, text) of the cached helpers: every definition a session needs; the last section sets
-    `_pt_v` to (the key, a hash of the definitions; the `_pt_out` it defined), the file is named by the hash of its
-    whole text."""
+    """(file name, key, text) of the cached helpers: every definition a session needs; the last section sets `_pt_v`
+    to (key: a hash of the definitions, the `_pt_out` they defined); the name is a hash of the whole text."""
     sections = [CACHE_CLEAN, PRELUDE, PROBE_DEFS]
     for key in sorted(REGISTERED):
         sections += board_code.pieces(REGISTERED[key], HELPER_PIECE, "def ")  # cut before top-level defs
@@ -368,7 +367,8 @@ class BoardSession:
         out = self._take_probe(out)
         if err:
             text = err.decode("utf-8", "replace").strip()
-            raise BoardCodeError(f"the board raised {text.splitlines()[-1] if text else 'an error'}", text)
+            last = text.splitlines()[-1] if text else "an error"
+            raise BoardCodeError(f"the board raised {last}", text, board_errors.hint_for(text))
         return out
 
     def _take_probe(self, out: bytes) -> bytes:

@@ -27,6 +27,20 @@ MEANINGS: dict[int, tuple[str, str]] = {
 }
 
 
+#: Pycom's uhashlib allows one hash at a time, by a flag that only a digest or a hard reset clears (moduhashlib.c)
+HASH_BUSY = "only one active hash operation is permitted at a time"
+
+
+def hint_for(traceback: str) -> str | None:
+    """What to do about an error the board raised, where its last line alone does not say it."""
+    if HASH_BUSY in traceback:
+        return (
+            "a program on the board started a hash and never finished it, and Pycom's firmware allows one at a time "
+            "until a hard reset: run `pytool reset` (or press the board's reset button), then try again"
+        )
+    return None
+
+
 def errno_of(traceback: str) -> int | None:
     """The errno of the last OSError in a board traceback, or None."""
     found = _ERRNO.findall(traceback)

@@ -1,8 +1,9 @@
-# Pycom's uhashlib (SIG esp32/mods/moduhashlib.c; DOC firmwareapi/micropython/uhashlib): "By limitations in the
-# hardware, only one active hashing operation is supported at a time." The simulator takes the strict reading:
-# creating a hasher while another one has not produced its digest raises OSError, so code that passes here
-# works on the board whichever way the hardware limit shows (error or corrupted result). digest() ends the
-# operation; no data can be fed after it; hexdigest() does not exist.
+# Pycom's uhashlib (SIG esp32/mods/moduhashlib.c at v1.20.2.r4): one hash operation at a time, by a static flag
+# that a hasher's constructor sets and its digest() clears. Creating a hasher while another one has not produced
+# its digest raises OSError("only one active hash operation is permitted at a time"); update() after digest() is
+# ignored; digest() again returns the same bytes; hexdigest() does not exist. Not modelled: the flag survives a
+# soft reset on the board (a hasher dropped before its digest blocks hashing until a hard reset); here a soft
+# reset starts a new interpreter.
 
 import _builtin
 import _sha2
@@ -17,7 +18,7 @@ class _Hash:
 
     def __init__(self, data=None):
         if _active[0] is not None:
-            raise OSError("only one active hash operation is supported")
+            raise OSError("only one active hash operation is permitted at a time")
         self._h = self._impl()
         self._digest = None
         _active[0] = self
@@ -25,9 +26,8 @@ class _Hash:
             self.update(data)
 
     def update(self, data):
-        if self._digest is not None:
-            raise OSError("hash already finalised")
-        self._h.update(data)
+        if self._digest is None:  # after digest(): ignored
+            self._h.update(data)
 
     def digest(self):
         if self._digest is None:

@@ -30,10 +30,10 @@ def _pt_h(p, z=0):
   f = open(p, 'rb')
  except OSError:
   return None
- h = _pt_hl.sha256()
  b = bytearray(1024)
  m = memoryview(b)
  t = 0
+ h = _pt_hl.sha256()
  try:
   while True:
    n = f.readinto(b)

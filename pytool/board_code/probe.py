@@ -30,13 +30,16 @@ def _pt_probe():
   i = int(d == _pt_hl.sha256(b'abc').digest())
  except Exception:
   i = 0
- h1 = _pt_hl.sha256(b'a')
  try:
-  c = _pt_b.hexlify(_pt_hl.sha256(b'b').digest()) == b'3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d'
+  h1 = _pt_hl.sha256(b'a')
+  try:
+   c = _pt_b.hexlify(_pt_hl.sha256(b'b').digest()) == b'3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d'
+  except Exception:
+   c = False
+  a = _pt_b.hexlify(h1.digest())
+  c = int(a == b'ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb' and c)
  except Exception:
-  c = False
- a = _pt_b.hexlify(h1.digest())
- c = int(a == b'ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb' and c)
+  c = 0
  gc.collect()
  try:
   s = os.statvfs(_pt_root or '/')

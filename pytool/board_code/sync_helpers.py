@@ -56,7 +56,8 @@ def _pt_mfix():
     f.write(m[k] + ' ' + k + '\n')
    f.close()
    _pt_mv(J + '0', M)
-  f.close()
+  else:
+   f.close()
  except (OSError, ValueError):
   pass
  if h in ('#pt1\n', '') and not _pt_st(J):

@@ -72,6 +72,22 @@ def test_board_file_commands_and_uploads_share_one_session(port, tmp_path, capsy
         assert board.stat("share/gone") is None
 
 
+def test_a_hash_left_unfinished_on_the_board_is_named_and_a_reset_clears_it(port, capsys):
+    """Pycom's uhashlib allows one hash at a time until a digest or a hard reset (moduhashlib.c): a program that
+    dropped a hasher blocks every later one. pytool still connects (its probe survives it), says what to do, and
+    works again after `pytool reset`."""
+    with BoardSession.connect(port) as board:
+        board.exec("import uhashlib\n_left = uhashlib.sha256(b'never digested')\n")
+    code, out, err = pytool(capsys, "-p", port, "eval", "6 * 7")
+    assert (code, out) == (0, "42\n"), err  # the session's first exec (with the capability probe) runs
+    code, _, err = pytool(capsys, "-p", port, "sha256sum", ":boot.py")
+    assert code == 1 and "only one active hash operation" in err and "`pytool reset`" in err, err
+    assert err.startswith("Error:") and err.count("\n") == 1 and "Traceback" not in err, err  # one line
+    assert pytool(capsys, "-p", port, "reset")[0] == 0
+    code, out, err = pytool(capsys, "-p", port, "sha256sum", ":boot.py")
+    assert code == 0 and out.endswith("  /flash/boot.py\n"), err
+
+
 @pytest.mark.parametrize(
     ("argv", "message", "exit_code"),
     [
