@@ -197,10 +197,10 @@ class SyncResult:
 
 def window_bits(size: int) -> int:
     """The deflate window for a piece of `size` bytes: the largest power of two that is not bigger than the piece
-    (512 B-4 KB). The inflater allocates the window in one block; on a LoPy's fragmented heap the largest free
-    block is about 4.3 KB (tests/sync/test_sync_many_files.py), and a window rounded up to 4 KB for a 2.3 KB piece
-    failed there. Compressing a piece with half its size as the window costs nothing measurable (Python source,
-    2.3 KB pieces: 0.431 of the size with a 2 KB or a 4 KB window)."""
+    (512 B-4 KB). The inflater allocates the window in one block; on a simulated LoPy's fragmented heap the largest
+    free block measured 3.5-6.4 KB (tests/sync/test_sync_many_files.py), and a window rounded up to 4 KB for a 2.3 KB
+    piece failed there. A window of half the piece costs nothing measurable (Python source in 2.3 KB pieces: 0.431
+    of the size with a 2 KB or a 4 KB window)."""
     return min(ZLIB_WBITS, max(9, size.bit_length() - 1))
 
 
